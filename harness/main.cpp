@@ -1,0 +1,7 @@
+#include <cstdio>
+
+int main()
+{
+    std::puts("xeno: under construction");
+    return 2;
+}

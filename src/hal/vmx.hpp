@@ -1,0 +1,65 @@
+// VMX instructions and guest execution (see panic.hpp for what src/hal is).
+//
+// hw: the instructions themselves (inline assembly) and a vmlaunch/vmresume
+// loop whose HOST_RIP returns into run(). sim: the software VMX model.
+#pragma once
+
+#include "lib/types.hpp"
+
+namespace xeno::hal {
+
+// Outcome of a VMX instruction (SDM Vol. 3C, 31.2 "Conventions").
+enum class VmxResult : u8 {
+    SUCCEED,       // VMsucceed: CF=0, ZF=0
+    FAIL_INVALID,  // VMfailInvalid: CF=1 (no current VMCS)
+    FAIL_VALID,    // VMfailValid: ZF=1, error number in VM_INSTRUCTION_ERROR
+};
+
+VmxResult vmxon(Hpa region);
+VmxResult vmxoff();
+VmxResult vmclear(Hpa vmcs);
+VmxResult vmptrld(Hpa vmcs);
+VmxResult vmptrst(Hpa* vmcs);
+VmxResult vmread(u64 encoding, u64* value);
+VmxResult vmwrite(u64 encoding, u64 value);
+
+// INVEPT / INVVPID descriptors (SDM Vol. 3C, 31.3, "INVEPT" and "INVVPID").
+struct InveptDescriptor {
+    u64 eptp;
+    u64 reserved;
+};
+struct InvvpidDescriptor {
+    u64 vpid;  // bits 15:0; the rest must be zero
+    u64 linear_address;
+};
+VmxResult invept(u64 type, const InveptDescriptor& descriptor);
+VmxResult invvpid(u64 type, const InvvpidDescriptor& descriptor);
+
+// Guest general-purpose registers, indexed by their x86 encoding
+// (0 RAX, 1 RCX, 2 RDX, 3 RBX, 4 RSP, 5 RBP, 6 RSI, 7 RDI, 8-15 R8-R15).
+// RSP lives in the VMCS (GUEST_RSP) as on hardware: gpr[4] is not loaded or
+// saved by run(). CR2 is not in the VMCS, so it travels here too.
+struct GuestRegs {
+    u64 gpr[16];
+    u64 cr2;
+};
+
+enum class ExitAction : u8 {
+    RESUME,  // re-enter the guest (VMRESUME) with the current VMCS
+    YIELD,   // return from run()
+};
+
+// Called once per VM exit with the current VMCS still current; the exit
+// information fields are readable through vmread. May vmread/vmwrite any
+// field. Must not VMPTRLD/VMCLEAR the current VMCS before returning RESUME.
+using ExitHandler = ExitAction (*)(void* context, GuestRegs& regs);
+
+// Enter the guest of the current VMCS (VMLAUNCH when its launch state is
+// clear, VMRESUME when launched) and call on_exit for each VM exit until it
+// returns YIELD. VM-entry failures that the SDM reports as VM exits (reason
+// bit 31 set: invalid guest state, MSR loading) reach on_exit like any exit.
+// Returns SUCCEED after a YIELD, or the VMfail outcome of a failed
+// VMLAUNCH/VMRESUME (e.g. invalid control or host-state fields).
+VmxResult run(GuestRegs& regs, ExitHandler on_exit, void* context);
+
+}  // namespace xeno::hal
