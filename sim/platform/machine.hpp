@@ -1,0 +1,45 @@
+// The simulated machine, as the harness drives it: machine memory, a host CPU
+// of one profile, the software VMX model, and the hypervisor's own start
+// routine (xeno::start) running on top, exactly as on hardware.
+//
+// One Machine runs at a time in a process (the hal functions the hypervisor
+// calls are free functions and reach the current Machine).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace xeno::sim {
+
+struct MachineConfig {
+    std::string profile = "skylake";       // CPU profile name: "penryn" or "skylake"
+    std::uint64_t memory_bytes = 64 << 20;  // machine memory, hypervisor and guests together
+    std::vector<std::uint8_t> guest_image;  // boot module 0 (a flat guest image)
+    std::string guest_cmdline;              // boot module 0's string
+    std::string cmdline;                    // the hypervisor's command line (guest parameters)
+    std::uint64_t max_guest_instructions = 0;  // 0: no limit; else the run ends with an error past it
+};
+
+// Where the channels of hal/console.hpp go while the machine runs.
+struct MachineOutput {
+    std::function<void(const char*, std::size_t)> guest_console;  // GUEST_CONSOLE bytes
+    std::function<void(const char*, std::size_t)> log;            // LOG bytes
+    std::function<void(const char*, std::size_t)> trace;          // TRACE bytes (whole lines)
+};
+
+struct MachineResult {
+    int status = -1;                   // the guest's exit status (xeno::start's result), or -1
+    bool ok = false;                   // false: the run could not complete; see error
+    std::string error;                 // one line, when !ok
+    std::uint64_t exits = 0;           // VM exits taken
+    std::uint64_t guest_instructions = 0;
+    std::uint64_t emulated_instructions = 0;  // instructions the hypervisor emulated
+    std::uint64_t vtime_ns = 0;        // virtual time at the end
+    std::uint64_t memory_hash = 0;     // xxh64 of machine memory at the end
+};
+
+MachineResult run_machine(const MachineConfig& config, const MachineOutput& output);
+
+}  // namespace xeno::sim
