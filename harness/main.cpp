@@ -1,7 +1,13 @@
-#include <cstdio>
+// build/sim/xeno: the command line (harness/cli.hpp) driving the simulated
+// machine (sim/platform/machine.hpp).
+#include <iostream>
 
-int main()
+#include "harness/cli.hpp"
+#include "harness/guest_image.hpp"
+#include "sim/platform/machine.hpp"
+
+int main(int argc, char** argv)
 {
-    std::puts("xeno: under construction");
-    return 2;
+    xeno::harness::CliEnv env{std::cout, std::cerr, xeno::harness::executable_dir(), &xeno::sim::run_machine};
+    return xeno::harness::xeno_main(argc, argv, env);
 }

@@ -4,6 +4,8 @@
 // same way in both builds.
 #pragma once
 
+#include <utility>  // lib/types.hpp uses <=> without including <compare>
+
 #include "lib/types.hpp"
 
 namespace xeno {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <compare>
 #include <cstdint>
 
 namespace xeno {

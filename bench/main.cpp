@@ -1,0 +1,179 @@
+// xeno-bench: figures measured in one run, printed as name=value lines; never
+// a test (DESIGN.md: costs live in benchmarks, not in timed assertions).
+//
+//   busy_loop_ratio  guest instructions per second of bench/guests/busy_loop
+//                    under Xeno (run_machine) over the same bytes on a bare
+//                    Unicorn engine. >= 10^9 instructions (--quick: 10^8).
+//   io_exit_ns       median host ns per synchronous I/O exit round trip
+//                    (guest OUT, model, hypervisor handler, back), over batches.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <fmt/core.h>
+
+#include "bare_unicorn.hpp"
+#include "bench_guest.hpp"
+#include "sim/platform/machine.hpp"
+
+namespace xeno::bench {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+sim::MachineConfig machine_config(const BenchGuest& guest, const std::string& profile, std::uint64_t max_insns)
+{
+    sim::MachineConfig c;
+    c.profile = profile;
+    c.memory_bytes = (kGuestMemoryMb << 20) + (std::uint64_t{64} << 20);
+    c.guest_image = guest.image;
+    c.cmdline = fmt::format("guest_mem_mb={} guest_load={:#x} guest_entry={:#x}", kGuestMemoryMb, kLoadAddress,
+                            kLoadAddress);
+    c.max_guest_instructions = max_insns;
+    return c;
+}
+
+void require_ok(const sim::MachineResult& r, const char* what)
+{
+    if (!r.ok || r.status != 0) {
+        std::fprintf(stderr, "xeno-bench: %s: the run under Xeno failed: status=%d %s\n", what, r.status,
+                     r.error.c_str());
+        std::exit(1);
+    }
+}
+
+void busy_loop_ratio(std::uint64_t target_insns, const std::string& profile)
+{
+    BenchGuest guest = load_bench_guest("busy_loop");
+    auto iterations = static_cast<std::uint32_t>(target_insns / guest.body_insns + 1);
+    std::uint64_t kernel_insns = std::uint64_t{iterations} * guest.body_insns + guest.pre_insns;
+
+    // The instruction count of the kernel, checked once on a short run.
+    {
+        BenchGuest small = guest;
+        small.set_param(0, 1000);
+        BareRun counted = run_bare_unicorn(small, true);
+        std::uint64_t want = 1000ull * guest.body_insns + guest.pre_insns;
+        if (counted.instructions != want) {
+            std::fprintf(stderr, "xeno-bench: busy_loop executes %llu instructions for 1000 iterations, not %llu: "
+                                 "fix body_insns/pre_insns in busy_loop.asm\n",
+                         static_cast<unsigned long long>(counted.instructions), static_cast<unsigned long long>(want));
+            std::exit(1);
+        }
+    }
+    guest.set_param(0, iterations);
+
+    BareRun bare = run_bare_unicorn(guest, false);
+    double bare_ips = static_cast<double>(kernel_insns) / bare.seconds;
+
+    std::string console;
+    sim::MachineOutput out;
+    out.guest_console = [&](const char* b, std::size_t n) { console.append(b, n); };
+    out.log = [](const char*, std::size_t) {};
+    out.trace = [](const char*, std::size_t) {};
+    auto begin = Clock::now();
+    sim::MachineResult r = sim::run_machine(machine_config(guest, profile, kernel_insns * 2 + 1000000), out);
+    double xeno_seconds = std::chrono::duration<double>(Clock::now() - begin).count();
+    require_ok(r, "busy_loop");
+    double xeno_ips = static_cast<double>(r.guest_instructions) / xeno_seconds;
+
+    std::string want = fmt::format("{:08x}\n", bare.eax);
+    if (console != want) {
+        std::fprintf(stderr, "xeno-bench: busy_loop checksums differ: Xeno printed \"%s\", bare Unicorn %s",
+                     console.c_str(), want.c_str());
+        std::exit(1);
+    }
+    std::printf("busy_loop: %llu kernel instructions; bare unicorn %.3f s (%.1f M insns/s); xeno (%s) %llu guest "
+                "instructions, %llu exits, %.3f s (%.1f M insns/s)\n",
+                static_cast<unsigned long long>(kernel_insns), bare.seconds, bare_ips / 1e6, profile.c_str(),
+                static_cast<unsigned long long>(r.guest_instructions), static_cast<unsigned long long>(r.exits),
+                xeno_seconds, xeno_ips / 1e6);
+    std::printf("busy_loop_ratio=%.3f\n", xeno_ips / bare_ips);
+}
+
+void io_exit_ns(std::uint32_t batches, std::uint32_t per_batch, const std::string& profile)
+{
+    BenchGuest guest = load_bench_guest("io_exit");
+    guest.set_param(0, batches);
+    guest.set_param(1, per_batch);
+
+    // A newline marks the start of each batch and the end of the last: the
+    // host time between two is one batch of per_batch exits (plus the marker's
+    // own exit and a few loop instructions).
+    std::vector<Clock::time_point> marks;
+    marks.reserve(batches + 1);
+    sim::MachineOutput out;
+    out.guest_console = [&](const char* b, std::size_t n) {
+        auto now = Clock::now();
+        marks.insert(marks.end(), static_cast<std::size_t>(std::count(b, b + n, '\n')), now);
+    };
+    out.log = [](const char*, std::size_t) {};
+    out.trace = [](const char*, std::size_t) {};
+    std::uint64_t insns = std::uint64_t{batches} * per_batch * guest.body_insns * 2 + 1000000;
+    sim::MachineResult r = sim::run_machine(machine_config(guest, profile, insns), out);
+    require_ok(r, "io_exit");
+    if (marks.size() != batches + 1) {
+        std::fprintf(stderr, "xeno-bench: io_exit: %zu batch marks on the console, expected %u\n", marks.size(),
+                     batches + 1);
+        std::exit(1);
+    }
+    std::vector<double> per_exit;
+    for (std::size_t i = 1; i < marks.size(); ++i) {
+        double ns = std::chrono::duration<double, std::nano>(marks[i] - marks[i - 1]).count();
+        per_exit.push_back(ns / per_batch);
+    }
+    std::sort(per_exit.begin(), per_exit.end());
+    double median = per_exit[per_exit.size() / 2];
+    std::printf("io_exit: %u batches of %u exits on %s, %llu exits in all; per exit min %.0f ns, median %.0f ns, "
+                "max %.0f ns\n",
+                batches, per_batch, profile.c_str(), static_cast<unsigned long long>(r.exits), per_exit.front(),
+                median, per_exit.back());
+    std::printf("io_exit_ns=%.0f\n", median);
+}
+
+int usage()
+{
+    std::fprintf(stderr, "usage: xeno-bench [--quick] [--profile penryn|skylake] [busy_loop_ratio] [io_exit_ns]\n");
+    return 2;
+}
+
+}  // namespace
+
+}  // namespace xeno::bench
+
+int main(int argc, char** argv)
+{
+    using namespace xeno::bench;
+    bool quick = false;
+    std::string profile = "skylake";
+    std::vector<std::string> which;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "--quick") {
+            quick = true;
+        } else if (a == "--profile" && i + 1 < argc) {
+            profile = argv[++i];
+        } else if (a == "busy_loop_ratio" || a == "io_exit_ns") {
+            which.push_back(a);
+        } else {
+            return usage();
+        }
+    }
+    if (which.empty()) {
+        which = {"busy_loop_ratio", "io_exit_ns"};
+    }
+    for (const std::string& w : which) {
+        if (w == "busy_loop_ratio") {
+            busy_loop_ratio(quick ? 100'000'000ull : 1'000'000'000ull, profile);
+        } else {
+            io_exit_ns(quick ? 5 : 11, quick ? 10'000 : 50'000, profile);
+        }
+        std::fflush(stdout);
+    }
+    return 0;
+}

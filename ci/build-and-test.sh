@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Install what is missing, build both builds and run the whole test suite:
+#   sim      (the hypervisor on the software VMX model: unit, scenario, determinism tests)
+#   hw       (the bare-metal kernel: its few tests)
+#   sim-asan (the sim build under AddressSanitizer + UndefinedBehaviorSanitizer)
+# Stops at the first failure; the exit status says whether everything passed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "install dependencies"
+bash ci/install-deps.sh
+
+for preset in sim hw; do
+    step "configure and build: $preset"
+    cmake --preset "$preset"
+    cmake --build --preset "$preset"
+done
+
+step "test: sim"
+ctest --preset sim
+step "test: hw"
+ctest --preset hw
+
+step "configure, build and test: sim-asan"
+cmake --preset sim-asan
+cmake --build --preset sim-asan
+ctest --preset sim-asan
+
+step "all tests passed"

@@ -1,0 +1,35 @@
+#!/bin/sh
+# Compare the hypervisor's trace of a Bochs run with Bochs's own record of
+# the VM exits (run-bochs.sh --witness): the same exits, in the same order,
+# with the same basic reason and exit qualification.
+#   witness-compare.sh TRACE(com2.txt) WITNESS(witness.txt)
+# Trace lines:   exit <n> <REASON_NAME> [async] qual=0x<q> ...
+# Witness lines: <icount>d[CPU0  ] VMEXIT reason = <n> (<name>) qualification=0x<q>
+# Reason names map to numbers through enum ExitReason in
+# src/arch/x86/vmx/vmx_arch.hpp. Exit status 0 when they agree; otherwise the
+# first difference is printed.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+arch=$here/../../src/arch/x86/vmx/vmx_arch.hpp
+trace=$1 witness=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# name -> number, from the ExitReason enum only.
+awk '/^enum class ExitReason/ {on=1; next} on && /^};/ {exit}
+     on { gsub(/[,]/, ""); if ($2 == "=") print $1, $3 }' "$arch" > "$tmp/names"
+awk 'NR == FNR { num[$1] = $2; next }
+     $1 == "exit" {
+         q = "?"; for (i = 3; i <= NF; ++i) if ($i ~ /^qual=/) q = substr($i, 6)
+         n = ($3 in num) ? num[$3] : $3
+         print n, q
+     }' "$tmp/names" "$trace" > "$tmp/trace"
+sed -n 's/.*VMEXIT reason = \([0-9]*\) (.*) qualification=\(0x[0-9a-fA-F]*\).*/\1 \2/p' "$witness" |
+    awk '{ printf "%d %s\n", $1 % 65536, tolower($2) }' > "$tmp/witness"
+if diff "$tmp/trace" "$tmp/witness" > "$tmp/diff"; then
+    echo "witness-compare: $(wc -l < "$tmp/trace") exits agree (reason, qualification)"
+    exit 0
+fi
+echo "witness-compare: the trace ($(wc -l < "$tmp/trace") exits) and Bochs ($(wc -l < "$tmp/witness") exits) differ:"
+head -n 20 "$tmp/diff"
+exit 1

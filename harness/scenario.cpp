@@ -1,0 +1,291 @@
+// scenario.toml loading and validation (format: scenarios/README.md).
+#include "harness/scenario.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/core.h>
+#include <toml++/toml.h>
+
+namespace xeno::harness {
+
+namespace fs = std::filesystem;
+
+bool is_known_profile(std::string_view profile)
+{
+    return std::find(std::begin(kKnownProfiles), std::end(kKnownProfiles), profile) != std::end(kKnownProfiles);
+}
+
+bool Scenario::lists_profile(std::string_view profile) const
+{
+    return std::find(profiles.begin(), profiles.end(), profile) != profiles.end();
+}
+
+namespace {
+
+const char* type_name(const toml::node& node)
+{
+    switch (node.type()) {
+    case toml::node_type::table: return "a table";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a floating-point number";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::date: return "a date";
+    case toml::node_type::time: return "a time";
+    case toml::node_type::date_time: return "a date-time";
+    case toml::node_type::none: break;
+    }
+    return "nothing";
+}
+
+// Reads typed values out of one parsed file, remembering the first problem
+// as "<file>: <key>: <what>".
+class Reader {
+public:
+    explicit Reader(const fs::path& file) : file_(file.string()) {}
+
+    bool failed() const { return !error_.empty(); }
+    const std::string& error() const { return error_; }
+
+    void fail(std::string_view key, std::string_view what)
+    {
+        if (error_.empty()) {
+            error_ = fmt::format("{}: {}: {}", file_, key, what);
+        }
+    }
+
+    // Only the keys in `allowed` may appear in `table` (a misspelt key is an
+    // error, not a silently ignored setting).
+    void only_keys(const toml::table& table, std::string_view prefix, std::initializer_list<std::string_view> allowed)
+    {
+        for (auto&& [key, node] : table) {
+            (void)node;
+            if (std::find(allowed.begin(), allowed.end(), key.str()) == allowed.end()) {
+                std::string full = prefix.empty() ? std::string(key.str()) : fmt::format("{}.{}", prefix, key.str());
+                fail(full, "unknown key");
+            }
+        }
+    }
+
+    const toml::table* table(const toml::table& parent, std::string_view key, bool required)
+    {
+        const toml::node* node = parent.get(key);
+        if (node == nullptr) {
+            if (required) {
+                fail(key, "missing table (required)");
+            }
+            return nullptr;
+        }
+        if (!node->is_table()) {
+            fail(key, fmt::format("expected a table, got {}", type_name(*node)));
+            return nullptr;
+        }
+        return node->as_table();
+    }
+
+    std::optional<std::string> string(const toml::table& t, std::string_view prefix, std::string_view key,
+                                      bool required)
+    {
+        const toml::node* node = t.get(key);
+        std::string full = join(prefix, key);
+        if (node == nullptr) {
+            if (required) {
+                fail(full, "missing (required)");
+            }
+            return std::nullopt;
+        }
+        if (!node->is_string()) {
+            fail(full, fmt::format("expected a string, got {}", type_name(*node)));
+            return std::nullopt;
+        }
+        return std::string(node->as_string()->get());
+    }
+
+    // An integer in [lo, hi]; a missing required key or a bad one fails.
+    std::optional<std::uint64_t> integer(const toml::table& t, std::string_view prefix, std::string_view key,
+                                         std::int64_t lo, std::int64_t hi, bool hex, bool required = true)
+    {
+        const toml::node* node = t.get(key);
+        std::string full = join(prefix, key);
+        if (node == nullptr) {
+            if (required) {
+                fail(full, "missing (required)");
+            }
+            return std::nullopt;
+        }
+        if (!node->is_integer()) {
+            fail(full, fmt::format("expected an integer, got {}", type_name(*node)));
+            return std::nullopt;
+        }
+        std::int64_t v = node->as_integer()->get();
+        if (v < lo || v > hi) {
+            if (hex) {
+                fail(full, fmt::format("expected an integer from {:#x} to {:#x}, got {}", lo, hi,
+                                       v < 0 ? fmt::format("{}", v) : fmt::format("{:#x}", v)));
+            } else {
+                fail(full, fmt::format("expected an integer from {} to {}, got {}", lo, hi, v));
+            }
+            return std::nullopt;
+        }
+        return static_cast<std::uint64_t>(v);
+    }
+
+    static std::string join(std::string_view prefix, std::string_view key)
+    {
+        return prefix.empty() ? std::string(key) : fmt::format("{}.{}", prefix, key);
+    }
+
+private:
+    std::string file_;
+    std::string error_;
+};
+
+void read_guest(Reader& r, const toml::table& guest, Scenario& s)
+{
+    r.only_keys(guest, "guest", {"image", "load_address", "entry", "memory_mb"});
+    if (auto image = r.string(guest, "guest", "image", true)) {
+        if (image->empty()) {
+            r.fail("guest.image", "must not be empty");
+        }
+        s.image = *image;
+    }
+    if (auto mb = r.integer(guest, "guest", "memory_mb", 1, static_cast<std::int64_t>(kMaxGuestMemoryMb), false)) {
+        s.memory_mb = *mb;
+    }
+    // The load address is checked against the memory size once both are known.
+    if (auto load = r.integer(guest, "guest", "load_address", 0, (static_cast<std::int64_t>(kMaxGuestMemoryMb) << 20) - 1,
+                              true)) {
+        s.load_address = *load;
+        if (s.memory_mb != 0 && s.load_address >= s.memory_bytes()) {
+            r.fail("guest.load_address",
+                   fmt::format("{:#x} is outside guest memory ({} MiB)", s.load_address, s.memory_mb));
+        }
+    }
+    if (auto entry = r.integer(guest, "guest", "entry", 0, static_cast<std::int64_t>(kMaxRealModeEntry), true)) {
+        s.entry = *entry;
+        if (!r.failed() && s.entry < s.load_address) {
+            r.fail("guest.entry", fmt::format("{:#x} is below the load address {:#x}", s.entry, s.load_address));
+        }
+    }
+}
+
+void read_run(Reader& r, const toml::table& run, Scenario& s)
+{
+    r.only_keys(run, "run", {"profiles", "max_instructions"});
+    const toml::node* node = run.get("profiles");
+    if (node == nullptr) {
+        r.fail("run.profiles", "missing (required)");
+    } else if (!node->is_array()) {
+        r.fail("run.profiles", fmt::format("expected an array of strings, got {}", type_name(*node)));
+    } else if (node->as_array()->empty()) {
+        r.fail("run.profiles", "must list at least one profile");
+    } else {
+        for (const toml::node& item : *node->as_array()) {
+            if (!item.is_string()) {
+                r.fail("run.profiles", fmt::format("expected an array of strings, found {}", type_name(item)));
+                break;
+            }
+            std::string p(item.as_string()->get());
+            if (!is_known_profile(p)) {
+                r.fail("run.profiles", fmt::format("unknown profile \"{}\" (known: penryn, skylake)", p));
+                break;
+            }
+            if (s.lists_profile(p)) {
+                r.fail("run.profiles", fmt::format("profile \"{}\" listed twice", p));
+                break;
+            }
+            s.profiles.push_back(std::move(p));
+        }
+    }
+    if (auto max = r.integer(run, "run", "max_instructions", 1, std::numeric_limits<std::int64_t>::max(), false)) {
+        s.max_instructions = *max;
+    }
+}
+
+void read_expect(Reader& r, const toml::table& expect, Scenario& s)
+{
+    r.only_keys(expect, "expect", {"status", "console"});
+    Expectation e;
+    if (auto status = r.integer(expect, "expect", "status", 0, 255, false)) {
+        e.status = static_cast<int>(*status);
+    }
+    e.console = r.string(expect, "expect", "console", false);
+    s.expect = std::move(e);
+}
+
+std::string dir_name(const fs::path& dir)
+{
+    fs::path p = dir.lexically_normal();
+    if (!p.has_filename()) {
+        p = p.parent_path();  // "scenarios/hello/" normalises to a trailing empty name
+    }
+    std::string name = p.filename().string();
+    if (name.empty() || name == "." || name == "..") {
+        name = fs::absolute(p).lexically_normal().filename().string();
+    }
+    return name;
+}
+
+}  // namespace
+
+Outcome<Scenario> parse_scenario(std::string_view text, const fs::path& file)
+{
+    toml::table root;
+    try {
+        root = toml::parse(text, file.string());
+    } catch (const toml::parse_error& e) {
+        const toml::source_region& where = e.source();
+        return Failure{fmt::format("{}:{}:{}: {}", file.string(), where.begin.line, where.begin.column,
+                                   e.description())};
+    }
+
+    Scenario s;
+    s.file = file;
+    s.dir = file.parent_path();
+    s.name = dir_name(s.dir.empty() ? fs::path(".") : s.dir);
+
+    Reader r(file);
+    r.only_keys(root, "", {"description", "guest", "run", "expect"});
+    if (auto d = r.string(root, "", "description", false)) {
+        s.description = *d;
+    }
+    if (const toml::table* guest = r.table(root, "guest", true)) {
+        read_guest(r, *guest, s);
+    }
+    if (const toml::table* run = r.table(root, "run", true)) {
+        read_run(r, *run, s);
+    }
+    if (const toml::table* expect = r.table(root, "expect", false)) {
+        read_expect(r, *expect, s);
+    }
+    if (r.failed()) {
+        return Failure{r.error()};
+    }
+    return s;
+}
+
+Outcome<Scenario> load_scenario(const fs::path& dir)
+{
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) {
+        return Failure{fmt::format("no scenario at {}: not a directory", dir.string())};
+    }
+    fs::path file = dir / "scenario.toml";
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+        return Failure{fmt::format("no scenario at {}: cannot read {}", dir.string(), file.string())};
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    Outcome<Scenario> s = parse_scenario(text.str(), file);
+    if (s.ok()) {
+        s.value().name = dir_name(dir);
+        s.value().dir = dir;
+    }
+    return s;
+}
+
+}  // namespace xeno::harness

@@ -1,0 +1,59 @@
+// A scenario: scenarios/<name>/scenario.toml, the guest it runs and what the
+// run must produce. The file format is documented in scenarios/README.md;
+// every error names the file and the key (or the line and column of a TOML
+// syntax error).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "harness/outcome.hpp"
+
+namespace xeno::harness {
+
+// The CPU profiles the sim build knows (sim/vmx-model's profiles).
+inline constexpr std::string_view kKnownProfiles[] = {"penryn", "skylake"};
+bool is_known_profile(std::string_view profile);
+
+// Ranges the loader enforces. Guest memory stays below the 4 GiB boundary
+// (a 32-bit guest can reach all of it); the entry point is real-mode CS=0:IP.
+inline constexpr std::uint64_t kMaxGuestMemoryMb = 3072;
+inline constexpr std::uint64_t kMaxRealModeEntry = 0xffff;
+
+struct Expectation {
+    int status = 0;                      // the guest's exit status, 0-255
+    std::optional<std::string> console;  // exact console output; absent: not compared
+};
+
+struct Scenario {
+    std::string name;                // the directory's name
+    std::filesystem::path dir;       // the scenario directory
+    std::filesystem::path file;      // dir / "scenario.toml"
+    std::string description;
+
+    std::string image;               // [guest] image: file name of the guest image
+    std::uint64_t load_address = 0;  // [guest] load_address: guest-physical
+    std::uint64_t entry = 0;         // [guest] entry: real-mode IP with CS=0
+    std::uint64_t memory_mb = 0;     // [guest] memory_mb
+
+    std::vector<std::string> profiles;  // [run] profiles, in file order
+    std::uint64_t max_instructions = 0; // [run] max_instructions
+
+    std::optional<Expectation> expect;  // [expect], when the file has one
+
+    std::uint64_t memory_bytes() const { return memory_mb << 20; }
+    bool lists_profile(std::string_view profile) const;
+};
+
+// Parse scenario.toml text. `file` is only used in messages and to fill
+// Scenario::file/dir/name (the name is the directory's last component).
+Outcome<Scenario> parse_scenario(std::string_view text, const std::filesystem::path& file);
+
+// Load <dir>/scenario.toml. `dir` may end with a slash.
+Outcome<Scenario> load_scenario(const std::filesystem::path& dir);
+
+}  // namespace xeno::harness

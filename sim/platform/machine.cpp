@@ -1,0 +1,146 @@
+// run_machine: assemble the simulated machine (memory, host CPU of a profile,
+// VMX model, guest engine), hand the hypervisor a boot information block as a
+// boot loader would, and run xeno::start on it.
+#include "sim/platform/machine.hpp"
+
+#include <xxhash.h>
+
+#include <csetjmp>
+#include <cstring>
+#include <string>
+
+#include "core/boot_info.hpp"
+#include "core/run_stats.hpp"
+#include "sim/platform/machine_abort.hpp"
+#include "sim/platform/machine_memory.hpp"
+#include "sim/platform/sim_context.hpp"
+#include "sim/vmx-model/cpu_profile.hpp"
+#include "sim/vmx-model/engine/engine.hpp"
+#include "sim/vmx-model/host_cpu.hpp"
+#include "sim/vmx-model/vmx_cpu.hpp"
+
+namespace xeno::sim {
+
+namespace {
+
+// Where the boot module (the guest image) sits in machine memory: above the
+// first MiB like a multiboot loader would put it, page aligned.
+constexpr std::uint64_t kModuleBase = 0x100000;
+
+std::jmp_buf* g_abort_target = nullptr;
+std::string* g_abort_reason = nullptr;
+
+std::string last_line(const std::string& text)
+{
+    std::size_t end = text.size();
+    while (end > 0 && text[end - 1] == '\n') --end;
+    const std::size_t begin = text.rfind('\n', end ? end - 1 : 0);
+    return text.substr(begin == std::string::npos ? 0 : begin + 1, end - (begin == std::string::npos ? 0 : begin + 1));
+}
+
+// Run xeno::start; false when abort_machine switched the machine off midway
+// (the reason in *reason). abort_machine longjmps back here: nothing on the
+// frames it skips owns host resources, since everything the hypervisor has
+// lives in machine memory and the engine is torn down by the caller.
+bool start_guarded(const BootInfo& boot, int* status, std::string* reason)
+{
+    std::jmp_buf target;
+    g_abort_target = &target;
+    g_abort_reason = reason;
+    if (setjmp(target) != 0) {
+        g_abort_target = nullptr;
+        g_abort_reason = nullptr;
+        return false;
+    }
+    *status = xeno::start(boot);
+    g_abort_target = nullptr;
+    g_abort_reason = nullptr;
+    return true;
+}
+
+}  // namespace
+
+void abort_machine(const std::string& reason)
+{
+    if (!g_abort_target) {
+        std::fprintf(stderr, "xeno: machine aborted outside a run: %s\n", reason.c_str());
+        std::abort();
+    }
+    *g_abort_reason = reason;
+    std::longjmp(*g_abort_target, 1);
+}
+
+MachineResult run_machine(const MachineConfig& config, const MachineOutput& output)
+{
+    MachineResult result;
+    const CpuProfile* profile = find_cpu_profile(config.profile);
+    if (!profile) {
+        result.error = "unknown CPU profile '" + config.profile + "'";
+        return result;
+    }
+    if (config.memory_bytes < 16 * 1024 * 1024 || config.memory_bytes % 4096) {
+        result.error = "machine memory must be a multiple of 4 KiB and at least 16 MiB";
+        return result;
+    }
+    if (config.guest_image.size() > config.memory_bytes - kModuleBase - 8 * 1024 * 1024) {
+        result.error = "guest image does not fit in machine memory";
+        return result;
+    }
+
+    MachineMemory memory(config.memory_bytes);
+    std::memcpy(memory.data() + kModuleBase, config.guest_image.data(), config.guest_image.size());
+
+    // Capture LOG so a failed run can say why in one line, and pass it on.
+    std::string log;
+    MachineOutput out = output;
+    out.log = [&log, &output](const char* bytes, std::size_t n) {
+        log.append(bytes, n);
+        if (output.log) output.log(bytes, n);
+    };
+
+    HostCpu host(*profile);
+    VmxCpu vmx(memory, host, *profile);
+    Engine engine(memory, *profile);
+    if (config.max_guest_instructions) engine.set_instruction_limit(config.max_guest_instructions);
+    vmx.set_tlb_flush_hook([&engine] { engine.flush_tlb(); });
+
+    SimContext ctx;
+    ctx.memory = &memory;
+    ctx.profile = profile;
+    ctx.host = &host;
+    ctx.vmx = &vmx;
+    ctx.engine = &engine;
+    ctx.output = &out;
+    set_sim_context(&ctx);
+
+    BootInfo boot{};
+    boot.regions[0] = MemoryRegion{0, config.memory_bytes, MemoryRegion::Type::USABLE};
+    boot.region_count = 1;
+    boot.modules[0] = BootModule{Hpa{kModuleBase}, config.guest_image.size(), config.guest_cmdline.c_str()};
+    boot.module_count = 1;
+    boot.cmdline = config.cmdline.c_str();
+
+    std::string abort_reason;
+    int status = -1;
+    const bool aborted = !start_guarded(boot, &status, &abort_reason);
+
+    result.exits = engine.exit_count();
+    result.guest_instructions = engine.guest_instructions();
+    result.vtime_ns = engine.vtime_ns();
+    if (!aborted) result.emulated_instructions = last_run_stats().emulated_instructions;
+    result.memory_hash = XXH64(memory.data(), memory.size(), 0);
+    set_sim_context(nullptr);
+
+    if (aborted) {
+        result.error = abort_reason;
+    } else if (status < 0) {
+        const std::string why = last_line(log);
+        result.error = why.empty() ? "the hypervisor could not run the guest" : why;
+    } else {
+        result.ok = true;
+        result.status = status;
+    }
+    return result;
+}
+
+}  // namespace xeno::sim

@@ -1,0 +1,449 @@
+// Engine set-up, guest-state load/save (SDM Vol. 3C 26.3.2, 27.3), the run
+// loop and the live guest state seen by VMREAD/VMWRITE during an exit.
+#include "sim/vmx-model/engine/engine.hpp"
+
+#include "arch/x86/vmx/vmcs_field.hpp"
+#include "lib/bits.hpp"
+#include "hal/panic.hpp"
+#include "sim/platform/machine_memory.hpp"
+#include "sim/vmx-model/engine/engine_impl.hpp"
+#include "sim/vmx-model/engine/vtime.hpp"
+
+namespace xeno::sim {
+
+namespace f = vmx::field;
+using vmx::encoding_type;
+using vmx::VmcsFieldType;
+
+namespace {
+
+// Unicorn register ids of GPRs in x86 encoding order.
+constexpr int kGprIds[16] = {UC_X86_REG_RAX, UC_X86_REG_RCX, UC_X86_REG_RDX, UC_X86_REG_RBX,
+                             UC_X86_REG_RSP, UC_X86_REG_RBP, UC_X86_REG_RSI, UC_X86_REG_RDI,
+                             UC_X86_REG_R8,  UC_X86_REG_R9,  UC_X86_REG_R10, UC_X86_REG_R11,
+                             UC_X86_REG_R12, UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_R15};
+
+// VMCS segment fields, in QEMU's segment order (ES CS SS DS FS GS LDTR TR).
+struct SegFields {
+    u32 selector, base, limit, ar;
+};
+constexpr SegFields kSegFields[8] = {
+    {f::GUEST_ES_SELECTOR.kEncoding, f::GUEST_ES_BASE.kEncoding, f::GUEST_ES_LIMIT.kEncoding, f::GUEST_ES_AR_BYTES.kEncoding},
+    {f::GUEST_CS_SELECTOR.kEncoding, f::GUEST_CS_BASE.kEncoding, f::GUEST_CS_LIMIT.kEncoding, f::GUEST_CS_AR_BYTES.kEncoding},
+    {f::GUEST_SS_SELECTOR.kEncoding, f::GUEST_SS_BASE.kEncoding, f::GUEST_SS_LIMIT.kEncoding, f::GUEST_SS_AR_BYTES.kEncoding},
+    {f::GUEST_DS_SELECTOR.kEncoding, f::GUEST_DS_BASE.kEncoding, f::GUEST_DS_LIMIT.kEncoding, f::GUEST_DS_AR_BYTES.kEncoding},
+    {f::GUEST_FS_SELECTOR.kEncoding, f::GUEST_FS_BASE.kEncoding, f::GUEST_FS_LIMIT.kEncoding, f::GUEST_FS_AR_BYTES.kEncoding},
+    {f::GUEST_GS_SELECTOR.kEncoding, f::GUEST_GS_BASE.kEncoding, f::GUEST_GS_LIMIT.kEncoding, f::GUEST_GS_AR_BYTES.kEncoding},
+    {f::GUEST_LDTR_SELECTOR.kEncoding, f::GUEST_LDTR_BASE.kEncoding, f::GUEST_LDTR_LIMIT.kEncoding, f::GUEST_LDTR_AR_BYTES.kEncoding},
+    {f::GUEST_TR_SELECTOR.kEncoding, f::GUEST_TR_BASE.kEncoding, f::GUEST_TR_LIMIT.kEncoding, f::GUEST_TR_AR_BYTES.kEncoding},
+};
+
+// VMCS access rights (Table 25-2) <-> QEMU descriptor flags (high dword bits 8..23).
+u32 ar_to_flags(u32 ar)
+{
+    u32 flags = (ar & 0xf0ff) << 8;
+    if (ar & vmx::ar::UNUSABLE) flags &= ~desc::P;
+    return flags;
+}
+u32 flags_to_ar(u32 flags)
+{
+    u32 ar = (flags >> 8) & 0xf0ff;
+    if (!(flags & desc::P)) ar |= vmx::ar::UNUSABLE;
+    return ar;
+}
+
+constexpr u64 kEferLme = bit(8), kEferLma = bit(10);
+
+void block_cb(uc_engine*, u64 address, u32 size, void* user)
+{
+    static_cast<Engine::Impl*>(user)->on_block(address, size);
+}
+void intr_cb(uc_engine*, u32 vector, void* user)
+{
+    static_cast<Engine::Impl*>(user)->on_interrupt(vector);
+}
+bool invalid_cb(uc_engine*, void* user)
+{
+    static_cast<Engine::Impl*>(user)->on_invalid_opcode();
+    return true;
+}
+bool tlb_cb(uc_engine*, u64 vaddr, uc_mem_type type, uc_tlb_entry* result, void* user)
+{
+    return static_cast<Engine::Impl*>(user)->on_tlb_fill(vaddr, type, result);
+}
+
+}  // namespace
+
+Engine::Impl::Impl(Engine& e, MachineMemory& m) : engine(e), uc(e.uc_), memory(m), blob(e.uc_, uc_layout()) {}
+
+Engine::Impl::~Impl() = default;
+
+Engine::Engine(MachineMemory& memory, const CpuProfile& profile) : memory_(memory), profile_(profile)
+{
+    const UcLayout& layout = uc_layout();  // calibrates once per process (self-test inside)
+    (void)layout;
+    if (uc_open(UC_ARCH_X86, UC_MODE_64, &uc_) != UC_ERR_OK) engine_abort("unicorn: uc_open failed");
+    // Machine memory as the physical address space, in regions of at most
+    // 1 GiB (a few large regions keep Unicorn's region lookup cheap).
+    constexpr u64 kChunk = u64{1} << 30;
+    for (u64 off = 0; off < memory.size(); off += kChunk) {
+        u64 len = memory.size() - off < kChunk ? memory.size() - off : kChunk;
+        len &= ~u64{0xfff};
+        if (len == 0) break;
+        if (uc_mem_map_ptr(uc_, off, len, UC_PROT_ALL, memory.data() + off) != UC_ERR_OK)
+            engine_abort("unicorn: mapping machine memory failed");
+    }
+    if (uc_ctl_tlb_mode(uc_, UC_TLB_VIRTUAL) != UC_ERR_OK) engine_abort("unicorn: UC_TLB_VIRTUAL unavailable");
+    impl_ = std::make_unique<Impl>(*this, memory);
+    impl_->install_hooks();
+}
+
+Engine::~Engine()
+{
+    impl_.reset();
+    if (uc_) uc_close(uc_);
+}
+
+LiveGuestState& Engine::live_guest()
+{
+    return *impl_;
+}
+
+u64 Engine::vtime_ns() const
+{
+    return virtual_time_ns(instructions_, exits_) + impl_->idle_ns;
+}
+
+void Engine::raise_external_interrupt_at(u64 deadline_ns, u8 vector)
+{
+    ext_pending_ = true;
+    ext_deadline_ = deadline_ns;
+    ext_vector_ = vector;
+}
+
+void Engine::flush_tlb()
+{
+    uc_ctl_flush_tlb(uc_);
+}
+
+void Engine::memory_written(u64 hpa, u64 length)
+{
+    // Guest-physical == machine only without EPT; translated code is keyed by
+    // Unicorn "physical" (= machine) addresses, so this is exact either way.
+    uc_ctl_remove_cache(uc_, hpa, hpa + length);
+    impl_->drop_block_cache();
+}
+
+void Engine::Impl::install_hooks()
+{
+    uc_hook_add(uc, &block_hook, UC_HOOK_BLOCK, reinterpret_cast<void*>(block_cb), this, 1, 0);
+    uc_hook_add(uc, &intr_hook, UC_HOOK_INTR, reinterpret_cast<void*>(intr_cb), this, 1, 0);
+    uc_hook_add(uc, &invalid_hook, UC_HOOK_INSN_INVALID, reinterpret_cast<void*>(invalid_cb), this, 1, 0);
+    uc_hook_add(uc, &tlb_hook, UC_HOOK_TLB_FILL, reinterpret_cast<void*>(tlb_cb), this, 1, 0);
+}
+
+void Engine::Impl::drop_block_cache()
+{
+    // Hooks stay (a hook on an address that no longer holds a sensitive
+    // instruction finds no decode and returns); decodes are redone.
+    blocks.clear();
+    sites.clear();
+    for (BlockSlot& slot : block_slots) slot = BlockSlot{};
+    cur_block_info = nullptr;
+}
+
+u64 Engine::Impl::reg(int id)
+{
+    u64 v = 0;
+    uc_reg_read(uc, id, &v);
+    return v;
+}
+
+void Engine::Impl::set_reg(int id, u64 v)
+{
+    uc_reg_write(uc, id, &v);
+}
+
+u64 Engine::Impl::rip()
+{
+    return reg(UC_X86_REG_RIP);
+}
+
+void Engine::Impl::set_rip(u64 v)
+{
+    set_reg(UC_X86_REG_RIP, v);
+}
+
+void Engine::Impl::read_gprs(hal::GuestRegs& r)
+{
+    void* ptrs[16];
+    int ids[16];
+    for (int i = 0; i < 16; ++i) {
+        ids[i] = kGprIds[i];
+        ptrs[i] = &r.gpr[i];
+    }
+    uc_reg_read_batch(uc, ids, ptrs, 16);
+    r.cr2 = reg(UC_X86_REG_CR2);
+}
+
+void Engine::Impl::write_changed_gprs()
+{
+    for (int i = 0; i < 16; ++i) {
+        if (i == 4) continue;  // RSP lives in the VMCS
+        if (regs->gpr[i] != regs_at_exit.gpr[i]) set_reg(kGprIds[i], regs->gpr[i]);
+    }
+    if (regs->cr2 != regs_at_exit.cr2) set_reg(UC_X86_REG_CR2, regs->cr2);
+}
+
+unsigned Engine::Impl::code_bits()
+{
+    const u32 h = blob.hflags();
+    return (h & hf::CS64) ? 64 : (h & hf::CS32) ? 32 : 16;
+}
+
+TranslationContext Engine::Impl::translation_context()
+{
+    TranslationContext c;
+    c.cr0 = reg(UC_X86_REG_CR0);
+    c.cr3 = reg(UC_X86_REG_CR3);
+    c.cr4 = reg(UC_X86_REG_CR4);
+    uc_x86_msr efer{0xc0000080, 0};
+    uc_reg_read(uc, UC_X86_REG_MSR, &efer);
+    c.efer = efer.value;
+    const u64 rflags = reg(UC_X86_REG_EFLAGS);
+    c.user = test_bit(rflags, 17) || (test_bit(c.cr0, 0) && (reg(UC_X86_REG_CS) & 3) == 3);
+    c.ept = ept;
+    c.eptp = eptp;
+    return c;
+}
+
+bool Engine::Impl::read_linear(u64 va, void* out, usize len)
+{
+    const TranslationContext c = translation_context();
+    auto* dst = static_cast<u8*>(out);
+    while (len) {
+        WalkResult w = translate_linear(memory, c, va, Access::FETCH);
+        if (w.status != WalkStatus::OK) return false;
+        const usize chunk = 0x1000 - (va & 0xfff) < len ? 0x1000 - (va & 0xfff) : len;
+        std::memcpy(dst, memory.data() + w.machine_page + (va & 0xfff), chunk);
+        dst += chunk;
+        va += chunk;
+        len -= chunk;
+    }
+    return true;
+}
+
+void Engine::Impl::load_controls()
+{
+    VmcsStore& v = *vmcs;
+    pin = v.get(f::PIN_BASED_VM_EXEC_CONTROL);
+    proc = v.get(f::CPU_BASED_VM_EXEC_CONTROL);
+    proc2 = (proc & vmx::proc::ACTIVATE_SECONDARY_CONTROLS) ? v.get(f::SECONDARY_VM_EXEC_CONTROL) : 0;
+    exit_ctls = v.get(f::VM_EXIT_CONTROLS);
+    entry_ctls = v.get(f::VM_ENTRY_CONTROLS);
+    exception_bitmap = v.get(f::EXCEPTION_BITMAP);
+    pfec_mask = v.get(f::PAGE_FAULT_ERROR_CODE_MASK);
+    pfec_match = v.get(f::PAGE_FAULT_ERROR_CODE_MATCH);
+    cr0_mask = v.get(f::CR0_GUEST_HOST_MASK);
+    cr4_mask = v.get(f::CR4_GUEST_HOST_MASK);
+    cr0_shadow = v.get(f::CR0_READ_SHADOW);
+    cr4_shadow = v.get(f::CR4_READ_SHADOW);
+    cr3_target_count = v.get(f::CR3_TARGET_COUNT);
+    cr3_targets[0] = v.get(f::CR3_TARGET_VALUE0);
+    cr3_targets[1] = v.get(f::CR3_TARGET_VALUE1);
+    cr3_targets[2] = v.get(f::CR3_TARGET_VALUE2);
+    cr3_targets[3] = v.get(f::CR3_TARGET_VALUE3);
+    io_bitmap_a = v.get(f::IO_BITMAP_A);
+    io_bitmap_b = v.get(f::IO_BITMAP_B);
+    msr_bitmap = (proc & vmx::proc::USE_MSR_BITMAPS) ? v.get(f::MSR_BITMAP) : 0;
+    tsc_offset = v.get(f::TSC_OFFSET);
+    const bool new_ept = (proc2 & vmx::proc2::ENABLE_EPT) != 0;
+    const u64 new_eptp = new_ept ? v.get(f::EPT_POINTER) : 0;
+    if (new_ept != ept || new_eptp != eptp) uc_ctl_flush_tlb(uc);
+    ept = new_ept;
+    eptp = new_eptp;
+}
+
+void Engine::Impl::load_guest_state()
+{
+    VmcsStore& v = *vmcs;
+    blob.save();
+    for (int i = 0; i < 8; ++i) {
+        const SegFields& s = kSegFields[i];
+        blob.set_segment(i, UcSegment{static_cast<u32>(v.get(s.selector)), v.get(s.base),
+                                      static_cast<u32>(v.get(s.limit)), ar_to_flags(static_cast<u32>(v.get(s.ar)))});
+    }
+    blob.set_segment(8, UcSegment{0, v.get(f::GUEST_GDTR_BASE), v.get(f::GUEST_GDTR_LIMIT), 0});
+    blob.set_segment(9, UcSegment{0, v.get(f::GUEST_IDTR_BASE), v.get(f::GUEST_IDTR_LIMIT), 0});
+    blob.set_cr(0, v.get(f::GUEST_CR0));
+    blob.set_cr(2, regs->cr2);
+    blob.set_cr(3, v.get(f::GUEST_CR3));
+    blob.set_cr(4, v.get(f::GUEST_CR4));
+    u64 efer;
+    if (entry_ctls & vmx::entry_ctl::LOAD_EFER) {
+        efer = v.get(f::GUEST_IA32_EFER);
+    } else {
+        // 26.3.2.1: without "load IA32_EFER", LMA and LME follow "IA-32e mode guest".
+        efer = blob.efer() & ~(kEferLma | kEferLme);
+        if (entry_ctls & vmx::entry_ctl::IA32E_MODE_GUEST) efer |= kEferLma | kEferLme;
+    }
+    blob.set_efer(efer);
+    const u64 rflags = v.get(f::GUEST_RFLAGS);
+    blob.put<u64>(blob.layout().eflags, rflags);
+    blob.recompute_hflags();
+    uc_reset_exception_state(blob);
+    blob.restore();
+    set_reg(UC_X86_REG_EFLAGS, rflags);
+    set_reg(UC_X86_REG_RIP, v.get(f::GUEST_RIP));
+    set_reg(UC_X86_REG_RSP, v.get(f::GUEST_RSP));
+    set_reg(UC_X86_REG_DR7, v.get(f::GUEST_DR7));
+    for (int i = 0; i < 16; ++i)
+        if (i != 4) set_reg(kGprIds[i], regs->gpr[i]);
+    auto wrmsr = [&](u32 msr, u64 value) {
+        uc_x86_msr m{msr, value};
+        uc_reg_write(uc, UC_X86_REG_MSR, &m);
+    };
+    wrmsr(0x174, v.get(f::GUEST_SYSENTER_CS));
+    wrmsr(0x175, v.get(f::GUEST_SYSENTER_ESP));
+    wrmsr(0x176, v.get(f::GUEST_SYSENTER_EIP));
+    if (entry_ctls & vmx::entry_ctl::LOAD_PAT) wrmsr(0x277, v.get(f::GUEST_IA32_PAT));
+    interruptibility = v.get(f::GUEST_INTERRUPTIBILITY_INFO);
+    activity = v.get(f::GUEST_ACTIVITY_STATE);
+    uc_ctl_flush_tlb(uc);
+    blob_fresh = false;
+}
+
+void Engine::Impl::save_guest_state()
+{
+    VmcsStore& v = *vmcs;
+    blob.save();
+    for (int i = 0; i < 8; ++i) {
+        const SegFields& s = kSegFields[i];
+        const UcSegment seg = blob.segment(i);
+        v.set(s.selector, seg.selector);
+        v.set(s.base, seg.base);
+        v.set(s.limit, seg.limit);
+        v.set(s.ar, flags_to_ar(seg.flags));
+    }
+    const UcSegment gdt = blob.segment(8), idt = blob.segment(9);
+    v.set(f::GUEST_GDTR_BASE, gdt.base);
+    v.set(f::GUEST_GDTR_LIMIT, gdt.limit);
+    v.set(f::GUEST_IDTR_BASE, idt.base);
+    v.set(f::GUEST_IDTR_LIMIT, idt.limit);
+    v.set(f::GUEST_CR0, blob.cr(0));
+    v.set(f::GUEST_CR3, blob.cr(3));
+    v.set(f::GUEST_CR4, blob.cr(4));
+    const u64 efer = blob.efer();
+    if (exit_ctls & vmx::exit_ctl::SAVE_EFER) v.set(f::GUEST_IA32_EFER, efer);
+    // 27.2: "IA-32e mode guest" follows EFER.LMA on every VM exit.
+    u32 entry = v.get(f::VM_ENTRY_CONTROLS);
+    entry = (efer & kEferLma) ? entry | vmx::entry_ctl::IA32E_MODE_GUEST : entry & ~vmx::entry_ctl::IA32E_MODE_GUEST;
+    v.set(f::VM_ENTRY_CONTROLS, entry);
+    v.set(f::GUEST_RFLAGS, reg(UC_X86_REG_EFLAGS));
+    v.set(f::GUEST_RIP, rip());
+    v.set(f::GUEST_RSP, reg(UC_X86_REG_RSP));
+    v.set(f::GUEST_DR7, reg(UC_X86_REG_DR7));
+    auto rdmsr = [&](u32 msr) {
+        uc_x86_msr m{msr, 0};
+        uc_reg_read(uc, UC_X86_REG_MSR, &m);
+        return m.value;
+    };
+    v.set(f::GUEST_SYSENTER_CS, static_cast<u32>(rdmsr(0x174)));
+    v.set(f::GUEST_SYSENTER_ESP, rdmsr(0x175));
+    v.set(f::GUEST_SYSENTER_EIP, rdmsr(0x176));
+    if (exit_ctls & vmx::exit_ctl::SAVE_PAT) v.set(f::GUEST_IA32_PAT, rdmsr(0x277));
+    v.set(f::GUEST_INTERRUPTIBILITY_INFO, interruptibility);
+    v.set(f::GUEST_ACTIVITY_STATE, activity);
+    save_preemption_timer();
+    regs->cr2 = reg(UC_X86_REG_CR2);
+}
+
+void Engine::Impl::save_preemption_timer()
+{
+    if (!(pin & vmx::pin::PREEMPTION_TIMER) || !(exit_ctls & vmx::exit_ctl::SAVE_PREEMPTION_TIMER)) return;
+    const u64 now = engine.vtime_ns();
+    const u64 left = preemption_deadline > now ? preemption_deadline - now : 0;
+    vmcs->set(f::VMX_PREEMPTION_TIMER_VALUE, static_cast<u32>(left >> engine.profile_.preemption_timer_rate()));
+}
+
+// ---- live guest state (VMREAD/VMWRITE during an exit handler) ----
+
+// Besides the GUEST-type fields the live state takes the CONTROL-type ones
+// while an exit handler runs: they go straight to the store, but the engine
+// learns which changed, so a RESUME reloads controls only when needed.
+bool Engine::Impl::owns(u32 enc) const
+{
+    return live && encoding_type(enc) == VmcsFieldType::CONTROL;
+}
+
+bool Engine::Impl::control_access(u32 enc, const u64* write_value, u64* read_value)
+{
+    if (encoding_type(enc) != VmcsFieldType::CONTROL) return false;
+    if (!write_value) {
+        *read_value = vmcs->get(enc);
+        return true;
+    }
+    vmcs->set(enc, *write_value);
+    const u32 full = enc & ~1u;
+    if (full == f::VM_ENTRY_INTR_INFO_FIELD.kEncoding || full == f::VM_ENTRY_EXCEPTION_ERROR_CODE.kEncoding ||
+        full == f::VM_ENTRY_INSTRUCTION_LEN.kEncoding)
+        injection_written = true;
+    else
+        controls_dirty = true;
+    return true;
+}
+
+u64 Engine::Impl::read(u32 enc)
+{
+    if (!live) return vmcs->get(enc);
+    u64 control = 0;
+    if (control_access(enc, nullptr, &control)) return control;
+    for (auto it = pending.rbegin(); it != pending.rend(); ++it)
+        if (it->encoding == enc) return it->value;
+    const u64 mask = VmcsStore::width_mask(enc);
+    switch (enc) {
+    case f::GUEST_RIP.kEncoding: return exit_rip;
+    case f::GUEST_RSP.kEncoding: return reg(UC_X86_REG_RSP);
+    case f::GUEST_RFLAGS.kEncoding: return reg(UC_X86_REG_EFLAGS);
+    case f::GUEST_CR0.kEncoding: return reg(UC_X86_REG_CR0);
+    case f::GUEST_CR3.kEncoding: return reg(UC_X86_REG_CR3);
+    case f::GUEST_CR4.kEncoding: return reg(UC_X86_REG_CR4);
+    case f::GUEST_DR7.kEncoding: return reg(UC_X86_REG_DR7);
+    case f::GUEST_INTERRUPTIBILITY_INFO.kEncoding: return interruptibility;
+    case f::GUEST_ACTIVITY_STATE.kEncoding: return activity;
+    default: break;
+    }
+    // Segment and descriptor-table state, EFER: from a saved blob.
+    bool in_blob = false;
+    for (const SegFields& s : kSegFields)
+        if (enc == s.selector || enc == s.base || enc == s.limit || enc == s.ar) in_blob = true;
+    if (enc == f::GUEST_GDTR_BASE.kEncoding || enc == f::GUEST_GDTR_LIMIT.kEncoding || enc == f::GUEST_IDTR_BASE.kEncoding ||
+        enc == f::GUEST_IDTR_LIMIT.kEncoding || enc == f::GUEST_IA32_EFER.kEncoding)
+        in_blob = true;
+    if (!in_blob) return vmcs->get(enc);
+    if (!blob_fresh) {
+        blob.save();
+        blob_fresh = true;
+    }
+    for (int i = 0; i < 8; ++i) {
+        const SegFields& s = kSegFields[i];
+        const UcSegment seg = blob.segment(i);
+        if (enc == s.selector) return seg.selector;
+        if (enc == s.base) return seg.base;
+        if (enc == s.limit) return seg.limit;
+        if (enc == s.ar) return flags_to_ar(seg.flags);
+    }
+    if (enc == f::GUEST_GDTR_BASE.kEncoding) return blob.segment(8).base;
+    if (enc == f::GUEST_GDTR_LIMIT.kEncoding) return blob.segment(8).limit & mask;
+    if (enc == f::GUEST_IDTR_BASE.kEncoding) return blob.segment(9).base;
+    if (enc == f::GUEST_IDTR_LIMIT.kEncoding) return blob.segment(9).limit & mask;
+    return blob.efer();
+}
+
+void Engine::Impl::write(u32 enc, u64 value)
+{
+    if (control_access(enc, &value, nullptr)) return;
+    pending.push_back(PendingWrite{enc, value & VmcsStore::width_mask(enc)});
+}
+
+}  // namespace xeno::sim

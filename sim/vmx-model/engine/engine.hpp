@@ -1,0 +1,105 @@
+// The guest-execution engine of the software VMX model: one Unicorn
+// UC_MODE_64 engine whose physical address space is machine memory, running
+// the guest of the current VMCS as a processor in VMX non-root operation
+// does (SDM Vol. 3C, chapters 26-28).
+//
+// Interception design (measured on Unicorn 2.1.4, see the top of
+// engine_exits.cpp): every instruction that can exit or that the model must
+// emulate gets a one-address UC_HOOK_CODE hook, installed the first time the
+// block holding it runs (the block hook decodes each new block once). The
+// hook runs before the instruction with the exact RIP; an exit is handled
+// inside the hook (the hypervisor's handler is called there) and execution
+// goes on at the RIP the handler leaves. Page faults and EPT violations come
+// from the model's own page walk in the TLB-fill hook and stop the engine.
+#pragma once
+
+#include <unicorn/unicorn.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <vector>
+
+#include "hal/vmx.hpp"
+#include "lib/types.hpp"
+#include "sim/vmx-model/engine/decode.hpp"
+#include "sim/vmx-model/engine/paging.hpp"
+#include "sim/vmx-model/engine/uc_internals.hpp"
+#include "sim/vmx-model/vmx_cpu.hpp"
+
+namespace xeno::sim {
+
+class MachineMemory;
+class VmcsStore;
+struct CpuProfile;
+
+// The result of the VM-entry checks (entry_checks.hpp), as the engine needs it.
+struct EntryOutcome {
+    enum class Kind : u8 { OK, VMFAIL_VALID, ENTRY_FAILURE };
+    Kind kind = Kind::OK;
+    u32 error = 0;          // VMFAIL_VALID: VM-instruction error (7, 8)
+    u32 reason = 0;         // ENTRY_FAILURE: basic exit reason (33, 34)
+    u64 qualification = 0;
+};
+
+class Engine {
+public:
+    Engine(MachineMemory& memory, const CpuProfile& profile);
+    ~Engine();
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+
+    // The VM-entry checks run at every entry (initial and after RESUME).
+    // Default: everything passes (unit tests of the engine alone).
+    using EntryCheck = std::function<EntryOutcome(const VmcsStore&)>;
+    void set_entry_check(EntryCheck check) { entry_check_ = std::move(check); }
+
+    // Enter the guest of vmcs and run it until the handler returns YIELD.
+    // The caller did the launch-state checks. VMfailValid leaves the error in
+    // VM_INSTRUCTION_ERROR. On return the VMCS holds the guest state.
+    hal::VmxResult run(VmcsStore& vmcs, hal::GuestRegs& regs, hal::ExitHandler on_exit, void* context);
+
+    // The live guest state for VmxCpu::attach_live_guest (valid during run()).
+    LiveGuestState& live_guest();
+
+    // Counters and virtual time (vtime.hpp).
+    u64 exit_count() const { return exits_; }
+    u64 guest_instructions() const { return instructions_; }
+    u64 vtime_ns() const;
+
+    // A host external interrupt becomes pending when vtime reaches deadline
+    // (delivered as an EXTERNAL_INTERRUPT exit when the guest runs with
+    // "external-interrupt exiting"). One pending interrupt at a time.
+    void raise_external_interrupt_at(u64 deadline_ns, u8 vector);
+
+    // Switch the machine off (abort_machine) once the guest has executed more
+    // than `limit` instructions; 0: no limit. A hung guest cannot hang CI.
+    void set_instruction_limit(u64 limit) { instruction_limit_ = limit; }
+    bool external_interrupt_pending() const { return ext_pending_; }
+
+    // Drop cached translations (INVEPT, INVVPID, VM entry) / translated code.
+    void flush_tlb();
+    void memory_written(u64 hpa, u64 length);
+
+    uc_engine* unicorn() { return uc_; }
+
+    // Implementation detail shared by the engine's source files.
+    struct Impl;
+
+private:
+    friend struct Impl;
+    MachineMemory& memory_;
+    const CpuProfile& profile_;
+    uc_engine* uc_ = nullptr;
+    std::unique_ptr<Impl> impl_;
+    EntryCheck entry_check_;
+    u64 instructions_ = 0;
+    u64 instruction_limit_ = 0;
+    u64 exits_ = 0;
+    bool ext_pending_ = false;
+    u64 ext_deadline_ = ~u64{0};
+    u8 ext_vector_ = 0;
+};
+
+}  // namespace xeno::sim

@@ -1,0 +1,336 @@
+// Where the guest exits (SDM Vol. 3C 26.1, 26.2, 28.2) and the exit
+// information the model reports, at the exact RIP of the instruction.
+//
+// Why per-site code hooks (measured on Unicorn 2.1.4 on this machine):
+// - IN/OUT instruction hooks see a stale RIP (the last synchronised EIP, e.g.
+//   0x1001 for an OUT at 0x1003) and writing RIP there does not abandon the
+//   block: the next OUT in the block still ran. Not usable for exits.
+// - CPUID/RDTSC/RDMSR hooks do see the exact RIP, but not IN/OUT, HLT,
+//   MOV CR/DR, INVLPG, INT n, which the model needs as well.
+// - A UC_HOOK_CODE hook on one address runs before the instruction with the
+//   exact RIP and writing RIP there abandons the block (a skipped CPUID was
+//   not executed, the next instruction ran). It costs nothing when not hit.
+// So: the block hook decodes each new block once (decode.cpp), installs a
+// one-address code hook on each instruction that may exit or that the model
+// must emulate (RDTSC), and restarts the block so the hook takes effect.
+// Inside the hook an exit calls the hypervisor's handler directly and the
+// guest goes on at the RIP the handler leaves (26.x: the exiting instruction
+// did not execute). Instructions that do not exit run natively in Unicorn.
+#include "arch/x86/vmx/vmcs_field.hpp"
+#include "lib/bits.hpp"
+#include "hal/panic.hpp"
+#include "sim/platform/machine_memory.hpp"
+#include "sim/vmx-model/engine/engine_impl.hpp"
+#include "sim/vmx-model/engine/vtime.hpp"
+
+namespace xeno::sim {
+
+namespace f = vmx::field;
+using vmx::ExitReason;
+using vmx::InterruptionType;
+
+namespace {
+
+void site_cb(uc_engine*, u64 address, u32, void* user)
+{
+    static_cast<Engine::Impl*>(user)->on_site(address);
+}
+
+u32 reason(ExitReason r)
+{
+    return static_cast<u32>(r);
+}
+
+bool needs_site(InsnKind k)
+{
+    return k != InsnKind::OTHER;
+}
+
+}  // namespace
+
+// ---- counting ----
+
+void Engine::Impl::retire_block_partial(u64 linear, bool count_current)
+{
+    if (!cur_block_info) return;
+    const auto& offs = cur_block_info->offsets;
+    const u64 n = offs.size();
+    u64 k = n;
+    for (u64 i = 0; i < n; ++i)
+        if (cur_block + offs[i] == linear) {
+            k = i;
+            break;
+        }
+    u64 undo = n - k;
+    if (count_current && undo > 0) --undo;
+    engine.instructions_ -= undo;
+    cur_block_info = nullptr;
+}
+
+u64 Engine::Impl::precise_instructions(u64 linear) const
+{
+    if (!cur_block_info) return engine.instructions_;
+    const auto& offs = cur_block_info->offsets;
+    const u64 n = offs.size();
+    u64 k = n;
+    for (u64 i = 0; i < n; ++i)
+        if (cur_block + offs[i] == linear) {
+            k = i;
+            break;
+        }
+    return engine.instructions_ - (n - k);
+}
+
+// ---- blocks ----
+
+bool Engine::Impl::decode_block(u64 address, u32 size)
+{
+    blob.save();
+    const unsigned mode = code_bits();
+    std::vector<u8> buf(size);
+    Block b;
+    b.size = size;
+    bool added = false;
+    if (size && read_linear(address, buf.data(), size)) {
+        usize i = 0;
+        while (i < size) {
+            DecodedInsn d = decode_insn(buf.data() + i, size - i, mode);
+            b.offsets.push_back(static_cast<u16>(i));
+            if (d.length == 0) break;
+            if (needs_site(d.kind)) {
+                const u64 at = address + i;
+                if (hooked.find(at) == hooked.end()) {
+                    uc_hook h;
+                    uc_hook_add(uc, &h, UC_HOOK_CODE, reinterpret_cast<void*>(site_cb), this, at, at);
+                    hooked.emplace(at, h);
+                    added = true;
+                }
+                sites[at] = d;
+            }
+            i += d.length;
+        }
+    } else {
+        b.offsets.push_back(0);
+    }
+    blocks[address] = std::move(b);
+    return added;
+}
+
+void Engine::Impl::on_block(u64 address, u32 size)
+{
+    if (async_check()) return;
+    BlockSlot& slot = block_slots[(address ^ (address >> 12)) & (kBlockSlots - 1)];
+    const Block* block = slot.block;
+    if (slot.address != address || slot.size != size) {
+        auto it = blocks.find(address);
+        if (it == blocks.end() || it->second.size != size) {
+            if (decode_block(address, size)) {
+                // New code hooks take effect only in a fresh translation.
+                uc_ctl_remove_cache(uc, address, address + (size ? size : 1));
+                cur_block_info = nullptr;
+                set_rip(rip());
+                return;
+            }
+            it = blocks.find(address);
+        }
+        block = &it->second;
+        slot = BlockSlot{address, size, block};
+    }
+    engine.instructions_ += block->offsets.size();
+    if (engine.instruction_limit_ && engine.instructions_ > engine.instruction_limit_)
+        engine_abort("the guest ran past its limit of " + std::to_string(engine.instruction_limit_) + " instructions");
+    cur_block = address;
+    cur_block_info = block;
+    interruptibility &= ~(vmx::interruptibility::BLOCKING_BY_STI | vmx::interruptibility::BLOCKING_BY_MOV_SS);
+}
+
+bool Engine::Impl::async_check()
+{
+    const bool windows = proc & (vmx::proc::INTERRUPT_WINDOW_EXITING | vmx::proc::NMI_WINDOW_EXITING);
+    if (!engine.ext_pending_ && !windows && preemption_deadline == ~u64{0}) return false;
+    const u64 now = engine.vtime_ns();
+    cur_block_info = nullptr;
+    if (now >= preemption_deadline) {
+        preemption_deadline = now;  // expired: saves as 0
+        ExitInfo x;
+        x.reason = reason(ExitReason::PREEMPTION_TIMER);
+        exit(x);
+        return true;
+    }
+    const u64 rflags = (engine.ext_pending_ || windows) ? reg(UC_X86_REG_EFLAGS) : 0;
+    const bool if_open = test_bit(rflags, 9) &&
+                         !(interruptibility & (vmx::interruptibility::BLOCKING_BY_STI | vmx::interruptibility::BLOCKING_BY_MOV_SS));
+    if (engine.ext_pending_ && now >= engine.ext_deadline_) {
+        if (pin & vmx::pin::EXTERNAL_INTERRUPT_EXITING) {
+            engine.ext_pending_ = false;
+            ExitInfo x;
+            x.reason = reason(ExitReason::EXTERNAL_INTERRUPT);
+            if (exit_ctls & vmx::exit_ctl::ACK_INTERRUPT_ON_EXIT)
+                x.intr_info = vmx::make_intr_info(engine.ext_vector_, InterruptionType::EXTERNAL_INTERRUPT, false);
+            activity = static_cast<u32>(vmx::ActivityState::ACTIVE);
+            exit(x);
+            return true;
+        }
+        if (if_open) {
+            engine.ext_pending_ = false;
+            activity = static_cast<u32>(vmx::ActivityState::ACTIVE);
+            Event e;
+            e.vector = engine.ext_vector_;
+            e.type = InterruptionType::EXTERNAL_INTERRUPT;
+            deliver(e, false);
+            return true;
+        }
+    }
+    if ((proc & vmx::proc::INTERRUPT_WINDOW_EXITING) && if_open) {
+        ExitInfo x;
+        x.reason = reason(ExitReason::INTERRUPT_WINDOW);
+        exit(x);
+        return true;
+    }
+    if ((proc & vmx::proc::NMI_WINDOW_EXITING) && !(interruptibility & vmx::interruptibility::BLOCKING_BY_NMI)) {
+        ExitInfo x;
+        x.reason = reason(ExitReason::NMI_WINDOW);
+        exit(x);
+        return true;
+    }
+    return false;
+}
+
+void Engine::Impl::on_interrupt(u32 vector)
+{
+    // A fault Unicorn raised (Unicorn never delivers through the IDT): RIP is
+    // the faulting instruction.
+    blob.save();
+    const u32 error = static_cast<u32>(blob.error_code());
+    if (blob.layout().old_exception) {
+        uc_reset_exception_state(blob);
+        blob.restore();
+    }
+    const u64 linear = rip() + blob.segment(1).base;
+    retire_block_partial(linear, false);
+    const u8 v = static_cast<u8>(vector);
+    exception(v, InterruptionType::HARDWARE_EXCEPTION, vmx::exception_has_error_code(v), error, 0, 0);
+}
+
+void Engine::Impl::on_invalid_opcode()
+{
+    // #UD reaches UC_HOOK_INSN_INVALID (not UC_HOOK_INTR) with RIP at the
+    // instruction; VMX instructions never get here (their sites exit first).
+    blob.save();
+    retire_block_partial(rip() + blob.segment(1).base, false);
+    exception(vmx::vector::UD, InterruptionType::HARDWARE_EXCEPTION, false, 0, 0, 0);
+}
+
+bool Engine::Impl::on_tlb_fill(u64 vaddr, uc_mem_type type, uc_tlb_entry* entry)
+{
+    // After a failed fill Unicorn probes 0xfffffffffffff000 on its way out
+    // (measured on 2.1.4): keep the first failure, it is the guest's.
+    if (stop == Stop::WALK || stop_requested) return false;
+    const Access acc = type == UC_MEM_WRITE ? Access::WRITE : type == UC_MEM_FETCH ? Access::FETCH : Access::READ;
+    const WalkResult w = translate_linear(memory, translation_context(), vaddr, acc);
+    if (w.status == WalkStatus::OK) {
+        entry->paddr = w.machine_page;
+        entry->perms = static_cast<uc_prot>(UC_PROT_READ | (w.writable ? UC_PROT_WRITE : 0) |
+                                             (w.executable ? UC_PROT_EXEC : 0));
+        return true;
+    }
+    stop = Stop::WALK;
+    walk = w;
+    walk_va = vaddr;
+    walk_rip = rip();
+    return false;
+}
+
+// Unicorn's TLB-fill hook gets the page, not the byte: the architectural
+// address (CR2, GUEST_LINEAR_ADDRESS) is recovered from the instruction's
+// memory operand when it lies on that page (ModRM and moffs forms; string
+// and stack instructions by RSI/RDI/RSP), else the page address stays.
+u64 Engine::Impl::exact_fault_address(u64 page)
+{
+    blob.save();
+    const u64 cs_base = blob.segment(1).base;
+    const u64 linear_rip = rip() + cs_base;
+    if ((linear_rip & ~u64{0xfff}) == page) return linear_rip;
+    u8 b[15] = {};
+    usize n = 15;
+    while (n && !read_linear(linear_rip, b, n)) --n;
+    if (!n) return page;
+    const DecodedInsn d = decode_insn(b, n, code_bits());
+    if (!d.length) return page;
+    auto on_page = [&](u64 a) { return (a & ~u64{0xfff}) == page; };
+    if (d.has_modrm && (d.modrm >> 6) != 3) {
+        bool ok;
+        const u64 ea = effective_address(linear_rip, d, &ok);
+        if (ok && on_page(ea)) return ea;
+    }
+    if (!d.two_byte && d.opcode >= 0xa0 && d.opcode <= 0xa3) {
+        const unsigned asz = d.mode == 64 ? (d.addrsize ? 4 : 8) : ((d.mode == 32) != d.addrsize ? 4 : 2);
+        u64 a = 0;
+        std::memcpy(&a, b + d.length - asz, asz);
+        const int seg = d.segment != 0xff ? d.segment : 3;
+        if (d.mode != 64 || seg >= 4) a += blob.segment(seg).base;
+        if (on_page(a)) return a;
+    }
+    const u64 candidates[3] = {reg(UC_X86_REG_RSI) + blob.segment(3).base, reg(UC_X86_REG_RDI) + blob.segment(0).base,
+                               reg(UC_X86_REG_RSP) + blob.segment(2).base};
+    for (u64 a : candidates)
+        if (on_page(a)) return a;
+    return page;
+}
+
+void Engine::Impl::after_stop()
+{
+    set_rip(walk_rip);
+    walk_va = exact_fault_address(walk_va & ~u64{0xfff});
+    if (walk.status == WalkStatus::EPT_VIOLATION && (walk.qualification & eptq::GLA_TRANSLATION))
+        walk.gpa = (walk.gpa & ~u64{0xfff}) | (walk_va & 0xfff);
+    blob.save();
+    retire_block_partial(walk_rip + blob.segment(1).base, false);
+    cur_block_info = nullptr;
+    ExitInfo x;
+    switch (walk.status) {
+    case WalkStatus::PAGE_FAULT:
+        exception(vmx::vector::PF, InterruptionType::HARDWARE_EXCEPTION, true, walk.pf_error, 0, walk_va);
+        return;
+    case WalkStatus::EPT_VIOLATION:
+        x.reason = reason(ExitReason::EPT_VIOLATION);
+        x.qualification = walk.qualification;
+        x.set_gpa = true;
+        x.gpa = walk.gpa;
+        x.set_gla = (walk.qualification & eptq::GLA_VALID) != 0;
+        x.gla = walk_va;
+        exit(x);
+        return;
+    case WalkStatus::EPT_MISCONFIG:
+        x.reason = reason(ExitReason::EPT_MISCONFIG);
+        x.set_gpa = true;
+        x.gpa = walk.gpa;
+        exit(x);
+        return;
+    case WalkStatus::NO_MEMORY:
+        // No architectural exit exists for a physical address with nothing
+        // behind it: the model raises a machine check (#MC) in the guest.
+        exception(vmx::vector::MC, InterruptionType::HARDWARE_EXCEPTION, false, 0, 0, 0);
+        return;
+    case WalkStatus::OK: return;
+    }
+}
+
+void Engine::Impl::halt()
+{
+    activity = static_cast<u32>(vmx::ActivityState::HLT);
+    halt_wait();
+}
+
+void Engine::Impl::halt_wait()
+{
+    const u64 now = engine.vtime_ns();
+    u64 wake = ~u64{0};
+    if (engine.ext_pending_ && ((pin & vmx::pin::EXTERNAL_INTERRUPT_EXITING) || test_bit(reg(UC_X86_REG_EFLAGS), 9)))
+        wake = engine.ext_deadline_;
+    if (preemption_deadline < wake) wake = preemption_deadline;
+    if (wake == ~u64{0}) engine_abort("engine: the guest halted with nothing to wake it");
+    if (wake > now) idle_ns += wake - now;
+}
+
+}  // namespace xeno::sim

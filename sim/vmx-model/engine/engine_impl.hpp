@@ -1,0 +1,180 @@
+// Internal state of the engine shared by engine.cpp (set-up, guest-state
+// load/save, run loop, live state) and engine_exits.cpp (exit conditions and
+// exit information). Not for use outside sim/vmx-model/engine.
+#pragma once
+
+#include <string>
+#include <unordered_map>
+
+#include "hal/panic.hpp"
+#include "sim/platform/machine_abort.hpp"
+
+#include "arch/x86/vmx/vmx_arch.hpp"
+#include "sim/vmx-model/engine/engine.hpp"
+#include "sim/vmx-model/event_delivery.hpp"
+#include "sim/vmx-model/vmcs_store.hpp"
+
+namespace xeno::sim {
+
+// The engine cannot go on (Unicorn failed, the guest can never wake up, the
+// instruction limit): the machine is switched off and run_machine reports why.
+[[noreturn]] inline void engine_abort(const std::string& why)
+{
+    abort_machine(why);
+}
+
+struct ExitInfo {
+    u32 reason = 0;
+    u64 qualification = 0;
+    u32 instruction_length = 0;
+    u32 instruction_info = 0;
+    u32 intr_info = 0;
+    u32 intr_error = 0;
+    u32 idt_vectoring = 0;
+    u32 idt_vectoring_error = 0;
+    bool set_gla = false;
+    u64 gla = 0;
+    bool set_gpa = false;
+    u64 gpa = 0;
+    bool io_fields = false;
+    u64 io_rcx = 0, io_rsi = 0, io_rdi = 0, io_rip = 0;
+};
+
+struct Engine::Impl final : LiveGuestState {
+    Impl(Engine& engine, MachineMemory& memory);
+    ~Impl() override;
+
+    // LiveGuestState
+    bool owns(u32 encoding) const override;
+    u64 read(u32 encoding) override;
+    void write(u32 encoding, u64 value) override;
+    // VMREAD/VMWRITE of a CONTROL-type field during an exit (true: handled).
+    bool control_access(u32 encoding, const u64* write_value, u64* read_value);
+
+    // ---- engine.cpp ----
+    void install_hooks();
+    void load_guest_state();       // VMCS guest-state area -> CPU (26.3.2)
+    void save_guest_state();       // CPU -> VMCS guest-state area (27.3)
+    void load_controls();
+    bool enter();                  // checks + load + injection; false: stop (yield/fail)
+    bool entry_checks_pass();
+    void arm_preemption_timer();
+    void save_preemption_timer();
+    bool inject_event();           // VM_ENTRY_INTR_INFO_FIELD (26.6)
+    void write_exit_fields(const ExitInfo& x);
+    bool resume();
+    void apply_pending_and_save();
+    DeliveryState capture_delivery_state();
+    void apply_delivery_state(const DeliveryState& s);
+    bool exception_exits(u8 vector, u32 error_code) const;
+    void halt();
+    void halt_wait();
+    bool async_check();
+    bool decode_block(u64 address, u32 size);
+    bool take_exit(u64 address, ExitInfo x);
+    void emulate_skip(u64 address, u64 next_rip);
+    bool io_exits(u32 port, u32 size);
+    unsigned cpl();
+    bool io_permitted(const DecodedInsn& d);
+    bool msr_exits(u32 msr, bool write);
+    u64 effective_address(u64 address, const DecodedInsn& d, bool* ok);
+    void write_cr_emulated(int cr, u64 value);
+    void site_io(u64 address, const DecodedInsn& d);
+    void site_cr(u64 address, const DecodedInsn& d);
+    u64 reg(int uc_reg);
+    void set_reg(int uc_reg, u64 v);
+    u64 rip();
+    void set_rip(u64 v);
+    void read_gprs(hal::GuestRegs& r);
+    void write_changed_gprs();
+    TranslationContext translation_context();
+    bool read_linear(u64 va, void* out, usize len);
+    unsigned code_bits();          // 16/32/64 from hflags (blob saved)
+
+    // ---- engine_exits.cpp ----
+    void on_block(u64 address, u32 size);
+    void on_site(u64 address);
+    void on_interrupt(u32 vector);
+    void on_invalid_opcode();
+    bool on_tlb_fill(u64 vaddr, uc_mem_type type, uc_tlb_entry* entry);
+    void after_stop();
+    u64 exact_fault_address(u64 page);             // handle what stopped uc_emu_start
+    // Deliver an exit to the handler; returns true when the guest goes on.
+    bool exit(const ExitInfo& info);
+    // A guest exception (hardware, or software with length) at the current RIP.
+    bool exception(u8 vector, vmx::InterruptionType type, bool has_error, u32 error, u32 length, u64 pf_address);
+    // Deliver an event through the guest IDT/IVT; exits when delivery faults
+    // into the exception bitmap or the walk exits. Returns true to go on.
+    bool deliver(const Event& event, bool injected);
+    void retire_block_partial(u64 linear, bool count_current);
+    u64 precise_instructions(u64 linear) const;
+    void drop_block_cache();
+
+    Engine& engine;
+    uc_engine* uc;
+    MachineMemory& memory;
+    UcCpuBlob blob;
+
+    // The run in progress.
+    VmcsStore* vmcs = nullptr;
+    hal::GuestRegs* regs = nullptr;
+    hal::ExitHandler handler = nullptr;
+    void* handler_context = nullptr;
+    bool stop_requested = false;
+    hal::VmxResult result = hal::VmxResult::SUCCEED;
+    hal::GuestRegs regs_at_exit{};
+    u64 exit_rip = 0;
+    bool in_handler = false;
+    bool live = true;
+    bool gprs_valid = false;         // *regs already holds the CPU's GPRs for this exit
+    bool controls_dirty = false;     // a control field was written during the exit
+    bool injection_written = false;  // VM-entry event-injection fields were written  // false while an entry failure is reported: VMREAD sees the VMCS
+    bool blob_fresh = false;
+    struct PendingWrite {
+        u32 encoding;
+        u64 value;
+    };
+    std::vector<PendingWrite> pending;
+
+    // Controls, cached at each entry.
+    u32 pin = 0, proc = 0, proc2 = 0, exit_ctls = 0, entry_ctls = 0;
+    u32 exception_bitmap = 0, pfec_mask = 0, pfec_match = 0;
+    u64 cr0_mask = 0, cr4_mask = 0, cr0_shadow = 0, cr4_shadow = 0;
+    u32 cr3_target_count = 0;
+    u64 cr3_targets[4] = {};
+    u64 io_bitmap_a = 0, io_bitmap_b = 0, msr_bitmap = 0, tsc_offset = 0, eptp = 0;
+    bool ept = false;
+    u32 interruptibility = 0, activity = 0;
+    u64 preemption_deadline = ~u64{0};
+    u64 idle_ns = 0;  // virtual time spent in HLT
+
+    // Decoded blocks and interception sites (linear addresses).
+    struct Block {
+        u32 size = 0;
+        std::vector<u16> offsets;
+    };
+    std::unordered_map<u64, Block> blocks;
+    // Direct-mapped front cache of `blocks` (the block hook runs per block).
+    struct BlockSlot {
+        u64 address = ~u64{0};
+        u32 size = 0;
+        const Block* block = nullptr;
+    };
+    static constexpr usize kBlockSlots = 4096;
+    std::vector<BlockSlot> block_slots = std::vector<BlockSlot>(kBlockSlots);
+    std::unordered_map<u64, DecodedInsn> sites;   // decoded instruction at each hooked address
+    std::unordered_map<u64, uc_hook> hooked;      // addresses with a code hook (never removed)
+    u64 cur_block = 0;
+    const Block* cur_block_info = nullptr;
+
+    // What stopped the engine from inside a hook.
+    enum class Stop : u8 { NONE, WALK, UNICORN_ERROR };
+    Stop stop = Stop::NONE;
+    WalkResult walk{};
+    u64 walk_va = 0;
+    u64 walk_rip = 0;
+
+    uc_hook block_hook = 0, intr_hook = 0, tlb_hook = 0, invalid_hook = 0;
+};
+
+}  // namespace xeno::sim

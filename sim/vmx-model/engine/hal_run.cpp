@@ -1,0 +1,67 @@
+// The sim build's definitions of hal::run, hal::machine_memory_written and
+// hal::time_ns: the running machine's engine behind the seam.
+#include "hal/cpu.hpp"
+#include "hal/memory.hpp"
+#include "hal/panic.hpp"
+#include "hal/vmx.hpp"
+#include "sim/platform/sim_context.hpp"
+#include "sim/vmx-model/engine/engine.hpp"
+#include "sim/vmx-model/entry_checks.hpp"
+#include "sim/vmx-model/host_cpu.hpp"
+#include "sim/vmx-model/vmx_cpu.hpp"
+
+namespace xeno::hal {
+
+VmxResult run(GuestRegs& regs, ExitHandler on_exit, void* context)
+{
+    sim::SimContext& ctx = sim::sim_context();
+    if (!ctx.vmx || !ctx.engine) panic("sim: hal::run without a VMX CPU and engine");
+    sim::VmxCpu& cpu = *ctx.vmx;
+    sim::VmcsStore* vmcs = cpu.current_vmcs();
+    // VMLAUNCH when the launch state is clear, VMRESUME when launched.
+    const bool resume = vmcs && vmcs->launched();
+    const VmxResult launch = cpu.check_launch(resume);
+    if (launch != VmxResult::SUCCEED) return launch;
+    vmcs = cpu.current_vmcs();
+
+    sim::Engine& engine = *ctx.engine;
+    const sim::CpuProfile& profile = cpu.profile();
+    engine.set_entry_check([&profile, &ctx](const sim::VmcsStore& store) {
+        sim::EntryEnvironment env;
+        env.memory = ctx.memory;
+        if (ctx.host) env.current_efer = ctx.host->rdmsr(0xc0000080);
+        const sim::EntryCheckResult r = sim::check_vm_entry(store, profile, env);
+        sim::EntryOutcome o;
+        switch (r.status) {
+        case sim::EntryCheckStatus::OK: break;
+        case sim::EntryCheckStatus::VMFAIL_VALID:
+            o.kind = sim::EntryOutcome::Kind::VMFAIL_VALID;
+            o.error = static_cast<u32>(r.error);
+            break;
+        case sim::EntryCheckStatus::ENTRY_FAILURE:
+            o.kind = sim::EntryOutcome::Kind::ENTRY_FAILURE;
+            o.reason = static_cast<u32>(r.exit_reason);
+            o.qualification = r.qualification;
+            break;
+        }
+        return o;
+    });
+    cpu.attach_live_guest(&engine.live_guest());
+    const VmxResult result = engine.run(*vmcs, regs, on_exit, context);
+    cpu.detach_live_guest();
+    return result;
+}
+
+void machine_memory_written(Hpa hpa, usize length)
+{
+    sim::SimContext& ctx = sim::sim_context();
+    if (ctx.engine) ctx.engine->memory_written(hpa.value(), length);
+}
+
+u64 time_ns()
+{
+    sim::SimContext& ctx = sim::sim_context();
+    return ctx.engine ? ctx.engine->vtime_ns() : 0;
+}
+
+}  // namespace xeno::hal

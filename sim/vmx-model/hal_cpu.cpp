@@ -1,0 +1,50 @@
+// The sim build's definitions of the host-CPU part of the seam
+// (src/hal/cpu.hpp): they act on the simulated host CPU of the running
+// machine. hal::time_ns is the engine's (sim/vmx-model/engine).
+#include "arch/x86/vmx/vmx_arch.hpp"
+#include "hal/cpu.hpp"
+#include "hal/panic.hpp"
+#include "sim/platform/sim_context.hpp"
+#include "sim/vmx-model/engine/vtime.hpp"
+#include "sim/vmx-model/host_cpu.hpp"
+
+namespace xeno::hal {
+
+namespace {
+sim::HostCpu& host()
+{
+    sim::HostCpu* h = sim::sim_context().host;
+    if (!h) panic("sim: the running machine has no host CPU");
+    return *h;
+}
+
+// The host TSC runs on virtual time unless the machine gave it another source.
+u64 rdmsr_host(u32 msr)
+{
+    sim::HostCpu& h = host();
+    if (msr == vmx::msr::IA32_TSC && !h.has_tsc_source()) {
+        h.set_tsc_source([] { return time_ns() * sim::kTscPerNs; });
+    }
+    return h.rdmsr(msr);
+}
+}  // namespace
+
+CpuidResult cpuid(u32 leaf, u32 subleaf) { return host().cpuid(leaf, subleaf); }
+u64 rdmsr(u32 msr) { return rdmsr_host(msr); }
+void wrmsr(u32 msr, u64 value)
+{
+    if (msr == vmx::msr::IA32_TSC) rdmsr_host(msr);  // attach the virtual-time TSC source first
+    host().wrmsr(msr, value);
+}
+u64 read_cr0() { return host().cr0(); }
+u64 read_cr3() { return host().cr3(); }
+u64 read_cr4() { return host().cr4(); }
+void write_cr0(u64 value) { host().write_cr0(value); }
+void write_cr4(u64 value) { host().write_cr4(value); }
+HostSegments host_segments() { return host().segments(); }
+
+// The sim host has no devices behind port I/O: reads float high.
+u8 inb(u16) { return 0xff; }
+void outb(u16, u8) {}
+
+}  // namespace xeno::hal

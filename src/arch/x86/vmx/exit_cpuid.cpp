@@ -1,0 +1,46 @@
+// CPUID exits: the host's answer with the guest's view applied.
+#include "arch/x86/vmx/exit_handlers.hpp"
+#include "arch/x86/vmx/guest_state.hpp"
+#include "hal/cpu.hpp"
+
+namespace xeno::vmx {
+
+// Xen's hypervisor leaves (xen/include/public/arch-x86/cpuid.h): 0x40000000
+// gives the highest hypervisor leaf and the signature "XenVMMXenVMM",
+// 0x40000001 the version (major << 16 | minor): Xeno reports Xen 4.19.
+inline constexpr u32 kHypervisorLeafBase = 0x40000000;
+inline constexpr u32 kXenSignatureEbx = 0x566e6558;  // "XenV"
+inline constexpr u32 kXenSignatureEcx = 0x65584d4d;  // "MMXe"
+inline constexpr u32 kXenSignatureEdx = 0x4d4d566e;  // "nVMM"
+inline constexpr u32 kXenVersion = (4u << 16) | 19u;
+
+CpuidRegs guest_cpuid(u32 leaf, u32, CpuidRegs host)
+{
+    if (leaf >= kHypervisorLeafBase && leaf <= kHypervisorLeafBase + 0xff) {
+        if (leaf == kHypervisorLeafBase) return {kHypervisorLeafBase + 1, kXenSignatureEbx, kXenSignatureEcx, kXenSignatureEdx};
+        if (leaf == kHypervisorLeafBase + 1) return {kXenVersion, 0, 0, 0};
+        return {0, 0, 0, 0};
+    }
+    if (leaf == 1) {
+        host.ecx &= ~(1u << 5);  // VMX: no nested virtualization
+        host.ecx &= ~(1u << 6);  // SMX
+        host.ecx |= 1u << 31;    // hypervisor present
+    }
+    return host;
+}
+
+void handle_cpuid(Vcpu& v, const ExitInfo& exit)
+{
+    const u32 leaf = static_cast<u32>(v.regs.gpr[0]);
+    const u32 subleaf = static_cast<u32>(v.regs.gpr[1]);
+    const hal::CpuidResult h = hal::cpuid(leaf, subleaf);
+    const CpuidRegs r = guest_cpuid(leaf, subleaf, CpuidRegs{h.eax, h.ebx, h.ecx, h.edx});
+    // CPUID writes EAX..EDX zero-extended (bits 63:32 cleared).
+    v.regs.gpr[0] = r.eax;
+    v.regs.gpr[3] = r.ebx;
+    v.regs.gpr[1] = r.ecx;
+    v.regs.gpr[2] = r.edx;
+    advance_rip(v, exit);
+}
+
+}  // namespace xeno::vmx

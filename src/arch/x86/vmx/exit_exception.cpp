@@ -1,0 +1,55 @@
+// Exception/NMI exits (exception bitmap, SDM Vol. 3C 26.2 / 28.2.2 exit
+// interruption information) and external-interrupt exits.
+#include "arch/x86/vmx/exit_handlers.hpp"
+#include "arch/x86/vmx/guest_state.hpp"
+#include "arch/x86/vmx/realmode.hpp"
+#include "arch/x86/vmx/realmode_emulate.hpp"
+#include "core/domain.hpp"
+#include "core/log.hpp"
+
+namespace xeno::vmx {
+
+void handle_exception_nmi(Vcpu& v, const ExitInfo& exit)
+{
+    const u8 vec = static_cast<u8>(exit.intr_info & intr_info::VECTOR_MASK);
+    const auto type = static_cast<InterruptionType>((exit.intr_info & intr_info::TYPE_MASK) >> intr_info::TYPE_SHIFT);
+    if (type == InterruptionType::NMI) {
+        // A host NMI that arrived while the guest ran (NMI exiting): nothing
+        // in Xeno raises NMIs yet; note it and carry on.
+        LogLine{}.str("vmx: NMI exit at guest rip=").hex(exit.rip);
+        return;
+    }
+    if (guest_in_vm86(v)) {
+        if (vec == vector::GP && type == InterruptionType::HARDWARE_EXCEPTION) {
+            handle_realmode_gp(v, exit);
+            return;
+        }
+        if (vec == vector::PF) {
+            v.end_guest_fault("real-mode access outside guest RAM (page fault on the physical-mode tables)");
+            return;
+        }
+        // Everything else the real-mode guest raised goes to its IVT. Traps
+        // (INT3, INTO: software exceptions) return after the instruction.
+        const bool trap = type == InterruptionType::SOFTWARE_EXCEPTION;
+        const u64 ret = trap ? exit.rip + exit.instruction_length : exit.rip;
+        reflect_realmode_interrupt(v, vec, ret);
+        return;
+    }
+    if (type == InterruptionType::HARDWARE_EXCEPTION) {
+        // Not intercepted on purpose (the bitmap is minimal): give it back.
+        inject_exception(v, vec, exit.intr_error_code);
+        return;
+    }
+    handle_unexpected(v, exit);
+}
+
+void handle_external_interrupt(Vcpu&, const ExitInfo& exit)
+{
+    // With "acknowledge interrupt on exit" the vector is in the exit
+    // interruption information. Xeno programs no host interrupt sources yet,
+    // so there is nobody to hand it to: log it and resume.
+    LogLine{}.str("vmx: external interrupt vector ").dec(exit.intr_info & intr_info::VECTOR_MASK)
+        .str(" during guest rip=").hex(exit.rip);
+}
+
+}  // namespace xeno::vmx

@@ -1,0 +1,43 @@
+// VM-exit handlers, one family per file (exit_io.cpp, exit_cpuid.cpp, ...).
+//
+// Contract of every handler: it is called once per exit of its reason with
+// the exit information read once (exit_info.hpp) and the vcpu's VMCS current.
+// It either completes the exit (advances RIP past an emulated instruction,
+// queues an event, updates state) and returns, or ends the domain through
+// Vcpu::end_guest_fault / Domain::end. Nothing a guest does makes a handler
+// panic the hypervisor; the worst outcome is the end of its own domain.
+#pragma once
+
+#include "arch/x86/vmx/exit_info.hpp"
+#include "core/vcpu.hpp"
+
+namespace xeno::vmx {
+
+using ExitHandlerFn = void (*)(Vcpu& vcpu, const ExitInfo& exit);
+
+void handle_exception_nmi(Vcpu& vcpu, const ExitInfo& exit);
+void handle_external_interrupt(Vcpu& vcpu, const ExitInfo& exit);
+void handle_triple_fault(Vcpu& vcpu, const ExitInfo& exit);
+void handle_cpuid(Vcpu& vcpu, const ExitInfo& exit);
+void handle_hlt(Vcpu& vcpu, const ExitInfo& exit);
+void handle_invlpg(Vcpu& vcpu, const ExitInfo& exit);
+void handle_rdtsc(Vcpu& vcpu, const ExitInfo& exit);
+void handle_vmcall(Vcpu& vcpu, const ExitInfo& exit);
+void handle_vmx_instruction(Vcpu& vcpu, const ExitInfo& exit);
+void handle_invd(Vcpu& vcpu, const ExitInfo& exit);
+void handle_getsec(Vcpu& vcpu, const ExitInfo& exit);
+void handle_cr_access(Vcpu& vcpu, const ExitInfo& exit);
+void handle_io(Vcpu& vcpu, const ExitInfo& exit);
+void handle_msr_read(Vcpu& vcpu, const ExitInfo& exit);
+void handle_msr_write(Vcpu& vcpu, const ExitInfo& exit);
+void handle_entry_failure(Vcpu& vcpu, const ExitInfo& exit);
+void handle_ept_violation(Vcpu& vcpu, const ExitInfo& exit);
+void handle_unexpected(Vcpu& vcpu, const ExitInfo& exit);
+
+// CPUID as the guest sees it (exit_cpuid.cpp): pure given the host's answer.
+struct CpuidRegs {
+    u32 eax, ebx, ecx, edx;
+};
+CpuidRegs guest_cpuid(u32 leaf, u32 subleaf, CpuidRegs host);
+
+}  // namespace xeno::vmx

@@ -1,0 +1,92 @@
+// The smaller exits: triple fault, HLT, INVLPG, VMCALL, VMX instructions,
+// entry failures, EPT violations, and everything unexpected.
+#include "arch/x86/vmx/exit_handlers.hpp"
+#include "arch/x86/vmx/guest_state.hpp"
+#include "core/domain.hpp"
+#include "core/log.hpp"
+
+namespace xeno::vmx {
+
+void handle_triple_fault(Vcpu& v, const ExitInfo& exit)
+{
+    FixedWriter<96> why;
+    why.str("guest triple fault at rip=").hex(exit.rip);
+    v.end_guest_fault(why.c_str());
+}
+
+void handle_hlt(Vcpu& v, const ExitInfo& exit)
+{
+    // Xeno has no interrupt source for guests yet (no PIC/PIT/APIC models),
+    // so a halted vcpu could never wake: whatever IF says, the domain ends
+    // with kGuestCrashStatus and the reason in the log. Once devices raise
+    // interrupts, HLT with IF=1 will block until one is pending.
+    const bool if_set = (vmcs_read(field::GUEST_RFLAGS) & kRflagsIF) != 0;
+    FixedWriter<128> why;
+    why.str("guest halted with IF=").dec(if_set ? 1 : 0).str(" and no interrupt source at rip=").hex(exit.rip);
+    v.end_guest_fault(why.c_str());
+}
+
+void handle_invlpg(Vcpu& v, const ExitInfo& exit)
+{
+    // Shadow mode: the guest has paging off (enabling it ends the domain
+    // until shadow page tables exist), so there is no translation to drop.
+    advance_rip(v, exit);
+}
+
+void handle_vmcall(Vcpu& v, const ExitInfo&)
+{
+    // No hypercall interface for HVM guests yet. Xen answers a hypercall it
+    // does not recognise from an HVM guest that has not set up its hypercall
+    // page by raising #UD, which is also what VMCALL does outside VMX
+    // non-root operation: inject #UD, RIP not advanced (a fault).
+    inject_exception(v, vector::UD, 0);
+}
+
+void handle_invd(Vcpu& v, const ExitInfo& exit)
+{
+    // INVD exits unconditionally. Dropping cache contents without writing
+    // them back could corrupt other domains' memory: do what WBINVD would
+    // (nothing a guest can observe here) and go on, as Xen does.
+    advance_rip(v, exit);
+}
+
+void handle_getsec(Vcpu& v, const ExitInfo&)
+{
+    // GETSEC exits unconditionally; the guest has no SMX (CPUID.1:ECX.SMX is
+    // cleared), and GETSEC without CR4.SMXE raises #UD.
+    inject_exception(v, vector::UD, 0);
+}
+
+void handle_vmx_instruction(Vcpu& v, const ExitInfo&)
+{
+    // No nested VMX (CPUID.1:ECX.VMX is clear for the guest): #UD, as the
+    // instructions do when VMX is not enabled.
+    inject_exception(v, vector::UD, 0);
+}
+
+void handle_entry_failure(Vcpu& v, const ExitInfo& exit)
+{
+    LogLine{}.str("vmx: VM-entry failure, reason ").str(exit_reason_name(exit.reason)).str(" qual=")
+        .hex(exit.qualification);
+    v.end_guest_fault("VM entry failed (invalid guest state or MSR loading)");
+}
+
+void handle_ept_violation(Vcpu& v, const ExitInfo& exit)
+{
+    // Only guest RAM is mapped; no MMIO devices exist yet.
+    FixedWriter<128> why;
+    why.str(exit.reason == static_cast<u16>(ExitReason::EPT_MISCONFIG) ? "EPT misconfiguration" : "guest access")
+        .str(" at unbacked guest-physical ").hex(exit.guest_physical).str(" (qual ").hex(exit.qualification)
+        .str(") rip=").hex(exit.rip);
+    v.end_guest_fault(why.c_str());
+}
+
+void handle_unexpected(Vcpu& v, const ExitInfo& exit)
+{
+    FixedWriter<128> why;
+    why.str("unexpected VM exit ").str(exit_reason_name(exit.reason)).str(" (").dec(exit.reason).str(") qual=")
+        .hex(exit.qualification).str(" rip=").hex(exit.rip);
+    v.end_guest_fault(why.c_str());
+}
+
+}  // namespace xeno::vmx

@@ -1,0 +1,138 @@
+// RDMSR/WRMSR exits (MSR bitmap: everything but the pass-through MSRs of
+// vmcs_setup.hpp exits). A small per-vcpu table; any MSR it does not know
+// raises #GP(0) in the guest, as an absent MSR does on hardware.
+#include "arch/x86/vmx/exit_handlers.hpp"
+#include "arch/x86/vmx/guest_state.hpp"
+#include "core/domain.hpp"
+#include "hal/cpu.hpp"
+
+namespace xeno::vmx {
+
+namespace {
+
+constexpr u32 kMtrrCap = 0xfe;
+constexpr u32 kMiscEnable = 0x1a0;
+constexpr u32 kMtrrDefType = 0x2ff;
+constexpr u32 kTscAux = 0xc0000103;
+// MTRRcap: 8 variable ranges, fixed ranges, write-combining (SDM Vol. 3A 12.11.2.1).
+constexpr u64 kMtrrCapValue = 0x508;
+// EFER bits a guest may set: SCE, LME, NXE (LMA is the CPU's).
+constexpr u64 kEferSce = bit(0), kEferLme = bit(8), kEferLma = bit(10), kEferNxe = bit(11);
+
+bool pat_valid(u64 pat)
+{
+    for (unsigned i = 0; i < 8; ++i) {
+        const u64 t = (pat >> (8 * i)) & 0xff;
+        if (t == 2 || t == 3 || t > 7) return false;  // reserved memory types
+    }
+    return true;
+}
+
+u64 guest_efer(Vcpu& v) { return v.ctl.load_efer ? vmcs_read(field::GUEST_IA32_EFER) : v.msrs.efer; }
+
+// Returns false when the access must #GP.
+bool msr_read(Vcpu& v, u32 msr, u64* value)
+{
+    switch (msr) {
+    case msr::IA32_TSC: *value = hal::rdmsr(msr::IA32_TSC) + v.domain().tsc_offset(); return true;
+    case msr::IA32_APIC_BASE: *value = v.msrs.apic_base; return true;
+    case msr::IA32_FEATURE_CONTROL: *value = kFeatureControlLock; return true;  // locked, VMX off: no nesting
+    case kMtrrCap: *value = kMtrrCapValue; return true;
+    case kMiscEnable: *value = v.msrs.misc_enable; return true;
+    case kMtrrDefType: *value = v.msrs.mtrr_def_type; return true;
+    case msr::IA32_PAT: *value = v.ctl.load_pat ? vmcs_read(field::GUEST_IA32_PAT) : v.msrs.pat; return true;
+    case msr::IA32_EFER: *value = guest_efer(v); return true;
+    case kTscAux: *value = v.msrs.tsc_aux; return true;
+    // Normally passed through by the MSR bitmap; VMCS guest state either way.
+    case msr::IA32_SYSENTER_CS: *value = vmcs_read(field::GUEST_SYSENTER_CS); return true;
+    case msr::IA32_SYSENTER_ESP: *value = vmcs_read(field::GUEST_SYSENTER_ESP); return true;
+    case msr::IA32_SYSENTER_EIP: *value = vmcs_read(field::GUEST_SYSENTER_EIP); return true;
+    case msr::IA32_FS_BASE: *value = vmcs_read(field::GUEST_FS_BASE); return true;
+    case msr::IA32_GS_BASE: *value = vmcs_read(field::GUEST_GS_BASE); return true;
+    default: return false;
+    }
+}
+
+bool msr_write(Vcpu& v, u32 msr, u64 value)
+{
+    switch (msr) {
+    case msr::IA32_TSC:
+        // Writing the TSC moves this domain's offset: guest TSC = host TSC + offset.
+        v.domain().set_tsc_offset(value - hal::rdmsr(msr::IA32_TSC));
+        (void)vmcs_write(field::TSC_OFFSET, v.domain().tsc_offset());
+        return true;
+    case msr::IA32_APIC_BASE:
+        // Bits 7:0, 9 and above bit 35 reserved; the APIC stays at its address.
+        if (value & (0xffull | bit(9) | ~((u64{1} << 36) - 1))) return false;
+        v.msrs.apic_base = value;
+        return true;
+    case kMiscEnable: v.msrs.misc_enable = value; return true;
+    case kMtrrDefType:
+        if (value & ~u64{0xcff}) return false;  // type 7:0, FE 10, E 11
+        v.msrs.mtrr_def_type = value;
+        return true;
+    case msr::IA32_PAT:
+        if (!pat_valid(value)) return false;
+        if (v.ctl.load_pat)
+            (void)vmcs_write(field::GUEST_IA32_PAT, value);
+        else
+            v.msrs.pat = value;
+        return true;
+    case msr::IA32_EFER: {
+        if (value & ~(kEferSce | kEferLme | kEferLma | kEferNxe)) return false;
+        const u64 old = guest_efer(v);
+        // LMA is not writable; LME cannot change while paging is on (SDM Vol. 3A 10.8.5).
+        const u64 next = (value & ~kEferLma) | (old & kEferLma);
+        if (((next ^ old) & kEferLme) && (guest_cr0_view(v) & bit(31))) return false;
+        if (v.ctl.load_efer)
+            (void)vmcs_write(field::GUEST_IA32_EFER, next);
+        else
+            v.msrs.efer = next;
+        return true;
+    }
+    case kTscAux: v.msrs.tsc_aux = value & 0xffffffff; return true;
+    case msr::IA32_SYSENTER_CS: (void)vmcs_write(field::GUEST_SYSENTER_CS, value & 0xffffffff); return true;
+    case msr::IA32_SYSENTER_ESP: (void)vmcs_write(field::GUEST_SYSENTER_ESP, value); return true;
+    case msr::IA32_SYSENTER_EIP: (void)vmcs_write(field::GUEST_SYSENTER_EIP, value); return true;
+    case msr::IA32_FS_BASE: (void)vmcs_write(field::GUEST_FS_BASE, value); return true;
+    case msr::IA32_GS_BASE: (void)vmcs_write(field::GUEST_GS_BASE, value); return true;
+    default: return false;
+    }
+}
+
+}  // namespace
+
+void handle_msr_read(Vcpu& v, const ExitInfo& exit)
+{
+    u64 value = 0;
+    if (!msr_read(v, static_cast<u32>(v.regs.gpr[1]), &value)) {
+        inject_exception(v, vector::GP, 0);
+        return;
+    }
+    v.regs.gpr[0] = value & 0xffffffff;
+    v.regs.gpr[2] = value >> 32;
+    advance_rip(v, exit);
+}
+
+void handle_msr_write(Vcpu& v, const ExitInfo& exit)
+{
+    const u64 value = (v.regs.gpr[0] & 0xffffffff) | (v.regs.gpr[2] << 32);
+    if (!msr_write(v, static_cast<u32>(v.regs.gpr[1]), value)) {
+        inject_exception(v, vector::GP, 0);
+        return;
+    }
+    advance_rip(v, exit);
+}
+
+void handle_rdtsc(Vcpu& v, const ExitInfo& exit)
+{
+    // Only with RDTSC exiting, which Xeno does not enable: TSC offsetting
+    // does the work in hardware. Kept so the reason has a defined meaning.
+    const u64 tsc = hal::rdmsr(msr::IA32_TSC) + v.domain().tsc_offset();
+    v.regs.gpr[0] = tsc & 0xffffffff;
+    v.regs.gpr[2] = tsc >> 32;
+    if (exit.reason == static_cast<u16>(ExitReason::RDTSCP)) v.regs.gpr[1] = v.msrs.tsc_aux;
+    advance_rip(v, exit);
+}
+
+}  // namespace xeno::vmx

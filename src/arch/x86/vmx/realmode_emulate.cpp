@@ -1,0 +1,312 @@
+#include "arch/x86/vmx/realmode_emulate.hpp"
+
+#include "arch/x86/vmx/cr_values.hpp"
+#include "arch/x86/vmx/guest_state.hpp"
+#include "arch/x86/vmx/realmode.hpp"
+#include "core/domain.hpp"
+#include "core/log.hpp"
+#include "hal/memory.hpp"
+
+namespace xeno::vmx {
+
+namespace {
+
+// Enough for a mode switch sequence (LGDT, MOV CR0, far JMP, MOV Sreg x5)
+// and a few more; a guest that stays unenterable longer is ended.
+constexpr unsigned kMaxEmulatedPerExit = 256;
+
+constexpr u32 ar_type(u32 a) { return a & ar::TYPE_MASK; }
+constexpr u32 ar_dpl(u32 a) { return (a & ar::DPL_MASK) >> ar::DPL_SHIFT; }
+constexpr bool ar_usable(u32 a) { return (a & ar::UNUSABLE) == 0; }
+
+bool limit_granularity_ok(const emu::Segment& s)
+{
+    // SDM 26.3.1.2: limit bits 11:0 not all ones -> G=0; bits 31:20 not all zero -> G=1.
+    if ((s.limit & 0xfff) != 0xfff && (s.ar & ar::G)) return false;
+    if ((s.limit & 0xfff00000) && !(s.ar & ar::G)) return false;
+    return true;
+}
+
+// ---- guest memory and ports for the emulator: guest paging is off, so a
+// linear address is guest-physical. Outside guest RAM reads give all ones and
+// writes are dropped, as on a PC bus with nothing there.
+
+emu::AccessStatus read_linear(void* ctx, u64 linear, void* dst, u32 size, emu::AccessKind, bool, u32*)
+{
+    Vcpu& v = *static_cast<Vcpu*>(ctx);
+    u8* d = static_cast<u8*>(dst);
+    for (u32 i = 0; i < size; ++i)
+        if (v.domain().p2m().copy_from_guest(&d[i], Gpa{(linear + i) & 0xffffffff}, 1) != Status::OK) d[i] = 0xff;
+    return emu::AccessStatus::OK;
+}
+
+emu::AccessStatus write_linear(void* ctx, u64 linear, const void* src, u32 size, bool, u32*)
+{
+    Vcpu& v = *static_cast<Vcpu*>(ctx);
+    const u8* s = static_cast<const u8*>(src);
+    for (u32 i = 0; i < size; ++i)
+        (void)v.domain().p2m().copy_to_guest(Gpa{(linear + i) & 0xffffffff}, &s[i], 1, &hal::machine_memory_written);
+    return emu::AccessStatus::OK;
+}
+
+emu::AccessStatus io_in(void* ctx, u16 port, u32 size, u32* value)
+{
+    *value = static_cast<Vcpu*>(ctx)->domain().io().read(port, static_cast<u8>(size));
+    return emu::AccessStatus::OK;
+}
+
+emu::AccessStatus io_out(void* ctx, u16 port, u32 size, u32 value)
+{
+    static_cast<Vcpu*>(ctx)->domain().io().write(port, static_cast<u8>(size), value);
+    return emu::AccessStatus::OK;
+}
+
+bool control_write(void* ctx, unsigned reg, u64 value)
+{
+    Vcpu& v = *static_cast<Vcpu*>(ctx);
+    if (reg == 4) return (value & ~cr4_guest_allowed(v.caps())) == 0;
+    return true;
+}
+
+// ---- VMCS <-> emulator state
+
+void read_segment(emu::Segment& s, u16 sel, u64 base, u32 limit, u32 ar_bytes)
+{
+    s.selector = sel;
+    s.base = base;
+    s.limit = limit;
+    s.ar = ar_bytes;
+}
+
+void load_state(Vcpu& v, emu::CpuState& s)
+{
+    for (unsigned i = 0; i < 16; ++i) s.gpr[i] = read_gpr(v, i);
+    s.rip = vmcs_read(field::GUEST_RIP);
+    const u64 rflags = vmcs_read(field::GUEST_RFLAGS);
+    const bool vm86 = (rflags & kRflagsVM) != 0;
+    s.rflags = vm86 ? (rflags & ~(kRflagsVM | kRflagsIOPL)) | v.vm86_guest_iopl : rflags;
+    s.cr0 = guest_cr0_view(v);
+    s.cr4 = guest_cr4_view(v);
+    s.cr3 = v.guest_cr3;
+    s.cr2 = v.regs.cr2;
+    s.cr8 = v.cr8;
+    s.efer = v.ctl.load_efer ? vmcs_read(field::GUEST_IA32_EFER) : v.msrs.efer;
+    read_segment(s.seg[0], vmcs_read(field::GUEST_ES_SELECTOR), vmcs_read(field::GUEST_ES_BASE), vmcs_read(field::GUEST_ES_LIMIT), vmcs_read(field::GUEST_ES_AR_BYTES));
+    read_segment(s.seg[1], vmcs_read(field::GUEST_CS_SELECTOR), vmcs_read(field::GUEST_CS_BASE), vmcs_read(field::GUEST_CS_LIMIT), vmcs_read(field::GUEST_CS_AR_BYTES));
+    read_segment(s.seg[2], vmcs_read(field::GUEST_SS_SELECTOR), vmcs_read(field::GUEST_SS_BASE), vmcs_read(field::GUEST_SS_LIMIT), vmcs_read(field::GUEST_SS_AR_BYTES));
+    read_segment(s.seg[3], vmcs_read(field::GUEST_DS_SELECTOR), vmcs_read(field::GUEST_DS_BASE), vmcs_read(field::GUEST_DS_LIMIT), vmcs_read(field::GUEST_DS_AR_BYTES));
+    read_segment(s.seg[4], vmcs_read(field::GUEST_FS_SELECTOR), vmcs_read(field::GUEST_FS_BASE), vmcs_read(field::GUEST_FS_LIMIT), vmcs_read(field::GUEST_FS_AR_BYTES));
+    read_segment(s.seg[5], vmcs_read(field::GUEST_GS_SELECTOR), vmcs_read(field::GUEST_GS_BASE), vmcs_read(field::GUEST_GS_LIMIT), vmcs_read(field::GUEST_GS_AR_BYTES));
+    if (vm86) {
+        // What the guest has is real mode: 16-bit, DPL 0 caches.
+        for (unsigned i = 0; i < emu::kSegCount; ++i) s.seg[i].ar = i == 1 ? 0x9b : 0x93;
+    }
+    read_segment(s.ldtr, vmcs_read(field::GUEST_LDTR_SELECTOR), vmcs_read(field::GUEST_LDTR_BASE), vmcs_read(field::GUEST_LDTR_LIMIT), vmcs_read(field::GUEST_LDTR_AR_BYTES));
+    read_segment(s.tr, vmcs_read(field::GUEST_TR_SELECTOR), vmcs_read(field::GUEST_TR_BASE), vmcs_read(field::GUEST_TR_LIMIT), vmcs_read(field::GUEST_TR_AR_BYTES));
+    s.gdtr = {vmcs_read(field::GUEST_GDTR_BASE), vmcs_read(field::GUEST_GDTR_LIMIT)};
+    s.idtr = {vmcs_read(field::GUEST_IDTR_BASE), vmcs_read(field::GUEST_IDTR_LIMIT)};
+}
+
+void store_segment(VmcsWriter& w, unsigned i, const emu::Segment& g, bool vm86)
+{
+    const u32 ar_bytes = vm86 ? kVm86SegmentAr : g.ar;
+    switch (i) {
+    case 0: w.set(field::GUEST_ES_SELECTOR, g.selector).set(field::GUEST_ES_BASE, g.base).set(field::GUEST_ES_LIMIT, g.limit).set(field::GUEST_ES_AR_BYTES, ar_bytes); break;
+    case 1: w.set(field::GUEST_CS_SELECTOR, g.selector).set(field::GUEST_CS_BASE, g.base).set(field::GUEST_CS_LIMIT, g.limit).set(field::GUEST_CS_AR_BYTES, ar_bytes); break;
+    case 2: w.set(field::GUEST_SS_SELECTOR, g.selector).set(field::GUEST_SS_BASE, g.base).set(field::GUEST_SS_LIMIT, g.limit).set(field::GUEST_SS_AR_BYTES, ar_bytes); break;
+    case 3: w.set(field::GUEST_DS_SELECTOR, g.selector).set(field::GUEST_DS_BASE, g.base).set(field::GUEST_DS_LIMIT, g.limit).set(field::GUEST_DS_AR_BYTES, ar_bytes); break;
+    case 4: w.set(field::GUEST_FS_SELECTOR, g.selector).set(field::GUEST_FS_BASE, g.base).set(field::GUEST_FS_LIMIT, g.limit).set(field::GUEST_FS_AR_BYTES, ar_bytes); break;
+    default: w.set(field::GUEST_GS_SELECTOR, g.selector).set(field::GUEST_GS_BASE, g.base).set(field::GUEST_GS_LIMIT, g.limit).set(field::GUEST_GS_AR_BYTES, ar_bytes); break;
+    }
+}
+
+void store_state(Vcpu& v, const emu::CpuState& s, u32 effects)
+{
+    const bool vm86 = (s.cr0 & cr0::PE) == 0;  // only called when enterable: real mode means vm86 form
+    for (unsigned i = 0; i < 16; ++i) write_gpr(v, i, s.gpr[i]);
+    v.regs.cr2 = s.cr2;
+    v.cr8 = s.cr8;
+    v.guest_cr3 = s.cr3;
+    VmcsWriter w;
+    w.set(field::GUEST_RIP, s.rip);
+    if (vm86) {
+        v.vm86_guest_iopl = s.rflags & kRflagsIOPL;
+        w.set(field::GUEST_RFLAGS, s.rflags | kRflagsVM | kRflagsIOPL);
+    } else {
+        w.set(field::GUEST_RFLAGS, s.rflags & ~kRflagsVM);
+    }
+    const CrPolicy p{false, true};
+    w.set(field::CR0_READ_SHADOW, s.cr0).set(field::GUEST_CR0, cr0_real(s.cr0, v.caps(), p));
+    w.set(field::CR4_READ_SHADOW, s.cr4).set(field::GUEST_CR4, cr4_real(s.cr4, v.caps(), p));
+    if (v.ctl.load_efer)
+        w.set(field::GUEST_IA32_EFER, s.efer);
+    else
+        v.msrs.efer = s.efer;
+    for (unsigned i = 0; i < emu::kSegCount; ++i) store_segment(w, i, s.seg[i], vm86);
+    w.set(field::GUEST_LDTR_SELECTOR, s.ldtr.selector).set(field::GUEST_LDTR_BASE, s.ldtr.base)
+        .set(field::GUEST_LDTR_LIMIT, s.ldtr.limit).set(field::GUEST_LDTR_AR_BYTES, s.ldtr.ar);
+    w.set(field::GUEST_TR_SELECTOR, s.tr.selector).set(field::GUEST_TR_BASE, s.tr.base)
+        .set(field::GUEST_TR_LIMIT, s.tr.limit).set(field::GUEST_TR_AR_BYTES, s.tr.ar);
+    w.set(field::GUEST_GDTR_BASE, s.gdtr.base).set(field::GUEST_GDTR_LIMIT, s.gdtr.limit);
+    w.set(field::GUEST_IDTR_BASE, s.idtr.base).set(field::GUEST_IDTR_LIMIT, s.idtr.limit);
+    u32 intr = 0;
+    if (effects & emu::effect::STI_SHADOW) intr |= interruptibility::BLOCKING_BY_STI;
+    if (effects & emu::effect::MOV_SS_SHADOW) intr |= interruptibility::BLOCKING_BY_MOV_SS;
+    w.set(field::GUEST_INTERRUPTIBILITY_INFO, intr);
+    // vm86: every exception is the hypervisor's to reflect; protected mode:
+    // the guest's IDT handles its own exceptions natively.
+    v.ctl.exception_bitmap = vm86 ? 0xffffffffu : 0;
+    w.set(field::EXCEPTION_BITMAP, v.ctl.exception_bitmap);
+    if (w.status() != Status::OK) v.end_guest_fault("writing the emulated state back to the VMCS failed");
+}
+
+bool enterable(const emu::CpuState& s)
+{
+    if (s.cr0 & cr0::PG) return false;  // shadow paging does not exist yet
+    if (!(s.cr0 & cr0::PE)) return realmode_vm86_representable(s);
+    if (s.rflags & kRflagsVM) return false;  // a guest's own vm86 mode: not supported
+    return protected_mode_segments_enterable(s);
+}
+
+}  // namespace
+
+bool realmode_vm86_representable(const emu::CpuState& s)
+{
+    for (const emu::Segment& g : s.seg) {
+        if (g.base != u64{g.selector} << 4 || g.limit != 0xffff) return false;
+        if (!ar_usable(g.ar) || (g.ar & (ar::DB | ar::G))) return false;
+    }
+    return true;
+}
+
+bool protected_mode_segments_enterable(const emu::CpuState& s)
+{
+    const emu::Segment& cs = s.sreg(emu::Seg::CS);
+    const emu::Segment& ss = s.sreg(emu::Seg::SS);
+    const u32 cst = ar_type(cs.ar);
+    if (!ar_usable(cs.ar) || !(cs.ar & ar::S) || !(cs.ar & ar::P) || !limit_granularity_ok(cs)) return false;
+    if (cst != 9 && cst != 11 && cst != 13 && cst != 15) return false;
+    if (ar_usable(ss.ar)) {
+        const u32 sst = ar_type(ss.ar);
+        if ((sst != 3 && sst != 7) || !(ss.ar & ar::S) || !(ss.ar & ar::P) || !limit_granularity_ok(ss)) return false;
+        if (ar_dpl(ss.ar) != (ss.selector & 3u)) return false;
+    }
+    if ((ss.selector & 3u) != (cs.selector & 3u)) return false;
+    if ((cst == 9 || cst == 11) && ar_dpl(cs.ar) != ar_dpl(ss.ar)) return false;
+    if ((cst == 13 || cst == 15) && ar_dpl(cs.ar) > ar_dpl(ss.ar)) return false;
+    for (emu::Seg seg : {emu::Seg::DS, emu::Seg::ES, emu::Seg::FS, emu::Seg::GS}) {
+        const emu::Segment& d = s.sreg(seg);
+        if (!ar_usable(d.ar)) continue;
+        const u32 t = ar_type(d.ar);
+        if (!(t & 1) || ((t & 8) && !(t & 2))) return false;  // accessed; code must be readable
+        if (!(d.ar & ar::S) || !(d.ar & ar::P) || !limit_granularity_ok(d)) return false;
+        if (t <= 11 && ar_dpl(d.ar) < (d.selector & 3u)) return false;
+    }
+    // TR: a busy TSS (16- or 32-bit), LDTR unusable or an LDT.
+    const u32 trt = ar_type(s.tr.ar);
+    if (!ar_usable(s.tr.ar) || (trt != 3 && trt != 11) || (s.tr.ar & ar::S) || !(s.tr.ar & ar::P) ||
+        (s.tr.selector & 4))
+        return false;
+    if (ar_usable(s.ldtr.ar) && (ar_type(s.ldtr.ar) != 2 || (s.ldtr.ar & ar::S) || !(s.ldtr.ar & ar::P)))
+        return false;
+    return true;
+}
+
+namespace {
+
+emu::EmulateOps make_ops(Vcpu& v)
+{
+    emu::EmulateOps ops;
+    ops.ctx = &v;
+    ops.read_linear = &read_linear;
+    ops.write_linear = &write_linear;
+    ops.io_in = &io_in;
+    ops.io_out = &io_out;
+    ops.control_write = &control_write;
+    return ops;
+}
+
+}  // namespace
+
+void reflect_realmode_interrupt(Vcpu& v, u8 vector, u64 return_ip)
+{
+    emu::CpuState s;
+    load_state(v, s);
+    const emu::EmulateOps ops = make_ops(v);
+    const emu::EmulateResult r = emu::deliver_event(s, ops, vector, false, 0, return_ip, false);
+    if (r.outcome != emu::EmulateOutcome::OK) {
+        FixedWriter<96> why;
+        why.str("guest triple fault at rip=").hex(return_ip).str(" (vector ").dec(vector)
+            .str(" undeliverable through the real-mode IVT)");
+        v.end_guest_fault(why.c_str());
+        return;
+    }
+    if (enterable(s))
+        store_state(v, s, 0);
+    else
+        emulate_until_enterable(v);  // not reached with a real-mode IVT; kept for safety
+}
+
+void emulate_until_enterable(Vcpu& v)
+{
+    emu::CpuState s;
+    load_state(v, s);
+    const emu::EmulateOps ops = make_ops(v);
+
+    u32 effects = 0;
+    for (unsigned n = 0; n < kMaxEmulatedPerExit; ++n) {
+        emu::EmulateResult r = emu::emulate_one(s, ops);
+        ++v.emulated_instructions;
+        switch (r.outcome) {
+        case emu::EmulateOutcome::OK: effects = r.effects; break;
+        case emu::EmulateOutcome::EXCEPTION:
+            r = emu::deliver_event(s, ops, r.vector, r.has_error_code, r.error_code, s.rip, false);
+            if (r.outcome != emu::EmulateOutcome::OK) {
+                v.end_guest_fault("an exception during emulation could not be delivered (the guest would triple fault)");
+                return;
+            }
+            effects = 0;
+            break;
+        case emu::EmulateOutcome::UNHANDLED: {
+            {
+                LogLine line;
+                line.str("emulate: unhandled instruction at rip=").hex(s.rip).str(":");
+                for (unsigned i = 0; i < r.length && i < 15; ++i) line.ch(' ').hex_digits(r.bytes[i], 2);
+            }
+            // The contract: #UD for what the emulator does not know.
+            r = emu::deliver_event(s, ops, vector::UD, false, 0, s.rip, false);
+            if (r.outcome != emu::EmulateOutcome::OK) {
+                v.end_guest_fault("#UD for an unhandled instruction could not be delivered");
+                return;
+            }
+            effects = 0;
+            break;
+        }
+        case emu::EmulateOutcome::IO_NEEDED:
+            v.end_guest_fault("the emulator asked for port I/O the hypervisor could not complete");
+            return;
+        }
+        if (v.domain().ended()) return;  // e.g. the debug exit port
+        if (s.cr0 & cr0::PG) {
+            v.end_guest_fault("guest enabled paging: shadow page tables are not implemented yet");
+            return;
+        }
+        if (effects & emu::effect::HALT) {
+            store_state(v, s, effects);
+            FixedWriter<96> why;
+            why.str("guest halted (emulated HLT) with no interrupt source at rip=").hex(s.rip);
+            v.end_guest_fault(why.c_str());
+            return;
+        }
+        if (enterable(s)) {
+            store_state(v, s, effects);
+            return;
+        }
+    }
+    FixedWriter<128> why;
+    why.str("guest state still not enterable after ").dec(kMaxEmulatedPerExit).str(" emulated instructions, rip=")
+        .hex(s.rip).str(" cr0=").hex(s.cr0);
+    v.end_guest_fault(why.c_str());
+}
+
+}  // namespace xeno::vmx

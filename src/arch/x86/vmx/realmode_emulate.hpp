@@ -1,0 +1,34 @@
+// The x86 emulator (src/arch/x86/emulate/) behind the vm86 real-mode path on
+// CPUs without unrestricted guest: KVM's "emulate invalid guest state". The
+// guest's instructions are emulated one by one, starting at its current RIP,
+// until its state can be entered with VMX again: real mode whose segment
+// caches are the vm86 form (base = selector << 4, 64 KiB, 16-bit), or
+// protected mode whose segment state passes the VM-entry guest-state checks.
+#pragma once
+
+#include "arch/x86/emulate/emulate.hpp"
+#include "core/vcpu.hpp"
+
+namespace xeno::vmx {
+
+// Emulate from the guest's current state until it is enterable again (at
+// most a bounded number of instructions), then write it back to the VMCS.
+// Ends the domain (with the reason logged) when that does not happen.
+void emulate_until_enterable(Vcpu& vcpu);
+
+// Deliver interrupt/exception `vector` to the real-mode guest as the CPU
+// does in real mode (SDM Vol. 3A 20.1.4: FLAGS, CS, IP=return_ip pushed, IF/TF/AC
+// cleared, CS:IP from the IVT the guest's IDTR describes), through the
+// emulator's delivery. Ends the domain when delivery itself faults (a real
+// CPU would shut down: triple fault).
+void reflect_realmode_interrupt(Vcpu& vcpu, u8 vector, u64 return_ip);
+
+// Real mode that vm86 can run: every segment cache in the vm86 form. Pure.
+bool realmode_vm86_representable(const emu::CpuState& s);
+
+// Protected-mode segment state that passes the VM-entry checks for a guest
+// without unrestricted guest, not in IA-32e mode (SDM Vol. 3C 26.3.1.2,
+// "Checks on Guest Segment Registers", the subset that applies). Pure.
+bool protected_mode_segments_enterable(const emu::CpuState& s);
+
+}  // namespace xeno::vmx

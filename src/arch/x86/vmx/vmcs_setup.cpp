@@ -1,0 +1,241 @@
+#include "arch/x86/vmx/vmcs_setup.hpp"
+
+#include "arch/x86/paging/ept.hpp"
+#include "arch/x86/paging/phys_mode_pt.hpp"
+#include "arch/x86/vmx/controls.hpp"
+#include "arch/x86/vmx/cr_values.hpp"
+#include "arch/x86/vmx/guest_state.hpp"
+#include "arch/x86/vmx/realmode.hpp"
+#include "arch/x86/vmx/vmcs.hpp"
+#include "arch/x86/vmx/vmx_cpu_setup.hpp"
+#include "core/domain.hpp"
+#include "core/log.hpp"
+#include "hal/cpu.hpp"
+#include "hal/memory.hpp"
+
+namespace xeno::vmx {
+
+namespace {
+
+bool adjust(const char* what, u32 required, u32 optional, u64 msr, u32* out, Writer& error)
+{
+    const AdjustedControls a = adjust_controls(required, optional, msr);
+    if (!a.ok()) {
+        error.str("vmx: required ").str(what).str(" control(s) ").hex(a.missing).str(" not supported (capability ")
+            .hex(msr).ch(')');
+        return false;
+    }
+    *out = a.value;
+    return true;
+}
+
+}  // namespace
+
+Result<VcpuControls> compute_controls(const VmxCaps& caps, GuestPaging paging, Writer& error)
+{
+    VcpuControls c;
+    const bool shadow = paging == GuestPaging::SHADOW;
+
+    if (!adjust("pin-based", pin::EXTERNAL_INTERRUPT_EXITING | pin::NMI_EXITING, 0, caps.pinbased, &c.pin, error))
+        return Status::UNSUPPORTED;
+
+    u32 proc_req = proc::HLT_EXITING | proc::USE_IO_BITMAPS | proc::USE_MSR_BITMAPS | proc::USE_TSC_OFFSETTING;
+    if (shadow) proc_req |= proc::INVLPG_EXITING | proc::CR3_LOAD_EXITING | proc::CR3_STORE_EXITING;
+    if (!shadow) proc_req |= proc::ACTIVATE_SECONDARY_CONTROLS;
+    const u32 proc_opt = caps.secondary() ? proc::ACTIVATE_SECONDARY_CONTROLS : 0;
+    if (!adjust("primary processor-based", proc_req, proc_opt, caps.procbased, &c.proc, error))
+        return Status::UNSUPPORTED;
+
+    if (c.proc & proc::ACTIVATE_SECONDARY_CONTROLS) {
+        const u32 req2 = shadow ? 0 : proc2::ENABLE_EPT | proc2::UNRESTRICTED_GUEST;
+        const u32 opt2 = (shadow ? 0 : proc2::ENABLE_VPID) | proc2::ENABLE_RDTSCP;
+        if (!adjust("secondary processor-based", req2, opt2, caps.procbased2, &c.proc2, error))
+            return Status::UNSUPPORTED;
+    }
+
+    // EFER/PAT switching is optional: CPUs without it (some Core 2) run the
+    // guest with the host's EFER/PAT values and the MSR handlers keep the
+    // guest's view in VcpuMsrs instead.
+    const u32 exit_req = exit_ctl::HOST_ADDRESS_SPACE_SIZE | exit_ctl::ACK_INTERRUPT_ON_EXIT;
+    const u32 exit_opt = exit_ctl::SAVE_EFER | exit_ctl::LOAD_EFER | exit_ctl::SAVE_PAT | exit_ctl::LOAD_PAT;
+    if (!adjust("VM-exit", exit_req, exit_opt, caps.exit, &c.exit, error)) return Status::UNSUPPORTED;
+    if (!adjust("VM-entry", 0, entry_ctl::LOAD_EFER | entry_ctl::LOAD_PAT, caps.entry, &c.entry, error))
+        return Status::UNSUPPORTED;
+    c.entry &= ~entry_ctl::IA32E_MODE_GUEST;  // the guest starts in real mode
+
+    c.load_efer = (c.entry & entry_ctl::LOAD_EFER) && (c.exit & exit_ctl::LOAD_EFER) && (c.exit & exit_ctl::SAVE_EFER);
+    c.load_pat = (c.entry & entry_ctl::LOAD_PAT) && (c.exit & exit_ctl::LOAD_PAT) && (c.exit & exit_ctl::SAVE_PAT);
+
+    // Exceptions: none with unrestricted guest (the guest's own IVT/IDT
+    // handles them); all of them in virtual-8086 mode, where the CPU would
+    // deliver them through the protected-mode IDT the real-mode guest does not
+    // have: the hypervisor reflects them through the IVT (realmode.hpp), and
+    // #GP is where the privileged real-mode instructions arrive.
+    c.exception_bitmap = shadow ? 0xffffffffu : 0;
+
+    const CrPolicy p{(c.proc2 & proc2::UNRESTRICTED_GUEST) != 0, shadow};
+    c.cr0_mask = cr0_mask(caps, p);
+    c.cr4_mask = cr4_mask(caps, p);
+    return c;
+}
+
+void msr_bitmap_set(u8* bitmap, u32 msr, bool intercept_read, bool intercept_write)
+{
+    u32 base;
+    if (msr <= 0x1fff)
+        base = 0;
+    else if (msr >= 0xc0000000 && msr <= 0xc0001fff)
+        base = 1024;
+    else
+        return;  // outside both ranges: always exits
+    const u32 index = msr & 0x1fff;
+    u8& r = bitmap[base + index / 8];
+    u8& w = bitmap[2048 + base + index / 8];
+    const u8 m = static_cast<u8>(1u << (index % 8));
+    r = static_cast<u8>(intercept_read ? r | m : r & ~m);
+    w = static_cast<u8>(intercept_write ? w | m : w & ~m);
+}
+
+bool msr_bitmap_intercepts(const u8* bitmap, u32 msr, bool write)
+{
+    u32 base;
+    if (msr <= 0x1fff)
+        base = 0;
+    else if (msr >= 0xc0000000 && msr <= 0xc0001fff)
+        base = 1024;
+    else
+        return true;
+    const u32 index = msr & 0x1fff;
+    return (bitmap[(write ? 2048 : 0) + base + index / 8] >> (index % 8)) & 1;
+}
+
+namespace {
+
+Status setup_bitmaps(Vcpu& v, mm::FrameAllocator& frames)
+{
+    Result<Hpa> io = frames.allocate_run(2);
+    if (!io.ok()) return io.status();
+    v.io_bitmap_a = io.value();
+    v.io_bitmap_b = io.value() + kPageSize;
+    // Every port exits: the guest has no direct port access (25.6.4).
+    u8* p = static_cast<u8*>(hal::machine_to_virt(v.io_bitmap_a));
+    for (u64 i = 0; i < kPageSize; ++i) p[i] = 0xff;
+    p = static_cast<u8*>(hal::machine_to_virt(v.io_bitmap_b));
+    for (u64 i = 0; i < kPageSize; ++i) p[i] = 0xff;
+
+    Result<Hpa> msr = frames.allocate();
+    if (!msr.ok()) return msr.status();
+    v.msr_bitmap = msr.value();
+    u8* m = static_cast<u8*>(hal::machine_to_virt(v.msr_bitmap));
+    for (u64 i = 0; i < kPageSize; ++i) m[i] = 0xff;
+    for (u32 index : kPassThroughMsrs) msr_bitmap_set(m, index, false, false);
+    return Status::OK;
+}
+
+Status setup_ept(Vcpu& v, mm::FrameAllocator& frames)
+{
+    paging::EptBuilder ept(frames, &hal::machine_to_virt);
+    XENO_TRY(ept.create_root());
+    XENO_TRY(ept.map_p2m(v.domain().p2m()));
+    v.eptp = paging::make_eptp(ept.root());
+    LogLine{}.str("vmx: EPT root ").hex(ept.root().value()).str(", ").dec(ept.table_frames()).str(" table frames");
+    return Status::OK;
+}
+
+Status setup_phys_mode(Vcpu& v, mm::FrameAllocator& frames)
+{
+    paging::PhysModeTables pt(frames, &hal::machine_to_virt);
+    XENO_TRY(pt.create_root());
+    XENO_TRY(pt.map_p2m(v.domain().p2m()));
+    v.phys_mode_root = pt.root();
+    XENO_TRY(vm86_tss_setup(v, frames, pt));
+    return Status::OK;
+}
+
+void write_host_state(const Vcpu& v, VmcsWriter& w)
+{
+    const hal::HostSegments s = hal::host_segments();
+    w.set(field::HOST_CR0, hal::read_cr0()).set(field::HOST_CR3, hal::read_cr3()).set(field::HOST_CR4, hal::read_cr4());
+    w.set(field::HOST_ES_SELECTOR, s.es).set(field::HOST_CS_SELECTOR, s.cs).set(field::HOST_SS_SELECTOR, s.ss);
+    w.set(field::HOST_DS_SELECTOR, s.ds).set(field::HOST_FS_SELECTOR, s.fs).set(field::HOST_GS_SELECTOR, s.gs);
+    w.set(field::HOST_TR_SELECTOR, s.tr);
+    w.set(field::HOST_FS_BASE, s.fs_base).set(field::HOST_GS_BASE, s.gs_base).set(field::HOST_TR_BASE, s.tr_base);
+    w.set(field::HOST_GDTR_BASE, s.gdtr_base).set(field::HOST_IDTR_BASE, s.idtr_base);
+    w.set(field::HOST_IA32_SYSENTER_CS, hal::rdmsr(msr::IA32_SYSENTER_CS));
+    w.set(field::HOST_IA32_SYSENTER_ESP, hal::rdmsr(msr::IA32_SYSENTER_ESP));
+    w.set(field::HOST_IA32_SYSENTER_EIP, hal::rdmsr(msr::IA32_SYSENTER_EIP));
+    if (v.ctl.exit & exit_ctl::LOAD_EFER) w.set(field::HOST_IA32_EFER, hal::rdmsr(msr::IA32_EFER));
+    if (v.ctl.exit & exit_ctl::LOAD_PAT) w.set(field::HOST_IA32_PAT, hal::rdmsr(msr::IA32_PAT));
+    // HOST_RIP/HOST_RSP belong to hal::run: hw points them at its exit stub
+    // and its own stack before each VMLAUNCH/VMRESUME; the sim model returns
+    // to run() itself. Zero until then.
+    w.set(field::HOST_RIP, 0).set(field::HOST_RSP, 0);
+}
+
+void write_controls(Vcpu& v, VmcsWriter& w)
+{
+    w.set(field::PIN_BASED_VM_EXEC_CONTROL, v.ctl.pin).set(field::CPU_BASED_VM_EXEC_CONTROL, v.ctl.proc);
+    if (v.ctl.proc & proc::ACTIVATE_SECONDARY_CONTROLS) w.set(field::SECONDARY_VM_EXEC_CONTROL, v.ctl.proc2);
+    w.set(field::VM_EXIT_CONTROLS, v.ctl.exit).set(field::VM_ENTRY_CONTROLS, v.ctl.entry);
+    w.set(field::EXCEPTION_BITMAP, v.ctl.exception_bitmap);
+    w.set(field::PAGE_FAULT_ERROR_CODE_MASK, 0).set(field::PAGE_FAULT_ERROR_CODE_MATCH, 0);
+    w.set(field::IO_BITMAP_A, v.io_bitmap_a.value()).set(field::IO_BITMAP_B, v.io_bitmap_b.value());
+    w.set(field::MSR_BITMAP, v.msr_bitmap.value());
+    w.set(field::TSC_OFFSET, v.domain().tsc_offset());
+    w.set(field::CR3_TARGET_COUNT, 0);
+    w.set(field::VM_EXIT_MSR_STORE_COUNT, 0).set(field::VM_EXIT_MSR_LOAD_COUNT, 0);
+    w.set(field::VM_ENTRY_MSR_LOAD_COUNT, 0).set(field::VM_ENTRY_INTR_INFO_FIELD, 0);
+    w.set(field::CR0_GUEST_HOST_MASK, v.ctl.cr0_mask).set(field::CR4_GUEST_HOST_MASK, v.ctl.cr4_mask);
+    if (v.ctl.proc2 & proc2::ENABLE_EPT) w.set(field::EPT_POINTER, v.eptp);
+    if (v.ctl.proc2 & proc2::ENABLE_VPID) w.set(field::VIRTUAL_PROCESSOR_ID, 1);
+}
+
+}  // namespace
+
+Status vmcs_setup(Vcpu& v, mm::FrameAllocator& frames, u16 entry)
+{
+    FixedWriter<200> error;
+    Result<VcpuControls> c = compute_controls(v.caps(), v.paging, error);
+    if (!c.ok()) {
+        LogLine{}.str(error.c_str());
+        return c.status();
+    }
+    v.ctl = c.value();
+
+    Status s = setup_bitmaps(v, frames);
+    if (s == Status::OK) s = v.paging == GuestPaging::EPT ? setup_ept(v, frames) : setup_phys_mode(v, frames);
+    if (s != Status::OK) {
+        LogLine{}.str("vmx: building the vcpu's VMX structures failed: ").str(status_name(s));
+        return s;
+    }
+
+    Result<Hpa> region = allocate_vmcs_region(frames, v.caps());
+    if (!region.ok()) {
+        LogLine{}.str("vmx: no memory for the VMCS");
+        return region.status();
+    }
+    v.vmcs = region.value();
+    if (hal::vmclear(v.vmcs) != hal::VmxResult::SUCCEED || hal::vmptrld(v.vmcs) != hal::VmxResult::SUCCEED) {
+        LogLine{}.str("vmx: VMCLEAR/VMPTRLD of the VMCS at ").hex(v.vmcs.value()).str(" failed");
+        return Status::VMX_FAIL;
+    }
+
+    VmcsWriter w;
+    write_controls(v, w);
+    write_host_state(v, w);
+    write_initial_guest_state(v, w, entry);
+    if (w.status() != Status::OK) {
+        u64 err = 0;
+        (void)hal::vmread(field::VM_INSTRUCTION_ERROR.kEncoding, &err);
+        const char* name = vmcs_field_name(w.failed_encoding());
+        LogLine{}.str("vmx: VMWRITE of ").str(name ? name : "?").ch(' ').hex(w.failed_encoding())
+            .str(" failed, VM-instruction error ").dec(err);
+        return w.status();
+    }
+    LogLine{}.str("vmx: VMCS ready: pin ").hex(v.ctl.pin).str(" proc ").hex(v.ctl.proc).str(" proc2 ")
+        .hex(v.ctl.proc2).str(" exit ").hex(v.ctl.exit).str(" entry ").hex(v.ctl.entry).str(" paging ")
+        .str(v.paging == GuestPaging::EPT ? "ept" : "shadow");
+    return Status::OK;
+}
+
+}  // namespace xeno::vmx

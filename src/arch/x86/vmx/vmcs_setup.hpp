@@ -1,0 +1,33 @@
+// Building a vcpu's VMCS (SDM Vol. 3C chapter 25 "Virtual Machine Control
+// Structures", 26.2/26.3 entry checks): controls from the capability MSRs,
+// I/O and MSR bitmaps, EPT or physical-mode tables, host state, guest state.
+#pragma once
+
+#include "arch/x86/vmx/vmx_caps.hpp"
+#include "core/vcpu.hpp"
+#include "lib/format.hpp"
+#include "lib/status.hpp"
+#include "mm/frame_allocator.hpp"
+
+namespace xeno::vmx {
+
+// The controls for `paging` on this CPU. UNSUPPORTED, with the missing
+// control named in `error`, when a required control is not allowed. Pure.
+Result<VcpuControls> compute_controls(const VmxCaps& caps, GuestPaging paging, Writer& error);
+
+// MSR bitmap (25.6.9): read-low at 0, read-high at 1024, write-low at 2048,
+// write-high at 3072; a set bit makes the access exit. Covers MSRs
+// 0..0x1fff and 0xc0000000..0xc0001fff; others always exit. Pure.
+void msr_bitmap_set(u8* bitmap, u32 msr, bool intercept_read, bool intercept_write);
+bool msr_bitmap_intercepts(const u8* bitmap, u32 msr, bool write);
+
+// MSRs whose reads and writes pass through (their guest values are VMCS
+// guest state or CPU state the hypervisor does not use).
+inline constexpr u32 kPassThroughMsrs[] = {0x174, 0x175, 0x176, 0xc0000100, 0xc0000101, 0xc0000102};
+
+// Allocate the VMCS and everything it points to, make it current and write
+// every field. The guest starts in real mode at 0:entry with SP=entry.
+// Logs and returns the failure.
+Status vmcs_setup(Vcpu& vcpu, mm::FrameAllocator& frames, u16 entry);
+
+}  // namespace xeno::vmx

@@ -1,0 +1,105 @@
+#include "core/cmdline.hpp"
+
+namespace xeno {
+
+namespace {
+
+bool word_is(const char* s, usize n, const char* lit)
+{
+    usize i = 0;
+    for (; i < n; ++i)
+        if (lit[i] != s[i]) return false;
+    return lit[i] == '\0';
+}
+
+}  // namespace
+
+bool parse_number(const char* s, usize n, u64* out)
+{
+    u64 base = 10;
+    if (n >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        base = 16;
+        s += 2;
+        n -= 2;
+    }
+    if (n == 0) return false;
+    u64 v = 0;
+    for (usize i = 0; i < n; ++i) {
+        u64 d;
+        const char c = s[i];
+        if (c >= '0' && c <= '9')
+            d = static_cast<u64>(c - '0');
+        else if (base == 16 && c >= 'a' && c <= 'f')
+            d = static_cast<u64>(c - 'a' + 10);
+        else if (base == 16 && c >= 'A' && c <= 'F')
+            d = static_cast<u64>(c - 'A' + 10);
+        else
+            return false;
+        if (v > (~u64{0} - d) / base) return false;
+        v = v * base + d;
+    }
+    *out = v;
+    return true;
+}
+
+Status parse_cmdline(const char* cmdline, Options* out, Writer& error)
+{
+    Options o;
+    const char* p = cmdline ? cmdline : "";
+    while (*p) {
+        while (*p == ' ') ++p;
+        if (!*p) break;
+        const char* word = p;
+        while (*p && *p != ' ') ++p;
+        const usize len = static_cast<usize>(p - word);
+        usize eq = 0;
+        while (eq < len && word[eq] != '=') ++eq;
+        const char* value = word + eq + 1;
+        const usize vlen = eq < len ? len - eq - 1 : 0;
+        auto bad = [&](const char* why) {
+            error.str("cmdline: ").str(why).str(": '").str(word, len).ch('\'');
+            return Status::BAD_ARGUMENT;
+        };
+        if (eq == len) return bad("expected key=value");
+        u64 n = 0;
+        if (word_is(word, eq, "guest_mem_mb")) {
+            if (!parse_number(value, vlen, &n) || n == 0 || n > 4095) return bad("guest_mem_mb must be 1..4095");
+            o.guest_mem_mb = n;
+        } else if (word_is(word, eq, "guest_load")) {
+            if (!parse_number(value, vlen, &n)) return bad("guest_load is not a number");
+            o.guest_load = n;
+        } else if (word_is(word, eq, "guest_entry")) {
+            if (!parse_number(value, vlen, &n) || n > 0xffff)
+                return bad("guest_entry must be a number below 0x10000 (real mode, CS=0)");
+            o.guest_entry = n;
+            o.guest_entry_given = true;
+        } else if (word_is(word, eq, "paging")) {
+            if (word_is(value, vlen, "ept"))
+                o.paging = PagingMode::EPT;
+            else if (word_is(value, vlen, "shadow"))
+                o.paging = PagingMode::SHADOW;
+            else
+                return bad("paging must be ept or shadow");
+        } else if (word_is(word, eq, "trace")) {
+            if (word_is(value, vlen, "on"))
+                o.trace = true;
+            else if (word_is(value, vlen, "off"))
+                o.trace = false;
+            else
+                return bad("trace must be on or off");
+        } else {
+            return bad("unknown key");
+        }
+    }
+    if (!o.guest_entry_given) {
+        if (o.guest_load > 0xffff) {
+            error.str("cmdline: guest_load above 0xffff needs an explicit guest_entry below 0x10000");
+            return Status::BAD_ARGUMENT;
+        }
+        o.guest_entry = o.guest_load;
+    }
+    *out = o;
+    return Status::OK;
+}
+
+}  // namespace xeno

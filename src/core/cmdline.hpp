@@ -1,0 +1,37 @@
+// The hypervisor command line: space-separated key=value words.
+//
+//   guest_mem_mb=<n>     guest RAM in MiB (default 16, 1..4095)
+//   guest_load=<addr>    guest-physical address module 0 is copied to (default 0x7c00)
+//   guest_entry=<addr>   initial IP, real mode with CS=0 (default: guest_load)
+//   paging=ept|shadow    default: ept when the CPU has EPT and unrestricted guest, else shadow
+//   trace=on|off         one trace line per VM exit on the TRACE channel (default off)
+//
+// Numbers are decimal or 0x-prefixed hex. An unknown key or a bad value is an
+// error with a one-line message; parsing is pure (no hal) so it is unit tested.
+#pragma once
+
+#include "lib/format.hpp"
+#include "lib/status.hpp"
+#include "lib/types.hpp"
+
+namespace xeno {
+
+enum class PagingMode : u8 { AUTO, EPT, SHADOW };
+
+struct Options {
+    u64 guest_mem_mb = 16;
+    u64 guest_load = 0x7c00;
+    u64 guest_entry = 0;
+    bool guest_entry_given = false;
+    PagingMode paging = PagingMode::AUTO;
+    bool trace = false;
+};
+
+// Parse `cmdline` (nullptr or "" gives the defaults). On error, returns
+// BAD_ARGUMENT and writes one line (no newline) describing it to `error`.
+Status parse_cmdline(const char* cmdline, Options* out, Writer& error);
+
+// Parse a whole number (decimal or 0x hex) from [s, s+n). False on junk or overflow.
+bool parse_number(const char* s, usize n, u64* out);
+
+}  // namespace xeno

@@ -1,0 +1,85 @@
+// A virtual CPU: its VMCS, the VMX structures it uses (I/O and MSR bitmaps,
+// EPT or physical-mode tables, the vm86 TSS), its general registers and the
+// per-vcpu MSR state the exit handlers emulate.
+#pragma once
+
+#include "arch/x86/vmx/vmx_caps.hpp"
+#include "core/cmdline.hpp"
+#include "hal/vmx.hpp"
+#include "lib/status.hpp"
+#include "lib/types.hpp"
+
+namespace xeno {
+
+class Domain;
+
+// How the guest's memory is virtualized for this vcpu.
+enum class GuestPaging : u8 {
+    EPT,     // EPT + unrestricted guest: real mode runs natively
+    SHADOW,  // no EPT: hypervisor tables in CR3; real mode runs in virtual-8086 mode
+};
+
+// Emulated MSRs that are not VMCS guest state (exit_msr.cpp).
+struct VcpuMsrs {
+    u64 apic_base = 0xfee00900;  // xAPIC at 0xfee00000, enabled (bit 11), BSP (bit 8)
+    u64 misc_enable = 0x1801;    // fast strings; BTS and PEBS unavailable (bits 11, 12)
+    u64 mtrr_def_type = 0;       // MTRRs disabled at reset (firmware enables them)
+    u64 pat = 0x0007040600070406;  // power-on PAT, when the CPU cannot switch PAT in the VMCS
+    u64 efer = 0;                // guest EFER, when the CPU cannot switch EFER in the VMCS
+    u64 tsc_aux = 0;
+};
+
+// The controls actually in effect (after adjustment against the capability MSRs).
+struct VcpuControls {
+    u32 pin = 0, proc = 0, proc2 = 0, exit = 0, entry = 0;
+    u32 exception_bitmap = 0;
+    u64 cr0_mask = 0, cr4_mask = 0;  // guest/host masks: host-owned bits
+    bool load_efer = false, load_pat = false;
+};
+
+class Vcpu {
+public:
+    static constexpr usize kExitReasons = 65;
+    // The reserved guest-physical page(s) just above guest RAM that hold the
+    // vm86 TSS (shadow mode only): see realmode.hpp.
+    static constexpr u64 kVm86TssFrames = 3;
+
+    Vcpu(Domain& domain, const vmx::VmxCaps& caps) : domain_(domain), caps_(caps) {}
+    Vcpu(const Vcpu&) = delete;
+    Vcpu& operator=(const Vcpu&) = delete;
+
+    Domain& domain() { return domain_; }
+    const vmx::VmxCaps& caps() const { return caps_; }
+
+    hal::GuestRegs regs{};
+    Hpa vmcs{};
+    Hpa io_bitmap_a{}, io_bitmap_b{}, msr_bitmap{};
+    GuestPaging paging = GuestPaging::EPT;
+    u64 eptp = 0;
+    Hpa phys_mode_root{};   // shadow: the real CR3 while the guest has paging off
+    Gpa vm86_tss{};         // shadow: guest-physical address of the vm86 TSS
+    Hpa vm86_tss_frames{};  // shadow: its machine frames
+    u64 guest_cr3 = 0;      // shadow: the CR3 value the guest wrote (not loaded while paging is off)
+    u64 cr8 = 0;
+    u64 vm86_guest_iopl = 0;  // shadow: the IOPL bits the real-mode guest set (vm86 runs with IOPL=3)
+    u64 emulated_instructions = 0;
+    VcpuControls ctl;
+    VcpuMsrs msrs;
+    bool trace = false;
+
+    u64 exit_seq = 0;  // exits taken (the next trace sequence number)
+    u64 exit_counts[kExitReasons] = {};
+    u64 entry_failures = 0;
+
+    bool unrestricted() const { return (ctl.proc2 & vmx::proc2::UNRESTRICTED_GUEST) != 0; }
+
+    // End the domain because of what its guest did (kGuestCrashStatus), with
+    // a one-line reason, and dump the guest state.
+    void end_guest_fault(const char* why);
+
+private:
+    Domain& domain_;
+    const vmx::VmxCaps& caps_;
+};
+
+}  // namespace xeno

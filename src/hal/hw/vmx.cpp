@@ -1,0 +1,162 @@
+// VMX instructions (hal/vmx.hpp) as inline assembly, and run(): the
+// VMLAUNCH/VMRESUME loop around vmx_run.S.
+//
+// Outcomes follow SDM Vol. 3C, 31.2 "Conventions": CF=1 is VMfailInvalid,
+// ZF=1 is VMfailValid, both clear is VMsucceed.
+//
+// Launch state. Software cannot read a VMCS's launch state, so the hw build
+// tracks it: a table of machine addresses of launched VMCSs. An address is
+// added after a VMLAUNCH whose VM exit is not a VM-entry failure (exit reason
+// bit 31 clear; SDM Vol. 3C 31.3 "VMLAUNCH/VMRESUME" Operation sets the launch
+// state only once guest state and MSRs loaded) and removed by vmclear. run()
+// uses VMLAUNCH for a VMCS not in the table and VMRESUME for one in it.
+#include <compare>  // lib/types.hpp defaults operator<=> without including it
+
+#include "hal/vmx.hpp"
+#include "hal/panic.hpp"
+
+#include <cstddef>
+
+namespace xeno::hal {
+
+namespace {
+
+constexpr u64 kVmExitReason = 0x4402;  // VM_EXIT_REASON (vmcs_fields.def)
+constexpr u64 kEntryFailureBit = 1ull << 31;
+
+VmxResult outcome(bool cf, bool zf)
+{
+    if (cf) return VmxResult::FAIL_INVALID;
+    if (zf) return VmxResult::FAIL_VALID;
+    return VmxResult::SUCCEED;
+}
+
+// ---- launch-state table ----
+constexpr usize kMaxLaunched = 64;
+u64 g_launched[kMaxLaunched];  // 0 = free slot (VMCSs never live at machine page 0)
+
+bool is_launched(u64 vmcs)
+{
+    for (u64 entry : g_launched)
+        if (entry == vmcs) return true;
+    return false;
+}
+
+void set_launched(u64 vmcs)
+{
+    if (is_launched(vmcs)) return;
+    for (u64& entry : g_launched) {
+        if (entry == 0) {
+            entry = vmcs;
+            return;
+        }
+    }
+    panic("hw vmx: more than 64 launched VMCSs without VMCLEAR");
+}
+
+void clear_launched(u64 vmcs)
+{
+    for (u64& entry : g_launched)
+        if (entry == vmcs) entry = 0;
+}
+
+}  // namespace
+
+VmxResult vmxon(Hpa region)
+{
+    u64 pa = region.value();
+    bool cf, zf;
+    asm volatile("vmxon %[pa]" : "=@ccc"(cf), "=@ccz"(zf) : [pa] "m"(pa) : "memory");
+    return outcome(cf, zf);
+}
+
+VmxResult vmxoff()
+{
+    bool cf, zf;
+    asm volatile("vmxoff" : "=@ccc"(cf), "=@ccz"(zf) : : "memory");
+    return outcome(cf, zf);
+}
+
+VmxResult vmclear(Hpa vmcs)
+{
+    u64 pa = vmcs.value();
+    bool cf, zf;
+    asm volatile("vmclear %[pa]" : "=@ccc"(cf), "=@ccz"(zf) : [pa] "m"(pa) : "memory");
+    const VmxResult r = outcome(cf, zf);
+    if (r == VmxResult::SUCCEED) clear_launched(pa);  // VMCLEAR sets the launch state to clear
+    return r;
+}
+
+VmxResult vmptrld(Hpa vmcs)
+{
+    u64 pa = vmcs.value();
+    bool cf, zf;
+    asm volatile("vmptrld %[pa]" : "=@ccc"(cf), "=@ccz"(zf) : [pa] "m"(pa) : "memory");
+    return outcome(cf, zf);
+}
+
+VmxResult vmptrst(Hpa* vmcs)
+{
+    u64 pa = 0;
+    asm volatile("vmptrst %[pa]" : [pa] "=m"(pa) : : "memory");
+    *vmcs = Hpa{pa};
+    return VmxResult::SUCCEED;  // VMPTRST has no VMfail outcomes
+}
+
+VmxResult vmread(u64 encoding, u64* value)
+{
+    u64 v = 0;
+    bool cf, zf;
+    asm volatile("vmread %[enc], %[val]" : "=@ccc"(cf), "=@ccz"(zf), [val] "=r"(v) : [enc] "r"(encoding) : "memory");
+    const VmxResult r = outcome(cf, zf);
+    if (r == VmxResult::SUCCEED) *value = v;
+    return r;
+}
+
+VmxResult vmwrite(u64 encoding, u64 value)
+{
+    bool cf, zf;
+    asm volatile("vmwrite %[val], %[enc]" : "=@ccc"(cf), "=@ccz"(zf) : [enc] "r"(encoding), [val] "r"(value) : "memory");
+    return outcome(cf, zf);
+}
+
+VmxResult invept(u64 type, const InveptDescriptor& descriptor)
+{
+    bool cf, zf;
+    asm volatile("invept %[desc], %[type]" : "=@ccc"(cf), "=@ccz"(zf) : [type] "r"(type), [desc] "m"(descriptor) : "memory");
+    return outcome(cf, zf);
+}
+
+VmxResult invvpid(u64 type, const InvvpidDescriptor& descriptor)
+{
+    bool cf, zf;
+    asm volatile("invvpid %[desc], %[type]" : "=@ccc"(cf), "=@ccz"(zf) : [type] "r"(type), [desc] "m"(descriptor) : "memory");
+    return outcome(cf, zf);
+}
+
+// vmx_run.S. Returns 0 after a VM exit (guest registers saved in regs), or
+// 1 (VMfailInvalid) / 2 (VMfailValid) when VMLAUNCH/VMRESUME failed.
+extern "C" u64 hw_vmx_enter(GuestRegs* regs, u64 launched);
+
+static_assert(offsetof(GuestRegs, gpr) == 0 && offsetof(GuestRegs, cr2) == 128, "vmx_run.S offsets");
+
+VmxResult run(GuestRegs& regs, ExitHandler on_exit, void* context)
+{
+    Hpa current{};
+    vmptrst(&current);
+    const u64 vmcs = current.value();
+    for (;;) {
+        const bool launched = is_launched(vmcs);
+        const u64 r = hw_vmx_enter(&regs, launched ? 1 : 0);
+        if (r == 1) return VmxResult::FAIL_INVALID;
+        if (r == 2) return VmxResult::FAIL_VALID;
+        if (!launched) {
+            u64 reason = 0;
+            if (vmread(kVmExitReason, &reason) == VmxResult::SUCCEED && (reason & kEntryFailureBit) == 0)
+                set_launched(vmcs);
+        }
+        if (on_exit(context, regs) == ExitAction::YIELD) return VmxResult::SUCCEED;
+    }
+}
+
+}  // namespace xeno::hal

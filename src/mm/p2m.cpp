@@ -1,0 +1,82 @@
+#include "mm/p2m.hpp"
+
+#include "lib/bits.hpp"
+
+namespace xeno::mm {
+
+Status P2m::init(FrameAllocator& frames, u64 guest_frames, MapFn map)
+{
+    if (guest_frames == 0 || map == nullptr) return Status::BAD_ARGUMENT;
+    map_ = map;
+    table_frames_ = align_up(guest_frames * sizeof(u64), kPageSize) >> kPageShift;
+    Result<Hpa> t = frames.allocate_run(table_frames_);
+    if (!t.ok()) return t.status();
+    table_ = t.value();
+    guest_frames_ = guest_frames;
+    u64* e = entries();
+    for (u64 i = 0; i < guest_frames_; ++i) e[i] = kInvalidMfn;
+    return Status::OK;
+}
+
+Status P2m::populate(FrameAllocator& frames)
+{
+    for (u64 gfn = 0; gfn < guest_frames_; ++gfn) {
+        Result<Hpa> f = frames.allocate_zeroed();
+        if (!f.ok()) return f.status();
+        entries()[gfn] = f.value().frame();
+    }
+    return Status::OK;
+}
+
+Status P2m::set(u64 gfn, u64 mfn_value)
+{
+    if (gfn >= guest_frames_) return Status::BAD_ARGUMENT;
+    entries()[gfn] = mfn_value;
+    return Status::OK;
+}
+
+u64 P2m::mfn(u64 gfn) const { return gfn < guest_frames_ ? entries()[gfn] : kInvalidMfn; }
+
+Result<Hpa> P2m::translate(Gpa gpa) const
+{
+    const u64 m = mfn(gpa.frame());
+    if (m == kInvalidMfn) return Status::NOT_FOUND;
+    return Hpa::from_frame(m) + gpa.page_offset();
+}
+
+Status P2m::copy_to_guest(Gpa dst, const void* src, u64 length, WrittenFn notify) const
+{
+    for (u64 page = dst.frame(); length && page <= (dst + (length - 1)).frame(); ++page)
+        if (mfn(page) == kInvalidMfn) return Status::NOT_FOUND;
+    const u8* s = static_cast<const u8*>(src);
+    while (length) {
+        const Hpa h = translate(dst).value();
+        const u64 chunk = length < kPageSize - dst.page_offset() ? length : kPageSize - dst.page_offset();
+        u8* d = static_cast<u8*>(map_(h));
+        for (u64 i = 0; i < chunk; ++i) d[i] = s[i];
+        if (notify) notify(h, chunk);
+        s += chunk;
+        dst = dst + chunk;
+        length -= chunk;
+    }
+    return Status::OK;
+}
+
+Status P2m::copy_from_guest(void* dst, Gpa src, u64 length) const
+{
+    for (u64 page = src.frame(); length && page <= (src + (length - 1)).frame(); ++page)
+        if (mfn(page) == kInvalidMfn) return Status::NOT_FOUND;
+    u8* d = static_cast<u8*>(dst);
+    while (length) {
+        const Hpa h = translate(src).value();
+        const u64 chunk = length < kPageSize - src.page_offset() ? length : kPageSize - src.page_offset();
+        const u8* s = static_cast<const u8*>(map_(h));
+        for (u64 i = 0; i < chunk; ++i) d[i] = s[i];
+        d += chunk;
+        src = src + chunk;
+        length -= chunk;
+    }
+    return Status::OK;
+}
+
+}  // namespace xeno::mm

@@ -1,0 +1,128 @@
+#include "mm/frame_allocator.hpp"
+
+#include <catch2/catch.hpp>
+#include <set>
+
+#include "fake_memory.hpp"
+
+using namespace xeno;
+using xeno::mm::FrameAllocator;
+using xeno::mm::HpaRange;
+
+namespace {
+
+MemoryRegion usable(u64 base, u64 len) { return MemoryRegion{base, len, MemoryRegion::Type::USABLE}; }
+MemoryRegion reserved(u64 base, u64 len) { return MemoryRegion{base, len, MemoryRegion::Type::RESERVED}; }
+
+}  // namespace
+
+TEST_CASE("frame allocator: one region, low MiB and bitmap excluded", "[mm]")
+{
+    test::fake_memory_reset();
+    FrameAllocator fa;
+    const MemoryRegion regions[] = {usable(0, 4 << 20)};
+    REQUIRE(fa.init(regions, 1, nullptr, 0, &test::fake_map) == Status::OK);
+    // 4 MiB = 1024 frames; 256 below 1 MiB never handed out; 1024 bits = 128 bytes: one bitmap frame.
+    CHECK(fa.bitmap_frames() == 1);
+    CHECK(fa.bitmap_start().value() == 0x100000);
+    CHECK(fa.total_frames() == 1024 - 256 - 1);
+    CHECK(fa.free_frames() == fa.total_frames());
+    Result<Hpa> f = fa.allocate();
+    REQUIRE(f.ok());
+    CHECK(f.value().value() == 0x101000);
+    CHECK(fa.used_frames() == 1);
+    CHECK_FALSE(fa.is_managed(0));
+    CHECK_FALSE(fa.is_managed(0xff));
+    CHECK_FALSE(fa.is_managed(0x100));  // the bitmap itself
+}
+
+TEST_CASE("frame allocator: holes, reserved regions and reserved ranges are never handed out", "[mm]")
+{
+    test::fake_memory_reset();
+    FrameAllocator fa;
+    const MemoryRegion regions[] = {usable(0, 0x9f000), usable(0x100000, 0x300000), reserved(0x200000, 0x10000),
+                                    usable(0x500000, 0x100800)};  // a hole at 4..5 MiB, a partial frame at the end
+    const HpaRange res[] = {{Hpa{0x300000}, Hpa{0x300001}}, {Hpa{0x580000}, Hpa{0x590000}}};
+    REQUIRE(fa.init(regions, 4, res, 2, &test::fake_map) == Status::OK);
+    // usable frames: 0x100..0x3ff (768) - 16 reserved - 1 (module byte) - bitmap 1; 0x500..0x5ff (256) - 16
+    CHECK(fa.total_frames() == 768 - 16 - 1 - 1 + 256 - 16);
+    std::set<u64> got;
+    for (;;) {
+        Result<Hpa> f = fa.allocate();
+        if (!f.ok()) {
+            CHECK(f.status() == Status::NO_MEMORY);
+            break;
+        }
+        got.insert(f.value().frame());
+    }
+    CHECK(got.size() == fa.total_frames());
+    CHECK(fa.free_frames() == 0);
+    for (u64 f : got) {
+        CHECK(f >= 0x100);
+        CHECK_FALSE((f >= 0x200 && f < 0x210));
+        CHECK(f != 0x300);
+        CHECK_FALSE((f >= 0x400 && f < 0x500));
+        CHECK_FALSE((f >= 0x580 && f < 0x590));
+        CHECK(f < 0x600);  // the trailing partial frame at 0x600000 is not whole
+    }
+}
+
+TEST_CASE("frame allocator: contiguous runs, exhaustion, double free", "[mm]")
+{
+    test::fake_memory_reset();
+    FrameAllocator fa;
+    const MemoryRegion regions[] = {usable(0x100000, 0x10000)};  // 16 frames, one is the bitmap
+    REQUIRE(fa.init(regions, 1, nullptr, 0, &test::fake_map) == Status::OK);
+    REQUIRE(fa.total_frames() == 15);
+    Result<Hpa> a = fa.allocate_run(4);
+    REQUIRE(a.ok());
+    CHECK(a.value().value() == 0x101000);
+    Result<Hpa> b = fa.allocate();
+    REQUIRE(b.ok());
+    CHECK(b.value().value() == 0x105000);
+    CHECK(fa.allocate_run(11).status() == Status::NO_MEMORY);
+    Result<Hpa> c = fa.allocate_run(10);
+    REQUIRE(c.ok());
+    CHECK(c.value().value() == 0x106000);
+    CHECK(fa.free_frames() == 0);
+    CHECK(fa.allocate().status() == Status::NO_MEMORY);
+
+    // Free the middle frame of the first run: a 2-run does not fit in the holes.
+    REQUIRE(fa.free(Hpa{0x102000}) == Status::OK);
+    REQUIRE(fa.free(Hpa{0x105000}) == Status::OK);
+    CHECK(fa.allocate_run(2).status() == Status::NO_MEMORY);
+    CHECK(fa.free(Hpa{0x102000}) == Status::BAD_STATE);   // double free detected
+    CHECK(fa.free(Hpa{0x100000}) == Status::BAD_ARGUMENT); // the bitmap frame
+    CHECK(fa.free(Hpa{0x0a0000}) == Status::BAD_ARGUMENT); // below 1 MiB, unmanaged
+    CHECK(fa.free(Hpa{0x103004}) == Status::BAD_ARGUMENT); // misaligned
+    CHECK(fa.free_run(Hpa{0x103000}, 3) == Status::BAD_STATE);  // 0x105000 is already free: nothing freed
+    CHECK_FALSE(fa.is_free(0x103));
+    REQUIRE(fa.free_run(Hpa{0x103000}, 2) == Status::OK);
+    Result<Hpa> d = fa.allocate_run(4);
+    REQUIRE(d.ok());
+    CHECK(d.value().value() == 0x102000);
+    CHECK(fa.allocate_run(0).status() == Status::BAD_ARGUMENT);
+}
+
+TEST_CASE("frame allocator: zeroing, limits and bad maps", "[mm]")
+{
+    test::fake_memory_reset();
+    FrameAllocator fa;
+    const MemoryRegion regions[] = {usable(0x100000, 0x100000)};
+    REQUIRE(fa.init(regions, 1, nullptr, 0, &test::fake_map) == Status::OK);
+    Result<Hpa> z = fa.allocate_zeroed_run(2);
+    REQUIRE(z.ok());
+    const u8* p = static_cast<const u8*>(test::fake_map(z.value()));
+    bool all_zero = true;
+    for (u64 i = 0; i < 2 * kPageSize; ++i) all_zero = all_zero && p[i] == 0;
+    CHECK(all_zero);
+    CHECK(fa.allocate_run_below(1, 0x100000).status() == Status::NO_MEMORY);
+    Result<Hpa> below = fa.allocate_run_below(1, 0x104000);
+    REQUIRE(below.ok());
+    CHECK(below.value().value() == 0x103000);
+
+    FrameAllocator none;
+    const MemoryRegion low[] = {usable(0, 0x80000)};
+    CHECK(none.init(low, 1, nullptr, 0, &test::fake_map) == Status::NO_MEMORY);
+    CHECK(none.init(regions, 1, nullptr, 0, nullptr) == Status::BAD_ARGUMENT);
+}

@@ -1,0 +1,92 @@
+#include <catch2/catch.hpp>
+#include <cstring>
+
+#include "arch/x86/paging/ept.hpp"
+#include "arch/x86/paging/phys_mode_pt.hpp"
+#include "fake_memory.hpp"
+#include "mm/p2m.hpp"
+
+using namespace xeno;
+
+namespace {
+
+mm::FrameAllocator make_allocator()
+{
+    test::fake_memory_reset();
+    mm::FrameAllocator fa;
+    const MemoryRegion regions[] = {{0, test::kFakeMemoryBytes, MemoryRegion::Type::USABLE}};
+    REQUIRE(fa.init(regions, 1, nullptr, 0, &test::fake_map) == Status::OK);
+    return fa;
+}
+
+}  // namespace
+
+TEST_CASE("p2m: populate, translate, copy across page boundaries", "[mm][p2m]")
+{
+    mm::FrameAllocator fa = make_allocator();
+    mm::P2m p2m;
+    REQUIRE(p2m.init(fa, 256, &test::fake_map) == Status::OK);  // 1 MiB guest
+    CHECK(p2m.table_frames() == 1);
+    CHECK(p2m.mfn(0) == mm::P2m::kInvalidMfn);
+    REQUIRE(p2m.populate(fa) == Status::OK);
+    const u64 m5 = p2m.mfn(5);
+    CHECK(m5 != mm::P2m::kInvalidMfn);
+    CHECK(p2m.translate(Gpa{0x5123}).value().value() == (m5 << 12) + 0x123);
+    CHECK(p2m.translate(Gpa{0x100000}).status() == Status::NOT_FOUND);
+
+    const char msg[] = "crosses a page boundary";
+    static Hpa last_written;
+    static usize written = 0;
+    written = 0;
+    REQUIRE(p2m.copy_to_guest(Gpa{0x1ff8}, msg, sizeof msg, [](Hpa h, usize n) { last_written = h; written += n; }) == Status::OK);
+    CHECK(written == sizeof msg);
+    CHECK(last_written.value() == p2m.mfn(2) << 12);
+    char back[sizeof msg] = {};
+    REQUIRE(p2m.copy_from_guest(back, Gpa{0x1ff8}, sizeof msg) == Status::OK);
+    CHECK(std::strcmp(back, msg) == 0);
+    CHECK(std::memcmp(test::fake_map(Hpa::from_frame(p2m.mfn(2))), msg + 8, sizeof msg - 8) == 0);
+    // Past the end of guest RAM: nothing copied.
+    CHECK(p2m.copy_to_guest(Gpa{0xffff0}, msg, 0x20, nullptr) == Status::NOT_FOUND);
+    CHECK(p2m.copy_from_guest(back, Gpa{0x100000}, 1) == Status::NOT_FOUND);
+}
+
+TEST_CASE("EPT: 4-level tables from the p2m, WB RWX leaves, EPTP", "[paging][ept]")
+{
+    mm::FrameAllocator fa = make_allocator();
+    mm::P2m p2m;
+    REQUIRE(p2m.init(fa, 1024, &test::fake_map) == Status::OK);  // 4 MiB: two PTs
+    REQUIRE(p2m.populate(fa) == Status::OK);
+    paging::EptBuilder ept(fa, &test::fake_map);
+    REQUIRE(ept.create_root() == Status::OK);
+    REQUIRE(ept.map_p2m(p2m) == Status::OK);
+    CHECK(ept.table_frames() == 1 + 1 + 1 + 2);
+    Result<u64> e = ept.lookup(Gpa{0x3ff000});
+    REQUIRE(e.ok());
+    CHECK((e.value() & paging::ept::ADDRESS_MASK) == p2m.mfn(0x3ff) << 12);
+    CHECK((e.value() & 0xfff) == 0x37);  // RWX, memory type 6 (WB) in bits 5:3
+    CHECK(ept.lookup(Gpa{0x400000}).status() == Status::NOT_FOUND);
+    CHECK(paging::make_eptp(Hpa{0x123000}) == 0x12301e);
+    CHECK(paging::ept_index(0x0000'0080'4020'1000ull, 4) == 1);
+    CHECK(paging::ept_index(0x0000'0080'4020'1000ull, 3) == 1);
+    CHECK(paging::ept_index(0x0000'0080'4020'1000ull, 2) == 1);
+    CHECK(paging::ept_index(0x0000'0080'4020'1000ull, 1) == 1);
+}
+
+TEST_CASE("physical-mode tables: 32-bit, user, 1:1 through the p2m", "[paging][physmode]")
+{
+    mm::FrameAllocator fa = make_allocator();
+    mm::P2m p2m;
+    REQUIRE(p2m.init(fa, 2048, &test::fake_map) == Status::OK);  // 8 MiB
+    REQUIRE(p2m.populate(fa) == Status::OK);
+    paging::PhysModeTables pt(fa, &test::fake_map);
+    REQUIRE(pt.create_root() == Status::OK);
+    REQUIRE(pt.map_p2m(p2m) == Status::OK);
+    for (u64 gfn : {u64{0}, u64{0x3ff}, u64{0x400}, u64{0x7ff}}) {
+        Result<u32> e = pt.lookup(gfn);
+        REQUIRE(e.ok());
+        CHECK((e.value() & paging::pt32::ADDRESS_MASK) == p2m.mfn(gfn) << 12);
+        CHECK((e.value() & 0x7) == 0x7);
+    }
+    CHECK(pt.lookup(0x800).status() == Status::NOT_FOUND);
+    CHECK(pt.map_page(0x100000, 1) == Status::UNSUPPORTED);  // beyond 32-bit linear space
+}

@@ -1,0 +1,114 @@
+#include <catch2/catch.hpp>
+#include <string>
+
+#include "arch/x86/vmx/exit_dispatch.hpp"
+#include "arch/x86/vmx/exit_handlers.hpp"
+#include "core/trace.hpp"
+
+using namespace xeno;
+using namespace xeno::vmx;
+
+namespace {
+
+std::string line(u64 seq, const ExitInfo& e)
+{
+    FixedWriter<256> w;
+    format_trace_line(w, seq, e);
+    return w.c_str();
+}
+
+ExitInfo exit_of(ExitReason r, u64 qual, u64 rip, u32 len)
+{
+    ExitInfo e;
+    e.reason = static_cast<u16>(r);
+    e.reason_field = e.reason;
+    e.qualification = qual;
+    e.rip = rip;
+    e.instruction_length = len;
+    return e;
+}
+
+}  // namespace
+
+TEST_CASE("trace line: plain, info, gpa, gla, async, entry failure", "[trace]")
+{
+    CHECK(line(17, exit_of(ExitReason::IO_INSTRUCTION, 0x3f80008, 0x7c12, 1)) ==
+          "exit 17 IO_INSTRUCTION qual=0x3f80008 rip=0x7c12 len=1");
+    CHECK(line(0, exit_of(ExitReason::CPUID, 0, 0x7c00, 2)) == "exit 0 CPUID qual=0x0 rip=0x7c00 len=2");
+
+    ExitInfo e = exit_of(ExitReason::EXCEPTION_NMI, 0, 0x1234, 0);
+    e.intr_info = 0x80000b0d;  // #GP, hardware exception, error code valid
+    CHECK(line(3, e) == "exit 3 EXCEPTION_NMI qual=0x0 rip=0x1234 len=0 info=0x80000b0d");
+
+    // #GP (hardware exception): the length is undefined (SDM 28.2.5) and printed as 0.
+    e = exit_of(ExitReason::EXCEPTION_NMI, 0, 0x8005, 5);
+    e.intr_info = 0x80000b0d;
+    CHECK(line(1, e) == "exit 1 EXCEPTION_NMI qual=0x0 rip=0x8005 len=0 info=0x80000b0d");
+    // INT3 (software exception, type 6): defined.
+    e.intr_info = 0x80000603;
+    e.instruction_length = 1;
+    CHECK(line(2, e) == "exit 2 EXCEPTION_NMI qual=0x0 rip=0x8005 len=1 info=0x80000603");
+    CHECK(line(3, exit_of(ExitReason::TRIPLE_FAULT, 0, 0x8006, 7)) == "exit 3 TRIPLE_FAULT qual=0x0 rip=0x8006 len=0");
+
+    e = exit_of(ExitReason::EPT_VIOLATION, 0x182, 0x100000, 0);
+    e.guest_physical = 0xfee00030;
+    e.guest_physical_valid = true;
+    e.guest_linear = 0xfee00030;
+    e.guest_linear_valid = true;
+    CHECK(line(9, e) == "exit 9 EPT_VIOLATION qual=0x182 rip=0x100000 len=0 gpa=0xfee00030 gla=0xfee00030");
+
+    e = exit_of(ExitReason::EXTERNAL_INTERRUPT, 0, 0x7c05, 0);
+    e.intr_info = 0x80000020;
+    CHECK(line(4, e) == "exit 4 EXTERNAL_INTERRUPT async qual=0x0 rip=0x7c05 len=0 info=0x80000020");
+    CHECK(line(5, exit_of(ExitReason::PREEMPTION_TIMER, 0, 0x10, 0)) == "exit 5 PREEMPTION_TIMER async qual=0x0 rip=0x10 len=0");
+
+    e = exit_of(ExitReason::INVALID_GUEST_STATE, 0, 0x7c00, 0);
+    e.reason_field = kExitReasonEntryFailure | 33;
+    e.entry_failure = true;
+    CHECK(line(0, e) == "exit 0 ENTRY_FAIL_INVALID_GUEST_STATE qual=0x0 rip=0x7c00 len=0");
+}
+
+TEST_CASE("exit dispatch table: reason to handler", "[dispatch]")
+{
+    CHECK(exit_handler_for(10) == &handle_cpuid);
+    CHECK(exit_handler_for(12) == &handle_hlt);
+    CHECK(exit_handler_for(30) == &handle_io);
+    CHECK(exit_handler_for(31) == &handle_msr_read);
+    CHECK(exit_handler_for(32) == &handle_msr_write);
+    CHECK(exit_handler_for(28) == &handle_cr_access);
+    CHECK(exit_handler_for(2) == &handle_triple_fault);
+    CHECK(exit_handler_for(0) == &handle_exception_nmi);
+    CHECK(exit_handler_for(18) == &handle_vmcall);
+    CHECK(exit_handler_for(27) == &handle_vmx_instruction);
+    CHECK(exit_handler_for(48) == &handle_ept_violation);
+    CHECK(exit_handler_for(kExitReasonEntryFailure | 33) == &handle_entry_failure);
+    CHECK(exit_handler_for(kExitReasonEntryFailure | 34) == &handle_entry_failure);
+    CHECK(exit_handler_for(55) == &handle_unexpected);  // XSETBV: not expected yet
+    CHECK(exit_handler_for(9) == &handle_unexpected);   // task switch
+    CHECK(exit_handler_for(0xffff) == &handle_unexpected);
+}
+
+TEST_CASE("guest CPUID view", "[dispatch][cpuid]")
+{
+    const CpuidRegs host{0x000906ea, 0x00100800, 0x7ffafbff | (1u << 5), 0xbfebfbff};
+    CpuidRegs r = guest_cpuid(1, 0, host);
+    CHECK((r.ecx & (1u << 5)) == 0);   // VMX hidden
+    CHECK((r.ecx & (1u << 31)) != 0);  // hypervisor present
+    CHECK(r.eax == host.eax);
+    CHECK(r.edx == host.edx);
+    r = guest_cpuid(0x40000000, 0, host);
+    CHECK(r.eax == 0x40000001);
+    char sig[13] = {};
+    for (int i = 0; i < 4; ++i) {
+        sig[i] = static_cast<char>(r.ebx >> (8 * i));
+        sig[4 + i] = static_cast<char>(r.ecx >> (8 * i));
+        sig[8 + i] = static_cast<char>(r.edx >> (8 * i));
+    }
+    CHECK(std::string(sig) == "XenVMMXenVMM");
+    r = guest_cpuid(0x40000001, 0, host);
+    CHECK(r.eax == ((4u << 16) | 19u));
+    r = guest_cpuid(0x40000005, 0, host);
+    CHECK((r.eax | r.ebx | r.ecx | r.edx) == 0);
+    r = guest_cpuid(0, 0, host);
+    CHECK(r.eax == host.eax);
+}

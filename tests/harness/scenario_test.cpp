@@ -1,0 +1,199 @@
+#include "harness/scenario.hpp"
+
+#include <catch2/catch.hpp>
+
+#include "temp_dir.hpp"
+
+using xeno::harness::Outcome;
+using xeno::harness::Scenario;
+using xeno::harness::load_scenario;
+using xeno::harness::parse_scenario;
+
+namespace {
+
+const char* const kValid = R"(description = "a test"
+[guest]
+image = "guest.bin"
+load_address = 0x8000
+entry = 0x8010
+memory_mb = 16
+[run]
+profiles = ["penryn", "skylake"]
+max_instructions = 50000000
+[expect]
+status = 7
+console = "hello from xeno\n"
+)";
+
+// kValid with `from` replaced by `to`.
+std::string valid_with(std::string_view from, std::string_view to)
+{
+    std::string text = kValid;
+    std::size_t at = text.find(from);
+    REQUIRE(at != std::string::npos);
+    text.replace(at, from.size(), to);
+    return text;
+}
+
+std::string error_of(std::string_view text)
+{
+    Outcome<Scenario> s = parse_scenario(text, "scenarios/t/scenario.toml");
+    REQUIRE_FALSE(s.ok());
+    return s.error();
+}
+
+}  // namespace
+
+TEST_CASE("a valid scenario.toml gives every field", "[scenario]")
+{
+    Outcome<Scenario> s = parse_scenario(kValid, "scenarios/t/scenario.toml");
+    REQUIRE(s.ok());
+    const Scenario& v = s.value();
+    CHECK(v.name == "t");
+    CHECK(v.description == "a test");
+    CHECK(v.image == "guest.bin");
+    CHECK(v.load_address == 0x8000);
+    CHECK(v.entry == 0x8010);
+    CHECK(v.memory_mb == 16);
+    CHECK(v.memory_bytes() == 16u << 20);
+    CHECK(v.profiles == std::vector<std::string>{"penryn", "skylake"});
+    CHECK(v.max_instructions == 50000000);
+    REQUIRE(v.expect.has_value());
+    CHECK(v.expect->status == 7);
+    CHECK(v.expect->console == std::optional<std::string>("hello from xeno\n"));
+    CHECK(v.lists_profile("penryn"));
+    CHECK_FALSE(v.lists_profile("haswell"));
+}
+
+TEST_CASE("[expect] is optional, and so are its console and the description", "[scenario]")
+{
+    std::string text = kValid;
+    text = text.substr(0, text.find("[expect]"));
+    text.erase(0, text.find('\n') + 1);  // drop the description
+    Outcome<Scenario> s = parse_scenario(text, "x/scenario.toml");
+    REQUIRE(s.ok());
+    CHECK_FALSE(s.value().expect.has_value());
+    CHECK(s.value().description.empty());
+
+    Outcome<Scenario> no_console = parse_scenario(valid_with("console = \"hello from xeno\\n\"", ""), "x/scenario.toml");
+    REQUIRE(no_console.ok());
+    REQUIRE(no_console.value().expect.has_value());
+    CHECK_FALSE(no_console.value().expect->console.has_value());
+}
+
+TEST_CASE("a TOML syntax error reports file, line and column", "[scenario]")
+{
+    std::string e = error_of(valid_with("memory_mb = 16", "memory_mb = = 16"));
+    CHECK_THAT(e, Catch::StartsWith("scenarios/t/scenario.toml:6:"));
+}
+
+TEST_CASE("type errors name the file and the key", "[scenario]")
+{
+    CHECK(error_of(valid_with("memory_mb = 16", "memory_mb = \"16\"")) ==
+          "scenarios/t/scenario.toml: guest.memory_mb: expected an integer, got a string");
+    CHECK(error_of(valid_with("image = \"guest.bin\"", "image = 3")) ==
+          "scenarios/t/scenario.toml: guest.image: expected a string, got an integer");
+    CHECK(error_of(valid_with("profiles = [\"penryn\", \"skylake\"]", "profiles = \"penryn\"")) ==
+          "scenarios/t/scenario.toml: run.profiles: expected an array of strings, got a string");
+    CHECK(error_of(valid_with("profiles = [\"penryn\", \"skylake\"]", "profiles = [\"penryn\", 2]")) ==
+          "scenarios/t/scenario.toml: run.profiles: expected an array of strings, found an integer");
+    CHECK(error_of(valid_with("status = 7", "status = 7.0")) ==
+          "scenarios/t/scenario.toml: expect.status: expected an integer, got a floating-point number");
+    CHECK(error_of(valid_with("console = \"hello from xeno\\n\"", "console = true")) ==
+          "scenarios/t/scenario.toml: expect.console: expected a string, got a boolean");
+    CHECK(error_of(valid_with("[run]", "run = 1\n[xrun]")) ==
+          "scenarios/t/scenario.toml: xrun: unknown key");
+}
+
+TEST_CASE("missing keys and tables are named", "[scenario]")
+{
+    CHECK(error_of(valid_with("memory_mb = 16\n", "")) ==
+          "scenarios/t/scenario.toml: guest.memory_mb: missing (required)");
+    CHECK(error_of(valid_with("max_instructions = 50000000\n", "")) ==
+          "scenarios/t/scenario.toml: run.max_instructions: missing (required)");
+    CHECK(error_of(valid_with("image = \"guest.bin\"\n", "")) ==
+          "scenarios/t/scenario.toml: guest.image: missing (required)");
+    CHECK(error_of("[run]\nprofiles = [\"penryn\"]\nmax_instructions = 1\n") ==
+          "scenarios/t/scenario.toml: guest: missing table (required)");
+    CHECK(error_of(valid_with("status = 7\n", "")) ==
+          "scenarios/t/scenario.toml: expect.status: missing (required)");
+}
+
+TEST_CASE("out-of-range values are refused", "[scenario]")
+{
+    CHECK(error_of(valid_with("memory_mb = 16", "memory_mb = 0")) ==
+          "scenarios/t/scenario.toml: guest.memory_mb: expected an integer from 1 to 3072, got 0");
+    CHECK(error_of(valid_with("memory_mb = 16", "memory_mb = 4096")) ==
+          "scenarios/t/scenario.toml: guest.memory_mb: expected an integer from 1 to 3072, got 4096");
+    CHECK(error_of(valid_with("entry = 0x8010", "entry = 0x10000")) ==
+          "scenarios/t/scenario.toml: guest.entry: expected an integer from 0x0 to 0xffff, got 0x10000");
+    CHECK(error_of(valid_with("entry = 0x8010", "entry = 0x7000")) ==
+          "scenarios/t/scenario.toml: guest.entry: 0x7000 is below the load address 0x8000");
+    CHECK(error_of(valid_with("load_address = 0x8000", "load_address = 0x1000000")) ==
+          "scenarios/t/scenario.toml: guest.load_address: 0x1000000 is outside guest memory (16 MiB)");
+    CHECK(error_of(valid_with("load_address = 0x8000", "load_address = -1")) ==
+          "scenarios/t/scenario.toml: guest.load_address: expected an integer from 0x0 to 0xbfffffff, got -1");
+    CHECK(error_of(valid_with("max_instructions = 50000000", "max_instructions = 0")) ==
+          "scenarios/t/scenario.toml: run.max_instructions: expected an integer from 1 to 9223372036854775807, "
+          "got 0");
+    CHECK(error_of(valid_with("status = 7", "status = 256")) ==
+          "scenarios/t/scenario.toml: expect.status: expected an integer from 0 to 255, got 256");
+    CHECK(error_of(valid_with("image = \"guest.bin\"", "image = \"\"")) ==
+          "scenarios/t/scenario.toml: guest.image: must not be empty");
+}
+
+TEST_CASE("profiles must be known, listed once, and at least one", "[scenario]")
+{
+    CHECK(error_of(valid_with("[\"penryn\", \"skylake\"]", "[\"penryn\", \"haswell\"]")) ==
+          "scenarios/t/scenario.toml: run.profiles: unknown profile \"haswell\" (known: penryn, skylake)");
+    CHECK(error_of(valid_with("[\"penryn\", \"skylake\"]", "[\"skylake\", \"skylake\"]")) ==
+          "scenarios/t/scenario.toml: run.profiles: profile \"skylake\" listed twice");
+    CHECK(error_of(valid_with("[\"penryn\", \"skylake\"]", "[]")) ==
+          "scenarios/t/scenario.toml: run.profiles: must list at least one profile");
+}
+
+TEST_CASE("a misspelt key is an error, not a silently ignored setting", "[scenario]")
+{
+    CHECK(error_of(valid_with("memory_mb = 16", "memory_mb = 16\nmemory = 16")) ==
+          "scenarios/t/scenario.toml: guest.memory: unknown key");
+    CHECK(error_of(valid_with("max_instructions", "max_insns = 1\nmax_instructions")) ==
+          "scenarios/t/scenario.toml: run.max_insns: unknown key");
+    CHECK(error_of(valid_with("status = 7", "status = 7\nstdout = \"\"")) ==
+          "scenarios/t/scenario.toml: expect.stdout: unknown key");
+}
+
+TEST_CASE("load_scenario reads <dir>/scenario.toml and names the scenario after the directory", "[scenario]")
+{
+    xeno::test::TempDir tmp;
+    tmp.write("scenarios/demo/scenario.toml", kValid);
+    Outcome<Scenario> s = load_scenario((tmp.path() / "scenarios/demo/").string());
+    REQUIRE(s.ok());
+    CHECK(s.value().name == "demo");
+    CHECK(s.value().file == tmp.path() / "scenarios/demo/scenario.toml");
+
+    Outcome<Scenario> missing = load_scenario(tmp.path() / "scenarios/nope");
+    REQUIRE_FALSE(missing.ok());
+    CHECK(missing.error() == "no scenario at " + (tmp.path() / "scenarios/nope").string() + ": not a directory");
+
+    std::filesystem::create_directories(tmp.path() / "scenarios/empty");
+    Outcome<Scenario> empty = load_scenario(tmp.path() / "scenarios/empty");
+    REQUIRE_FALSE(empty.ok());
+    CHECK_THAT(empty.error(), Catch::Contains("cannot read") && Catch::EndsWith("empty/scenario.toml"));
+}
+
+TEST_CASE("the scenarios in the tree load", "[scenario]")
+{
+    for (const char* name : {"hello", "cpuid-msr-tsc"}) {
+        Outcome<Scenario> s = load_scenario(std::filesystem::path(XENO_SOURCE_DIR) / "scenarios" / name);
+        INFO(name << ": " << s.error());
+        REQUIRE(s.ok());
+        CHECK(s.value().name == name);
+        CHECK(s.value().profiles == std::vector<std::string>{"penryn", "skylake"});
+        CHECK(s.value().load_address == 0x8000);
+        REQUIRE(s.value().expect.has_value());
+        CHECK(s.value().expect->status == 0);
+    }
+    Outcome<Scenario> hello = load_scenario(std::filesystem::path(XENO_SOURCE_DIR) / "scenarios/hello");
+    REQUIRE(hello.ok());
+    CHECK(hello.value().expect->console == std::optional<std::string>("hello from xeno\n"));
+}
