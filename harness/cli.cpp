@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "harness/bochs_command.hpp"
 #include "harness/run_command.hpp"
 #include "harness/run_options.hpp"
 
@@ -78,13 +79,15 @@ int xeno_main(int argc, const char* const* argv, const CliEnv& env)
 
     RunOptions run_options;
     add_run_command(app, run_options);
+    BochsOptions bochs_options;
+    add_bochs_command(app, bochs_options);
 
     // CLI11 would call an unknown command a missing subcommand; say what it is.
     if (argc > 1 && argv[1][0] != '-') {
         try {
             app.get_subcommand(argv[1]);
         } catch (const CLI::OptionNotFound&) {
-            env.err << "xeno: error: unknown command \"" << argv[1] << "\" (commands: run)\n";
+            env.err << "xeno: error: unknown command \"" << argv[1] << "\" (commands: run, bochs)\n";
             return kExitUsage;
         }
     }
@@ -102,6 +105,9 @@ int xeno_main(int argc, const char* const* argv, const CliEnv& env)
 
     if (app.got_subcommand("run")) {
         return run_scenario(run_options, env);
+    }
+    if (app.got_subcommand("bochs")) {
+        return run_bochs(bochs_options, env);
     }
     env.err << "xeno: error: no command given (try xeno --help)\n";
     return kExitUsage;

@@ -8,6 +8,7 @@
 #include <csetjmp>
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include "core/boot_info.hpp"
 #include "core/run_stats.hpp"
@@ -60,13 +61,13 @@ bool start_guarded(const BootInfo& boot, int* status, std::string* reason)
 
 }  // namespace
 
-void abort_machine(const std::string& reason)
+void abort_machine(std::string reason)
 {
     if (!g_abort_target) {
         std::fprintf(stderr, "xeno: machine aborted outside a run: %s\n", reason.c_str());
         std::abort();
     }
-    *g_abort_reason = reason;
+    *g_abort_reason = std::move(reason);
     std::longjmp(*g_abort_target, 1);
 }
 

@@ -7,6 +7,8 @@
 
 namespace xeno::sim {
 
-[[noreturn]] void abort_machine(const std::string& reason);
+// reason is taken by value and moved out before the jump: the frames the
+// jump skips must not own heap memory (their destructors never run).
+[[noreturn]] void abort_machine(std::string reason);
 
 }  // namespace xeno::sim

@@ -168,3 +168,22 @@ TEST_CASE("core on the model: shadow paging on skylake takes the vm86 path; runs
     CHECK(a.log == b.log);
     CHECK(a.result.guest_instructions == b.result.guest_instructions);
 }
+
+TEST_CASE("core on the model: a guest that never ends is switched off at its instruction limit", "[core][e2e]")
+{
+    if (!have_machine()) return;
+    // jmp $
+    const std::vector<std::uint8_t> kSpin = {0xeb, 0xfe};
+    for (const char* profile : {"skylake", "penryn"}) {
+        INFO(profile);
+        const Run r = run_guest(kSpin, profile);
+        CHECK_FALSE(r.result.ok);
+        CHECK(r.result.error == "the guest ran past its limit of 100000 instructions");
+        CHECK(r.result.guest_instructions > 100000);
+        CHECK(r.result.guest_instructions < 100100);
+        // The machine can run again after an abort.
+        const Run again = run_guest(kSpin, profile);
+        CHECK(again.result.error == r.result.error);
+        CHECK(again.result.guest_instructions == r.result.guest_instructions);
+    }
+}

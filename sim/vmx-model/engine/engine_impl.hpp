@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <unordered_map>
 
 #include "hal/panic.hpp"
@@ -18,9 +19,9 @@ namespace xeno::sim {
 
 // The engine cannot go on (Unicorn failed, the guest can never wake up, the
 // instruction limit): the machine is switched off and run_machine reports why.
-[[noreturn]] inline void engine_abort(const std::string& why)
+[[noreturn]] inline void engine_abort(std::string why)
 {
-    abort_machine(why);
+    abort_machine(std::move(why));
 }
 
 struct ExitInfo {
