@@ -185,6 +185,7 @@ public:
     WorkDir(const WorkDir&) = delete;
     WorkDir& operator=(const WorkDir&) = delete;
     const std::filesystem::path& path() const { return path_; }
+    void keep() { remove_ = false; }  // a failed run's files stay for the error message's "see ..."
 
 private:
     std::filesystem::path path_;
@@ -308,6 +309,9 @@ int run_bochs(const BochsOptions& options, const CliEnv& env)
     if (said.rfind("run-bochs: ", 0) == 0) {
         said.erase(0, 11);
     }
+    if (rc < 0 || rc >= 2 || !read_file(work.path() / "com1.txt")) {
+        work.keep();
+    }
     if (rc < 0 || rc >= 3) {  // 3: the rig's setup error (no bochs, no BIOS); else it did not run
         return fail(env, kExitFailed, said.empty() ? fmt::format("the Bochs rig failed (status {})", rc) : said);
     }
@@ -315,6 +319,7 @@ int run_bochs(const BochsOptions& options, const CliEnv& env)
     std::string com2 = read_file(work.path() / "com2.txt").value_or("");
     Com1Report report = parse_com1(com1);
     if (rc == 2 || !report.status) {
+        work.keep();
         if (said.rfind("timeout", 0) == 0) {
             said = "Bochs " + said;
         }
