@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstring>
 
 #include "hal/panic.hpp"
 #include "sim/platform/machine_memory.hpp"
@@ -10,44 +11,43 @@ namespace xeno::sim {
 
 static_assert(VmcsStore::kFieldsOffset + 8 * vmx::kVmcsFieldCount <= kPageSize, "VMCS fields must fit the region");
 
+namespace {
+
+// Encodings are 15 bits wide (SDM 25.11.2; bits 31:15 are reserved). Built at
+// compile time: no guard variable on the VMREAD/VMWRITE path.
+constexpr std::array<i16, 1 << 15> make_index_table()
+{
+    std::array<i16, 1 << 15> t{};
+    for (auto& e : t) e = -1;
+    for (usize i = 0; i < vmx::kVmcsFieldCount; ++i) t[vmx::kVmcsFieldTable[i].encoding] = static_cast<i16>(i);
+    return t;
+}
+constexpr std::array<i16, 1 << 15> kIndexTable = make_index_table();
+
+}  // namespace
+
 VmcsStore::VmcsStore(MachineMemory& memory, Hpa region) : memory_(memory), region_(region)
 {
     if (!region.page_aligned() || !memory.contains(region.value(), kPageSize))
         hal::panic("VmcsStore: VMCS region is not an aligned page of machine memory");
+    // The region was checked once: field slots are reached directly.
+    fields_ = memory.data() + region.value() + kFieldsOffset;
 }
 
 int VmcsStore::field_index(u64 full_encoding)
 {
-    // Encodings are 15 bits wide (SDM 25.11.2; bits 31:15 are reserved).
-    static const std::array<i16, 1 << 15> table = [] {
-        std::array<i16, 1 << 15> t;
-        t.fill(-1);
-        for (usize i = 0; i < vmx::kVmcsFieldCount; ++i) t[vmx::kVmcsFieldTable[i].encoding] = static_cast<i16>(i);
-        return t;
-    }();
-    return full_encoding < table.size() ? table[full_encoding] : -1;
+    return full_encoding < kIndexTable.size() ? kIndexTable[full_encoding] : -1;
 }
 
-u64 VmcsStore::width_mask(u64 encoding)
-{
-    switch (vmx::encoding_width(encoding)) {
-    case vmx::VmcsWidth::W16: return 0xffff;
-    case vmx::VmcsWidth::W32: return 0xffffffff;
-    case vmx::VmcsWidth::W64:
-    case vmx::VmcsWidth::NATURAL: return ~u64{0};
-    }
-    return 0;
-}
-
-u64 VmcsStore::slot_address(u32 full_encoding) const
+u8* VmcsStore::slot(u32 full_encoding) const
 {
     const int index = field_index(full_encoding);
-    if (index < 0) {
+    if (index < 0) [[unlikely]] {
         char buf[80];
         std::snprintf(buf, sizeof buf, "VmcsStore: 0x%x is not a VMCS field encoding", full_encoding);
         hal::panic(buf);
     }
-    return region_.value() + kFieldsOffset + 8 * static_cast<u64>(index);
+    return fields_ + 8 * static_cast<usize>(index);
 }
 
 u64 VmcsStore::get(u32 encoding) const
@@ -55,7 +55,8 @@ u64 VmcsStore::get(u32 encoding) const
     const bool high = vmx::encoding_is_high(encoding);
     if (high && vmx::encoding_width(encoding) != vmx::VmcsWidth::W64)
         hal::panic("VmcsStore: high access to a field that is not 64-bit");
-    const u64 value = memory_.load<u64>(slot_address(encoding & ~1u));
+    u64 value;
+    std::memcpy(&value, slot(encoding & ~1u), sizeof value);
     return high ? value >> 32 : value & width_mask(encoding);
 }
 
@@ -64,13 +65,16 @@ void VmcsStore::set(u32 encoding, u64 value)
     const bool high = vmx::encoding_is_high(encoding);
     if (high && vmx::encoding_width(encoding) != vmx::VmcsWidth::W64)
         hal::panic("VmcsStore: high access to a field that is not 64-bit");
-    const u64 slot = slot_address(encoding & ~1u);
+    u8* const p = slot(encoding & ~1u);
     if (high) {
         // A high access writes bits 63:32 and leaves bits 31:0 alone (SDM 25.11.2).
-        const u64 old = memory_.load<u64>(slot);
-        memory_.store<u64>(slot, (old & 0xffffffff) | (value << 32));
+        u64 old;
+        std::memcpy(&old, p, sizeof old);
+        old = (old & 0xffffffff) | (value << 32);
+        std::memcpy(p, &old, sizeof old);
     } else {
-        memory_.store<u64>(slot, value & width_mask(encoding));
+        const u64 v = value & width_mask(encoding);
+        std::memcpy(p, &v, sizeof v);
     }
 }
 

@@ -63,13 +63,22 @@ public:
     static int field_index(u64 full_encoding);
 
     // Field width mask of an encoding (16, 32 or 64 bits; natural = 64).
-    static u64 width_mask(u64 encoding);
+    static u64 width_mask(u64 encoding)
+    {
+        // 16, 32 or 64 bits (natural width is 64 in the model).
+        switch (vmx::encoding_width(encoding)) {
+        case vmx::VmcsWidth::W16: return 0xffff;
+        case vmx::VmcsWidth::W32: return 0xffffffff;
+        default: return ~u64{0};
+        }
+    }
 
 private:
-    u64 slot_address(u32 full_encoding) const;
+    u8* slot(u32 full_encoding) const;  // host address of a field's slot (panics on a non-field)
 
     MachineMemory& memory_;
     Hpa region_;
+    u8* fields_ = nullptr;  // host address of the slot array (region checked in the constructor)
 };
 
 }  // namespace xeno::sim

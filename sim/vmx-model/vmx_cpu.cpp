@@ -14,8 +14,11 @@ constexpr u64 kNoVmcs = ~u64{0};
 }  // namespace
 
 VmxCpu::VmxCpu(MachineMemory& memory, HostCpu& host, const CpuProfile& profile)
-    : memory_(memory), host_(host), profile_(profile)
+    : memory_(memory), host_(host), profile_(profile), supported_(std::size_t{1} << 15)
 {
+    // The profile's answer for every 15-bit encoding, once: VMREAD and VMWRITE
+    // run on the path of every VM exit.
+    for (u64 e = 0; e < supported_.size(); ++e) supported_[e] = profile.supports_field(e) ? 1 : 0;
 }
 
 VmxCpu::~VmxCpu() = default;
@@ -134,7 +137,11 @@ VmxResult VmxCpu::vmptrst(Hpa* vmcs)
     return VmxResult::SUCCEED;
 }
 
-bool VmxCpu::field_supported(u64 encoding) const { return profile_.supports_field(encoding); }
+bool VmxCpu::field_supported(u64 encoding) const
+{
+    // Bits 63:15 set: never a supported component (as CpuProfile::supports_field).
+    return encoding < supported_.size() && supported_[encoding] != 0;
+}
 
 u64 VmxCpu::read_field(u32 encoding)
 {

@@ -12,6 +12,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "arch/x86/vmx/vmx_arch.hpp"
 #include "hal/vmx.hpp"
@@ -118,6 +119,7 @@ private:
     Hpa vmxon_pointer_{};
     std::optional<VmcsStore> current_;
     LiveGuestState* live_ = nullptr;
+    std::vector<u8> supported_;  // profile_.supports_field per 15-bit encoding
     std::function<void()> tlb_flush_;
     FaultHandler fault_handler_;
     VmxFault last_fault_ = VmxFault::NONE;

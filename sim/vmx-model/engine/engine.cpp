@@ -81,7 +81,6 @@ Engine::Impl::~Impl() = default;
 Engine::Engine(MachineMemory& memory, const CpuProfile& profile) : memory_(memory), profile_(profile)
 {
     const UcLayout& layout = uc_layout();  // calibrates once per process (self-test inside)
-    (void)layout;
     if (uc_open(UC_ARCH_X86, UC_MODE_64, &uc_) != UC_ERR_OK) engine_abort("unicorn: uc_open failed");
     // Machine memory as the physical address space, in regions of at most
     // 1 GiB (a few large regions keep Unicorn's region lookup cheap).
@@ -95,6 +94,7 @@ Engine::Engine(MachineMemory& memory, const CpuProfile& profile) : memory_(memor
     }
     if (uc_ctl_tlb_mode(uc_, UC_TLB_VIRTUAL) != UC_ERR_OK) engine_abort("unicorn: UC_TLB_VIRTUAL unavailable");
     impl_ = std::make_unique<Impl>(*this, memory);
+    impl_->live_regs = uc_find_live_regs(uc_, layout);
     impl_->install_hooks();
 }
 
@@ -154,6 +154,40 @@ void Engine::Impl::drop_block_cache()
 
 u64 Engine::Impl::reg(int id)
 {
+    if (live_regs) {
+        // The registers an exit path reads, as the API would return them
+        // (mode 64: full GPRs, env->eip, env->cr[n], the CS selector).
+        const UcLayout& l = blob.layout();
+        switch (id) {
+        case UC_X86_REG_RAX: return live_u64(8 * 0);
+        case UC_X86_REG_RCX: return live_u64(8 * 1);
+        case UC_X86_REG_RDX: return live_u64(8 * 2);
+        case UC_X86_REG_RBX: return live_u64(8 * 3);
+        case UC_X86_REG_RSP: return live_u64(8 * 4);
+        case UC_X86_REG_RBP: return live_u64(8 * 5);
+        case UC_X86_REG_RSI: return live_u64(8 * 6);
+        case UC_X86_REG_RDI: return live_u64(8 * 7);
+        case UC_X86_REG_R8: return live_u64(8 * 8);
+        case UC_X86_REG_R9: return live_u64(8 * 9);
+        case UC_X86_REG_R10: return live_u64(8 * 10);
+        case UC_X86_REG_R11: return live_u64(8 * 11);
+        case UC_X86_REG_R12: return live_u64(8 * 12);
+        case UC_X86_REG_R13: return live_u64(8 * 13);
+        case UC_X86_REG_R14: return live_u64(8 * 14);
+        case UC_X86_REG_R15: return live_u64(8 * 15);
+        case UC_X86_REG_RIP: return live_u64(l.eip - l.regs);
+        case UC_X86_REG_CR0: return live_u64(l.cr - l.regs);
+        case UC_X86_REG_CR2: return live_u64(l.cr - l.regs + 16);
+        case UC_X86_REG_CR3: return live_u64(l.cr - l.regs + 24);
+        case UC_X86_REG_CR4: return live_u64(l.cr - l.regs + 32);
+        case UC_X86_REG_CS: {
+            u32 sel;
+            std::memcpy(&sel, live_regs + (l.segs + 24 - l.regs), sizeof sel);
+            return sel & 0xffff;
+        }
+        default: break;
+        }
+    }
     u64 v = 0;
     uc_reg_read(uc, id, &v);
     return v;
@@ -176,18 +210,27 @@ void Engine::Impl::set_rip(u64 v)
 
 void Engine::Impl::read_gprs(hal::GuestRegs& r)
 {
-    void* ptrs[16];
-    int ids[16];
+    if (live_regs) {
+        std::memcpy(r.gpr, live_regs, sizeof r.gpr);
+        r.cr2 = reg(UC_X86_REG_CR2);
+        return;
+    }
+    // One batch call for the 16 GPRs and CR2 (an exit path).
+    void* ptrs[17];
+    int ids[17];
     for (int i = 0; i < 16; ++i) {
         ids[i] = kGprIds[i];
         ptrs[i] = &r.gpr[i];
     }
-    uc_reg_read_batch(uc, ids, ptrs, 16);
-    r.cr2 = reg(UC_X86_REG_CR2);
+    ids[16] = UC_X86_REG_CR2;
+    ptrs[16] = &r.cr2;
+    uc_reg_read_batch(uc, ids, ptrs, 17);
 }
 
 void Engine::Impl::write_changed_gprs()
 {
+    // Most handlers change no GPR: one comparison instead of sixteen.
+    if (std::memcmp(regs->gpr, regs_at_exit.gpr, sizeof regs->gpr) == 0 && regs->cr2 == regs_at_exit.cr2) return;
     for (int i = 0; i < 16; ++i) {
         if (i == 4) continue;  // RSP lives in the VMCS
         if (regs->gpr[i] != regs_at_exit.gpr[i]) set_reg(kGprIds[i], regs->gpr[i]);

@@ -118,6 +118,39 @@ bool Engine::Impl::decode_block(u64 address, u32 size)
 
 void Engine::Impl::on_block(u64 address, u32 size)
 {
+    // Runs once per executed block: the common case (nothing armed, block
+    // in the direct-mapped cache, under the limit) stays free of calls so the
+    // compiler gives it no stack frame; everything else is out of line.
+    if (engine.ext_pending_ || (proc & (vmx::proc::INTERRUPT_WINDOW_EXITING | vmx::proc::NMI_WINDOW_EXITING)) ||
+        preemption_deadline != ~u64{0}) [[unlikely]] {
+        on_block_slow(address, size);
+        return;
+    }
+    const BlockSlot& slot = block_slots[(address ^ (address >> 12)) & (kBlockSlots - 1)];
+    if (slot.address != address || slot.size != size) [[unlikely]] {
+        on_block_slow(address, size);
+        return;
+    }
+    count_block(address, slot.block);
+}
+
+void Engine::Impl::count_block(u64 address, const Block* block)
+{
+    engine.instructions_ += block->offsets.size();
+    if (engine.instruction_limit_ && engine.instructions_ > engine.instruction_limit_) [[unlikely]]
+        instruction_limit_reached();
+    cur_block = address;
+    cur_block_info = block;
+    interruptibility &= ~(vmx::interruptibility::BLOCKING_BY_STI | vmx::interruptibility::BLOCKING_BY_MOV_SS);
+}
+
+void Engine::Impl::instruction_limit_reached()
+{
+    engine_abort("the guest ran past its limit of " + std::to_string(engine.instruction_limit_) + " instructions");
+}
+
+void Engine::Impl::on_block_slow(u64 address, u32 size)
+{
     if (async_check()) return;
     BlockSlot& slot = block_slots[(address ^ (address >> 12)) & (kBlockSlots - 1)];
     const Block* block = slot.block;
@@ -136,12 +169,7 @@ void Engine::Impl::on_block(u64 address, u32 size)
         block = &it->second;
         slot = BlockSlot{address, size, block};
     }
-    engine.instructions_ += block->offsets.size();
-    if (engine.instruction_limit_ && engine.instructions_ > engine.instruction_limit_)
-        engine_abort("the guest ran past its limit of " + std::to_string(engine.instruction_limit_) + " instructions");
-    cur_block = address;
-    cur_block_info = block;
-    interruptibility &= ~(vmx::interruptibility::BLOCKING_BY_STI | vmx::interruptibility::BLOCKING_BY_MOV_SS);
+    count_block(address, block);
 }
 
 bool Engine::Impl::async_check()

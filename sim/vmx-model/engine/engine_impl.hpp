@@ -3,6 +3,7 @@
 // exit information). Not for use outside sim/vmx-model/engine.
 #pragma once
 
+#include <cstring>
 #include <string>
 #include <utility>
 #include <unordered_map>
@@ -94,6 +95,8 @@ struct Engine::Impl final : LiveGuestState {
 
     // ---- engine_exits.cpp ----
     void on_block(u64 address, u32 size);
+    [[gnu::noinline]] void on_block_slow(u64 address, u32 size);  // armed events, cache misses
+    [[gnu::noinline]] void instruction_limit_reached();
     void on_site(u64 address);
     void on_interrupt(u32 vector);
     void on_invalid_opcode();
@@ -115,6 +118,15 @@ struct Engine::Impl final : LiveGuestState {
     uc_engine* uc;
     MachineMemory& memory;
     UcCpuBlob blob;
+    // The engine's live regs[0] (uc_find_live_regs), or nullptr: reg(),
+    // rip() and read_gprs() then load registers directly, not through the API.
+    const u8* live_regs = nullptr;
+    u64 live_u64(usize offset) const
+    {
+        u64 v;
+        std::memcpy(&v, live_regs + offset, sizeof v);
+        return v;
+    }
 
     // The run in progress.
     VmcsStore* vmcs = nullptr;
@@ -128,6 +140,7 @@ struct Engine::Impl final : LiveGuestState {
     bool in_handler = false;
     bool live = true;
     bool gprs_valid = false;         // *regs already holds the CPU's GPRs for this exit
+    bool exit_rip_valid = false;     // exit_rip already holds the CPU's RIP for this exit
     bool controls_dirty = false;     // a control field was written during the exit
     bool injection_written = false;  // VM-entry event-injection fields were written  // false while an entry failure is reported: VMREAD sees the VMCS
     bool blob_fresh = false;
@@ -155,6 +168,7 @@ struct Engine::Impl final : LiveGuestState {
         std::vector<u16> offsets;
     };
     std::unordered_map<u64, Block> blocks;
+    void count_block(u64 address, const Block* block);  // on_block's bookkeeping
     // Direct-mapped front cache of `blocks` (the block hook runs per block).
     struct BlockSlot {
         u64 address = ~u64{0};

@@ -213,7 +213,8 @@ bool Engine::Impl::exit(const ExitInfo& x)
     ++engine.exits_;
     write_exit_fields(x);
     save_preemption_timer();
-    exit_rip = rip();
+    if (!exit_rip_valid) exit_rip = rip();
+    exit_rip_valid = false;
     if (!gprs_valid) read_gprs(*regs);
     gprs_valid = false;
     regs_at_exit = *regs;

@@ -204,6 +204,8 @@ void Engine::Impl::site_io(u64 address, const DecodedInsn& d)
     x.io_rsi = regs->gpr[6];
     x.io_rdi = regs->gpr[7];
     x.io_rip = rip();
+    exit_rip = x.io_rip;  // exit() takes it from here instead of reading RIP again
+    exit_rip_valid = true;
     take_exit(address, x);
 }
 
@@ -264,10 +266,12 @@ unsigned Engine::Impl::cpl()
 // bitmap must be clear. #GP(0) from it comes before the VM exit.
 bool Engine::Impl::io_permitted(const DecodedInsn& d)
 {
+    // Each register is read once (an exit path: every uc_reg_read counts).
     const u64 rflags = reg(UC_X86_REG_EFLAGS);
     const bool vm86 = test_bit(rflags, 17);
     if (!(reg(UC_X86_REG_CR0) & 1)) return true;
-    if (!vm86 && cpl() <= bits(rflags, 13, 12)) return true;
+    // Protected mode outside virtual-8086 mode: CPL is CS.RPL (as cpl()).
+    if (!vm86 && (reg(UC_X86_REG_CS) & 3) <= bits(rflags, 13, 12)) return true;
     const u8 op = d.opcode;
     const bool byte = !(op & 1);
     const bool o16 = d.mode == 64 ? d.opsize : ((d.mode == 32) == d.opsize);
@@ -310,6 +314,10 @@ void Engine::Impl::on_site(u64 address)
         }
         break;
     default: break;
+    }
+    if (d.kind == InsnKind::IO || d.kind == InsnKind::IO_STRING) {
+        site_io(address, d);  // before `next`: the I/O path reads RIP once
+        return;
     }
     ExitInfo x;
     x.instruction_length = d.length;

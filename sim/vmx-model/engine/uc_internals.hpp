@@ -128,6 +128,16 @@ private:
 // Panics with a clear message if the layout does not verify.
 const UcLayout& uc_layout();
 
+// The live register file of one engine: the address of CPUX86State's
+// regs[0] inside the running engine (uc_live_regs.cpp), so exit paths read
+// GPRs, RIP, CRs and CS as plain loads instead of one uc_reg_read each (an
+// exit reads ~20 registers). Found by planting a signature in the GPRs and
+// searching the memory the uc_struct points to; accepted only if the whole
+// range from regs[0] to the control registers equals a uc_context_save of the
+// same engine. nullptr when not found: callers then use the public API.
+// Offsets from the result are layout offsets minus layout.regs.
+const std::uint8_t* uc_find_live_regs(uc_engine* uc, const UcLayout& layout);
+
 // Reset QEMU's double-fault bookkeeping after the model took an exception
 // out of Unicorn's hands, so the next one is not reported as #DF.
 void uc_reset_exception_state(UcCpuBlob& blob);
