@@ -117,7 +117,7 @@ WalkResult translate_linear(MachineMemory& m, const TranslationContext& c, u64 v
     const bool lma = test_bit(c.efer, 10);
     const bool nxe = test_bit(c.efer, 11);
     const bool write = acc == Access::WRITE, fetch = acc == Access::FETCH;
-    const u32 base_err = (write ? pfec::W : 0) | (c.user ? pfec::U : 0) | (fetch && (nxe || test_bit(c.cr4, 20)) ? pfec::I : 0);
+    const u32 base_err = (write ? pfec::W : 0) | (c.user ? pfec::U : 0) | (fetch && ((pae && nxe) || test_bit(c.cr4, 20)) ? pfec::I : 0);  // I/D rule of SDM 4.7
 
     WalkResult fail;
     auto page_fault = [&](u32 extra) {
@@ -162,7 +162,11 @@ WalkResult translate_linear(MachineMemory& m, const TranslationContext& c, u64 v
         }
         va = va32;
     } else {
-        const u64 rsvd_high = nxe ? (((~u64{0}) << kMaxPhys) & ~bit(63)) : ((~u64{0}) << kMaxPhys);
+        // PAE: bits 62:MAXPHYADDR are reserved; 4-level: bits 62:52 are
+        // ignored (SDM Tables 4-14..4-19), only 51:MAXPHYADDR are reserved.
+        // Bit 63 (XD) is reserved unless EFER.NXE.
+        const u64 above_maxphys = ((~u64{0}) << kMaxPhys) & ~bit(63);
+        const u64 rsvd_high = (lma ? (above_maxphys & (bit(52) - 1)) : above_maxphys) | (nxe ? 0 : bit(63));
         u64 table;
         int level;
         if (lma) {
