@@ -68,18 +68,33 @@ void busy_loop_ratio(std::uint64_t target_insns, const std::string& profile)
     }
     guest.set_param(0, iterations);
 
-    BareRun bare = run_bare_unicorn(guest, false);
-    double bare_ips = static_cast<double>(kernel_insns) / bare.seconds;
-
+    // Bare and Xeno runs alternate, three of each, and the fastest of each
+    // counts: on a shared machine a slow spell then hits both sides alike
+    // instead of deciding the ratio.
+    constexpr int kRounds = 3;
+    double bare_seconds = 0, xeno_seconds = 0;
+    BareRun bare;
+    sim::MachineResult r;
     std::string console;
-    sim::MachineOutput out;
-    out.guest_console = [&](const char* b, std::size_t n) { console.append(b, n); };
-    out.log = [](const char*, std::size_t) {};
-    out.trace = [](const char*, std::size_t) {};
-    auto begin = Clock::now();
-    sim::MachineResult r = sim::run_machine(machine_config(guest, profile, kernel_insns * 2 + 1000000), out);
-    double xeno_seconds = std::chrono::duration<double>(Clock::now() - begin).count();
-    require_ok(r, "busy_loop");
+    for (int round = 0; round < kRounds; ++round) {
+        BareRun b = run_bare_unicorn(guest, false);
+        if (round == 0 || b.seconds < bare_seconds) bare_seconds = b.seconds;
+        bare = b;
+
+        std::string out_text;
+        sim::MachineOutput out;
+        out.guest_console = [&](const char* bytes, std::size_t n) { out_text.append(bytes, n); };
+        out.log = [](const char*, std::size_t) {};
+        out.trace = [](const char*, std::size_t) {};
+        auto begin = Clock::now();
+        sim::MachineResult run = sim::run_machine(machine_config(guest, profile, kernel_insns * 2 + 1000000), out);
+        double seconds = std::chrono::duration<double>(Clock::now() - begin).count();
+        require_ok(run, "busy_loop");
+        if (round == 0 || seconds < xeno_seconds) xeno_seconds = seconds;
+        r = run;
+        console = out_text;
+    }
+    double bare_ips = static_cast<double>(kernel_insns) / bare_seconds;
     double xeno_ips = static_cast<double>(r.guest_instructions) / xeno_seconds;
 
     std::string want = fmt::format("{:08x}\n", bare.eax);
@@ -88,9 +103,9 @@ void busy_loop_ratio(std::uint64_t target_insns, const std::string& profile)
                      console.c_str(), want.c_str());
         std::exit(1);
     }
-    std::printf("busy_loop: %llu kernel instructions; bare unicorn %.3f s (%.1f M insns/s); xeno (%s) %llu guest "
-                "instructions, %llu exits, %.3f s (%.1f M insns/s)\n",
-                static_cast<unsigned long long>(kernel_insns), bare.seconds, bare_ips / 1e6, profile.c_str(),
+    std::printf("busy_loop: %llu kernel instructions, best of %d alternating runs; bare unicorn %.3f s (%.1f M insns/s); "
+                "xeno (%s) %llu guest instructions, %llu exits, %.3f s (%.1f M insns/s)\n",
+                static_cast<unsigned long long>(kernel_insns), kRounds, bare_seconds, bare_ips / 1e6, profile.c_str(),
                 static_cast<unsigned long long>(r.guest_instructions), static_cast<unsigned long long>(r.exits),
                 xeno_seconds, xeno_ips / 1e6);
     std::printf("busy_loop_ratio=%.3f\n", xeno_ips / bare_ips);
