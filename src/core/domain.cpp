@@ -6,12 +6,20 @@
 
 namespace xeno {
 
-Domain::Domain() : uart_(kUartPort, &Domain::console_sink, this), debug_exit_(&Domain::debug_exit, this)
+Domain::Domain() : uart_(kUartPort, &Domain::console_sink, this), debug_exit_(&Domain::debug_exit, this),
+      system_control_a_(&Domain::reset_request, this)
 {
     // Fixed, distinct ranges on an empty bus: cannot fail.
     (void)io_.attach(kUartPort, kUartPort + 7, devices::port_device(uart_), true);
     (void)io_.attach(devices::DebugExit::kDefaultPort, devices::DebugExit::kDefaultPort,
                      devices::port_device(debug_exit_), false);
+    (void)io_.attach(devices::SystemControlA::kPort, devices::SystemControlA::kPort,
+                     devices::port_device(system_control_a_), true);
+}
+
+void Domain::reset_request(void* context)
+{
+    static_cast<Domain*>(context)->end(kGuestCrashStatus, "guest requested a reset through port 0x92 (not supported yet)");
 }
 
 void Domain::console_sink(void*, const char* bytes, usize length)

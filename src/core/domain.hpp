@@ -1,15 +1,17 @@
 // A domain: one guest, its memory (p2m), its devices, and how it ended.
 //
 // One HVM domain for now: guest RAM from machine frames, module 0 copied to
-// guest_load, a 16550 UART at 0x3f8 writing to the GUEST_CONSOLE channel and
-// the debug exit port at 0xf4. The domain lives on start()'s stack (no heap),
-// so it is built in place and never copied.
+// guest_load, a 16550 UART at 0x3f8 writing to the GUEST_CONSOLE channel,
+// the debug exit port at 0xf4 and System Control Port A (A20) at 0x92. The
+// domain lives on start()'s stack (no heap), so it is built in place and
+// never copied.
 #pragma once
 
 #include "core/boot_info.hpp"
 #include "core/cmdline.hpp"
 #include "devices/debug_exit.hpp"
 #include "devices/io_bus.hpp"
+#include "devices/system_control_a.hpp"
 #include "devices/uart16550.hpp"
 #include "lib/status.hpp"
 #include "mm/frame_allocator.hpp"
@@ -56,11 +58,13 @@ public:
 private:
     static void console_sink(void* context, const char* bytes, usize length);
     static void debug_exit(void* context, u32 status);
+    static void reset_request(void* context);
 
     mm::P2m p2m_;
     devices::IoBus io_;
     devices::Uart16550 uart_;
     devices::DebugExit debug_exit_;
+    devices::SystemControlA system_control_a_;
     u64 mem_bytes_ = 0;
     u64 tsc_offset_ = kDefaultTscOffset;
     bool ended_ = false;

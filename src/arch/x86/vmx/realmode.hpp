@@ -40,6 +40,23 @@ inline constexpr u32 kVm86TssIoMapBase = 104 + 32;
 inline constexpr u32 kVm86TssLimit = kVm86TssIoMapBase + 8192;  // the 0xff byte is the last one
 inline constexpr u32 kVm86TssIoMapBaseOffset = 102;
 
+// The guest's own TR while it is in real mode: vm86 needs the hypervisor's
+// TSS in TR, but the guest's TR cache survives real mode architecturally (a
+// guest that did LTR, went to real mode and came back still has it). It is
+// kept in the spare bytes of the TSS frames, past the I/O bitmap: hypervisor
+// memory that exists exactly once per vcpu in shadow mode.
+inline constexpr u32 kVm86TssGuestTrOffset = 0x2200;
+struct StashedTr {
+    u32 valid;
+    u16 selector;
+    u16 reserved;
+    u32 limit;
+    u32 ar;
+    u64 base;
+};
+static_assert(kVm86TssGuestTrOffset > kVm86TssLimit &&
+              kVm86TssGuestTrOffset + sizeof(StashedTr) <= Vcpu::kVm86TssFrames * 4096);
+
 // Build the vm86 TSS in machine frames and map it at the reserved gpa above
 // guest RAM in the physical-mode tables; sets vcpu.vm86_tss*.
 Status vm86_tss_setup(Vcpu& vcpu, mm::FrameAllocator& frames, paging::PhysModeTables& tables);

@@ -11,9 +11,14 @@ namespace xeno::vmx {
 
 namespace {
 
-// Enough for a mode switch sequence (LGDT, MOV CR0, far JMP, MOV Sreg x5)
-// and a few more; a guest that stays unenterable longer is ended.
-constexpr unsigned kMaxEmulatedPerExit = 256;
+// A mode switch sequence (LGDT, MOV CR0, far JMP, MOV Sreg x5) needs a
+// handful, but big real mode (4 GiB data segment caches kept in real mode,
+// SDM 3A 20.1.1) is never vm86-representable: the guest stays in the emulator
+// for as long as it stays there, which for firmware is a whole POST stage
+// (KVM's emulate_invalid_guest_state does the same, without a bound). The
+// bound keeps a guest that never leaves from holding the hypervisor forever:
+// it is ended with a message that says so.
+constexpr unsigned kMaxEmulatedPerExit = 1u << 20;
 
 constexpr u32 ar_type(u32 a) { return a & ar::TYPE_MASK; }
 constexpr u32 ar_dpl(u32 a) { return (a & ar::DPL_MASK) >> ar::DPL_SHIFT; }
@@ -78,6 +83,12 @@ void read_segment(emu::Segment& s, u16 sel, u64 base, u32 limit, u32 ar_bytes)
     s.ar = ar_bytes;
 }
 
+StashedTr& stashed_tr(Vcpu& v)
+{
+    u8* frames = static_cast<u8*>(hal::machine_to_virt(v.vm86_tss_frames));
+    return *reinterpret_cast<StashedTr*>(frames + kVm86TssGuestTrOffset);
+}
+
 void load_state(Vcpu& v, emu::CpuState& s)
 {
     for (unsigned i = 0; i < 16; ++i) s.gpr[i] = read_gpr(v, i);
@@ -103,6 +114,11 @@ void load_state(Vcpu& v, emu::CpuState& s)
     }
     read_segment(s.ldtr, vmcs_read(field::GUEST_LDTR_SELECTOR), vmcs_read(field::GUEST_LDTR_BASE), vmcs_read(field::GUEST_LDTR_LIMIT), vmcs_read(field::GUEST_LDTR_AR_BYTES));
     read_segment(s.tr, vmcs_read(field::GUEST_TR_SELECTOR), vmcs_read(field::GUEST_TR_BASE), vmcs_read(field::GUEST_TR_LIMIT), vmcs_read(field::GUEST_TR_AR_BYTES));
+    if (vm86) {
+        // TR holds the hypervisor's vm86 TSS; the guest's is in the stash.
+        const StashedTr& t = stashed_tr(v);
+        if (t.valid) read_segment(s.tr, t.selector, t.base, t.limit, t.ar);
+    }
     s.gdtr = {vmcs_read(field::GUEST_GDTR_BASE), vmcs_read(field::GUEST_GDTR_LIMIT)};
     s.idtr = {vmcs_read(field::GUEST_IDTR_BASE), vmcs_read(field::GUEST_IDTR_LIMIT)};
 }
@@ -145,8 +161,25 @@ void store_state(Vcpu& v, const emu::CpuState& s, u32 effects)
     for (unsigned i = 0; i < emu::kSegCount; ++i) store_segment(w, i, s.seg[i], vm86);
     w.set(field::GUEST_LDTR_SELECTOR, s.ldtr.selector).set(field::GUEST_LDTR_BASE, s.ldtr.base)
         .set(field::GUEST_LDTR_LIMIT, s.ldtr.limit).set(field::GUEST_LDTR_AR_BYTES, s.ldtr.ar);
-    w.set(field::GUEST_TR_SELECTOR, s.tr.selector).set(field::GUEST_TR_BASE, s.tr.base)
-        .set(field::GUEST_TR_LIMIT, s.tr.limit).set(field::GUEST_TR_AR_BYTES, s.tr.ar);
+    // A TR cache always holds a busy TSS (LTR marks it busy, SDM 3A 8.2.4),
+    // which is also what VM entry requires (26.3.1.2).
+    u32 tr_ar = s.tr.ar;
+    if (ar_type(tr_ar) == 1 || ar_type(tr_ar) == 9) tr_ar |= 2;
+    if (vm86) {
+        if (s.tr.base != v.vm86_tss.value() || s.tr.limit != kVm86TssLimit) {
+            StashedTr& t = stashed_tr(v);
+            t.valid = 1;
+            t.selector = s.tr.selector;
+            t.base = s.tr.base;
+            t.limit = s.tr.limit;
+            t.ar = tr_ar;
+        }
+        w.set(field::GUEST_TR_SELECTOR, 0).set(field::GUEST_TR_BASE, v.vm86_tss.value())
+            .set(field::GUEST_TR_LIMIT, kVm86TssLimit).set(field::GUEST_TR_AR_BYTES, 0x8b);
+    } else {
+        w.set(field::GUEST_TR_SELECTOR, s.tr.selector).set(field::GUEST_TR_BASE, s.tr.base)
+            .set(field::GUEST_TR_LIMIT, s.tr.limit).set(field::GUEST_TR_AR_BYTES, tr_ar);
+    }
     w.set(field::GUEST_GDTR_BASE, s.gdtr.base).set(field::GUEST_GDTR_LIMIT, s.gdtr.limit);
     w.set(field::GUEST_IDTR_BASE, s.idtr.base).set(field::GUEST_IDTR_LIMIT, s.idtr.limit);
     u32 intr = 0;
