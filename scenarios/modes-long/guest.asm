@@ -235,18 +235,16 @@ int80_handler:
     XENO_PRINT32_ROUTINES
     CHECK_ROUTINES
 
-    ; The code descriptors have the accessed bit preset (type 0xb), as
-    ; Linux's do. With 0x9a the sim model fails this scenario: after a far
-    ; jump its VMCS CS access rights keep type 0xa (the CPU would have set
-    ; the accessed bit, SDM 3A 3.4.5.1), and the next full VM-entry check
-    ; (after the WRMSR of EFER) fails "CS type" (SDM 3C 26.3.1.2). Reported.
+    ; The code descriptors start with the accessed bit clear (type 0xa): the
+    ; far jumps that load them must set it (SDM 3A 3.4.5.1), or the next full
+    ; VM-entry check (after the WRMSR of EFER) fails "CS type" (SDM 3C 26.3.1.2).
     align 8
 gdt:
     dq 0
-    dq 0x00cf9b000000ffff       ; 0x08: 32-bit code
+    dq 0x00cf9a000000ffff       ; 0x08: 32-bit code
     dq 0x00cf92000000ffff       ; 0x10: data, 4 GiB
-    dq 0x00af9b000000ffff       ; 0x18: 64-bit code (L=1, D=0)
-    dq 0x00009b000000ffff       ; 0x20: 16-bit code
+    dq 0x00af9a000000ffff       ; 0x18: 64-bit code (L=1, D=0)
+    dq 0x00009a000000ffff       ; 0x20: 16-bit code
     dq 0x000092000000ffff       ; 0x28: 16-bit data
 gdt_end:
 gdt_desc:

@@ -52,6 +52,23 @@ u32 flags_to_ar(u32 flags)
     return ar;
 }
 
+// The access rights a processor holds for segment register `index`
+// (kSegFields order) given the engine's cached flags. QEMU keeps the
+// descriptor as it was read, but a processor's segment load sets the
+// accessed bit of code/data descriptors (SDM Vol. 3A 3.4.5.1) and LTR marks
+// the TSS busy (SDM Vol. 2 "LTR"), and those are the values a VM exit saves.
+u32 segment_ar(int index, u32 flags)
+{
+    u32 ar = flags_to_ar(flags);
+    if (ar & vmx::ar::UNUSABLE) return ar;
+    constexpr int kTrIndex = 7;
+    if (ar & vmx::ar::S)
+        ar |= 1;  // type bit 0: accessed
+    else if (index == kTrIndex && ((ar & vmx::ar::TYPE_MASK) == 1 || (ar & vmx::ar::TYPE_MASK) == 9))
+        ar |= 2;  // type bit 1: busy
+    return ar;
+}
+
 constexpr u64 kEferLme = bit(8), kEferLma = bit(10);
 
 void block_cb(uc_engine*, u64 address, u32 size, void* user)
@@ -366,7 +383,7 @@ void Engine::Impl::save_guest_state()
         v.set(s.selector, seg.selector);
         v.set(s.base, seg.base);
         v.set(s.limit, seg.limit);
-        v.set(s.ar, flags_to_ar(seg.flags));
+        v.set(s.ar, segment_ar(i, seg.flags));
     }
     const UcSegment gdt = blob.segment(8), idt = blob.segment(9);
     v.set(f::GUEST_GDTR_BASE, gdt.base);
@@ -474,7 +491,7 @@ u64 Engine::Impl::read(u32 enc)
         if (enc == s.selector) return seg.selector;
         if (enc == s.base) return seg.base;
         if (enc == s.limit) return seg.limit;
-        if (enc == s.ar) return flags_to_ar(seg.flags);
+        if (enc == s.ar) return segment_ar(i, seg.flags);
     }
     if (enc == f::GUEST_GDTR_BASE.kEncoding) return blob.segment(8).base;
     if (enc == f::GUEST_GDTR_LIMIT.kEncoding) return blob.segment(8).limit & mask;
