@@ -13,6 +13,7 @@
 #include "core/run_stats.hpp"
 #include "core/vcpu.hpp"
 #include "hal/memory.hpp"
+#include "mm/heap.hpp"
 #include "hal/vmx.hpp"
 
 namespace xeno {
@@ -132,6 +133,7 @@ int start(const BootInfo& boot)
 
     mm::FrameAllocator frames;
     if (init_frames(boot, frames) != Status::OK) return kErrorMemory;
+    const mm::HeapScope heap_scope(frames);  // xeno::heap() allocates from `frames` until start() returns
 
     vmx::vmcs_access_failures() = 0;
     vmx::VmxCaps caps;
