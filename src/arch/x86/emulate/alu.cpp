@@ -179,6 +179,55 @@ u64 shift(unsigned kind, u64 a, u64 count, unsigned size, u64& rflags)
     return r;
 }
 
+u64 double_shift(bool right, u64 dst, u64 src, u64 count, unsigned size, u64& rflags)
+{
+    const unsigned bits = size * 8;
+    const u64 m = size_mask(size);
+    dst &= m;
+    src &= m;
+    const unsigned n = static_cast<unsigned>(count & (size == 8 ? 0x3f : 0x1f));
+    if (n == 0) return dst;  // no operation, flags unaffected (SDM SHLD/SHRD)
+    u64 r = 0;
+    bool cf = false;
+    if (size == 2) {
+        // 16-bit counts reach 31: shift the 48-bit dest:src:dest (bits 47..0),
+        // which gives the SDM's result for counts up to 16 and a documented
+        // choice (alu.hpp) for the undefined 17..31.
+        const u64 wide = (dst << 32) | (src << 16) | dst;
+        if (right) {
+            r = (wide >> n) & m;
+            cf = (wide >> (n - 1)) & 1;
+        } else {
+            r = ((wide << n) >> 32) & m;
+            cf = (wide >> (48 - n)) & 1;
+        }
+    } else if (right) {  // 1 <= n < bits
+        r = ((dst >> n) | (src << (bits - n))) & m;
+        cf = (dst >> (n - 1)) & 1;
+    } else {
+        r = ((dst << n) | (src >> (bits - n))) & m;
+        cf = (dst >> (bits - n)) & 1;
+    }
+    u64 f = szp(r, size);
+    if (cf) f |= flag::CF;
+    if (msb(r, size) != msb(dst, size)) f |= flag::OF;  // defined for n == 1 only; see alu.hpp
+    rflags = with_flags(rflags, kArith, f);
+    return r;
+}
+
+bool bit_scan(bool reverse, u64 src, unsigned size, u64& index, u64& rflags)
+{
+    src &= size_mask(size);
+    if (src == 0) {
+        rflags |= flag::ZF;
+        return false;
+    }
+    // Inline BSF/BSR on x86 targets: no libgcc call in the freestanding build.
+    index = reverse ? static_cast<u64>(63 - __builtin_clzll(src)) : static_cast<u64>(__builtin_ctzll(src));
+    rflags &= ~flag::ZF;
+    return true;
+}
+
 void mul(u64 a, u64 b, unsigned size, bool is_signed, u64& lo, u64& hi, u64& rflags)
 {
     const u64 m = size_mask(size);

@@ -44,7 +44,12 @@
 //   - PUSH Sreg with a 32/64-bit operand writes the zero-extended selector.
 //   - Not emulated (UNHANDLED): task switches and task gates, call gates,
 //     VME/PVI virtual interrupt flags, x87/SSE, CPUID/RDMSR/WRMSR/RDTSC (the
-//     caller has VM exits for those), BCD instructions, SHLD/SHRD, BSF/BSR.
+//     caller has VM exits for those), TZCNT/LZCNT (F3 0F BC/BD: BSF/BSR or
+//     not depends on the guest's CPUID), BSWAP with a 16-bit operand
+//     (undefined result), ARPL, RDRAND/RDSEED.
+//   - BCD adjusts (DAA DAS AAA AAS AAM AAD), SHLD/SHRD, BSF/BSR and
+//     CMPXCHG8B/16B are emulated; their undefined results and flags are
+//     listed in alu.hpp.
 //   - Stack use: one call keeps a copy of CpuState and a 40-entry write buffer
 //     (about 2 KiB) on the stack.
 //

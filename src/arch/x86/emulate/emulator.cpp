@@ -25,6 +25,7 @@ bool lockable(bool two_byte, u8 op, u8 modrm_reg)
     switch (op) {
     case 0xab: case 0xb3: case 0xbb: case 0xb0: case 0xb1: case 0xc0: case 0xc1: return true;
     case 0xba: return modrm_reg >= 5;
+    case 0xc7: return modrm_reg == 1;  // CMPXCHG8B/16B
     default: return false;
     }
 }

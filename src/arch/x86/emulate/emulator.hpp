@@ -100,6 +100,7 @@ public:
     bool execute_group3(unsigned size);
     bool execute_group5(unsigned size);
     bool execute_bt(unsigned kind, bool imm_form);
+    bool cmpxchg8b_16b();
     bool mov_cr(bool to_cr);
     bool mov_dr(bool to_dr);
     bool write_cr0(u64 value);

@@ -42,6 +42,45 @@ bool Emulator::execute_bt(unsigned kind, bool imm_form)
     return write_rm(size, v);
 }
 
+bool Emulator::cmpxchg8b_16b()
+{
+    // 0F C7 /1: CMPXCHG8B m64, or CMPXCHG16B m128 with REX.W (SDM CMPXCHG8B/CMPXCHG16B).
+    if ((reg & 7) != 1) return unhandled();  // RDRAND, RDSEED, VMPTRLD, ...
+    if (!mem_op) return ud();
+    resolve_ea();
+    const bool wide = rex & 8;
+    u64 lo = 0, hi = 0;
+    if (wide) {
+        u64 la = 0;
+        if (!linear(ea_seg, ea, 16, AccessKind::WRITE, la)) return false;
+        if (la & 15) return gp0();  // CMPXCHG16B needs a 16-byte aligned operand
+        if (!read(ea_seg, ea, 8, lo) || !read(ea_seg, (ea + 8) & addr_mask(), 8, hi)) return false;
+    } else {
+        u64 v = 0;
+        if (!read(ea_seg, ea, 8, v)) return false;
+        lo = v & 0xffffffff;
+        hi = v >> 32;
+    }
+    const unsigned half = wide ? 8 : 4;
+    const bool equal = lo == get_gpr(RAX, half) && hi == get_gpr(RDX, half);
+    // The destination gets a write cycle either way: the old value when the
+    // comparison fails (SDM: "written back if the comparison fails").
+    const u64 new_lo = equal ? get_gpr(RBX, half) : lo, new_hi = equal ? get_gpr(RCX, half) : hi;
+    if (wide) {
+        if (!write(ea_seg, ea, 8, new_lo) || !write(ea_seg, (ea + 8) & addr_mask(), 8, new_hi)) return false;
+    } else if (!write(ea_seg, ea, 8, new_lo | (new_hi << 32))) {
+        return false;
+    }
+    if (equal) {
+        s.rflags |= flag::ZF;
+    } else {
+        s.rflags &= ~flag::ZF;
+        set_gpr(RAX, half, lo);  // a 32-bit write: zero-extends in 64-bit mode
+        set_gpr(RDX, half, hi);
+    }
+    return true;
+}
+
 bool Emulator::write_cr0(u64 v)
 {
     // SDM Vol. 3A 2.5 and MOV CR "Protected Mode Exceptions".
@@ -257,6 +296,32 @@ bool Emulator::execute_0f(u8 op)
         if (!decode_modrm()) return false;
         if ((reg & 7) < 4) return ud();
         return execute_bt((reg & 7) - 4, true);
+    case 0xa4: case 0xa5: case 0xac: case 0xad: {  // SHLD/SHRD r/m, reg, imm8/CL
+        if (!decode_modrm()) return false;
+        u64 count = 0;
+        if (!(op & 1)) {
+            if (!fetch(1, count)) return false;
+        } else {
+            count = s.gpr[RCX] & 0xff;
+        }
+        u64 dst = 0;
+        if (!read_rm(osz, dst)) return false;
+        // Written back even for a count of 0, as for the group 2 shifts (a
+        // 32-bit register destination is zero-extended either way).
+        return write_rm(osz, alu::double_shift(op >= 0xac, dst, get_gpr(reg, osz), count, osz, s.rflags));
+    }
+    case 0xbc: case 0xbd: {  // BSF, BSR
+        // F3 0F BC/BD are TZCNT/LZCNT on BMI/ABM processors and BSF/BSR on
+        // older ones: which one the guest expects depends on its CPUID.
+        if (rep) return unhandled();
+        u64 src = 0;
+        if (!decode_modrm() || !read_rm(osz, src)) return false;
+        u64 index = get_gpr(reg, osz);  // kept when the source is 0 (see alu.hpp)
+        alu::bit_scan(op == 0xbd, src, osz, index, s.rflags);
+        set_gpr(reg, osz, index);
+        return true;
+    }
+    case 0xc7: return decode_modrm() && cmpxchg8b_16b();
     case 0xaf: {
         u64 v = 0;
         if (!decode_modrm() || !read_rm(osz, v)) return false;

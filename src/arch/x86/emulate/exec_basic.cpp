@@ -98,6 +98,12 @@ bool Emulator::execute(u8 op)
         if (!fetch(1, op2)) return false;
         return execute_0f(static_cast<u8>(op2));
     }
+    case 0x27: case 0x2f: case 0x37: case 0x3f: {  // DAA DAS AAA AAS: #UD in 64-bit mode
+        if (invalid64) return ud();
+        static constexpr alu::Bcd kinds[4] = {alu::Bcd::DAA, alu::Bcd::DAS, alu::Bcd::AAA, alu::Bcd::AAS};
+        set_gpr(RAX, 2, alu::bcd_adjust(kinds[(op >> 3) & 3], static_cast<u16>(s.gpr[RAX]), s.rflags));
+        return true;
+    }
     case 0x60: {  // PUSHA
         if (invalid64) return ud();
         const u64 sp = get_gpr(RSP, osz);
@@ -386,6 +392,21 @@ bool Emulator::execute(u8 op)
         if (!(s.rflags & flag::OF)) return true;
         return deliver(vmx::vector::OF, false, 0, next_ip(), true);
     case 0xcf: return iret(osz);
+    case 0xd4:
+    case 0xd5: {  // AAM imm8, AAD imm8 (any base, not only 10): #UD in 64-bit mode
+        if (invalid64) return ud();
+        u64 base = 0;
+        if (!fetch(1, base)) return false;
+        const u16 ax = static_cast<u16>(s.gpr[RAX]);
+        u16 out = 0;
+        if (op == 0xd5) {
+            out = alu::aad(ax, static_cast<u8>(base), s.rflags);
+        } else if (!alu::aam(ax, static_cast<u8>(base), out, s.rflags)) {
+            return fault_no_ec(vmx::vector::DE);
+        }
+        set_gpr(RAX, 2, out);
+        return true;
+    }
     case 0xd7: {  // XLAT
         u64 v = 0;
         if (!read(data_seg(Seg::DS), (s.gpr[RBX] + (s.gpr[RAX] & 0xff)) & addr_mask(), 1, v)) return false;
