@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <fmt/core.h>
+
 #include "harness/guest_image.hpp"
 
 namespace xeno::bench {
@@ -49,6 +51,27 @@ BenchGuest load_bench_guest(const std::string& name)
     g.body_insns = read32(g.image, kHeader + 20);
     g.pre_insns = read32(g.image, kHeader + 24);
     return g;
+}
+
+sim::MachineConfig machine_config(const BenchGuest& guest, const std::string& profile, std::uint64_t max_insns)
+{
+    sim::MachineConfig c;
+    c.profile = profile;
+    c.memory_bytes = (kGuestMemoryMb << 20) + (std::uint64_t{64} << 20);
+    c.guest_image = guest.image;
+    c.cmdline = fmt::format("guest_mem_mb={} guest_load={:#x} guest_entry={:#x}", kGuestMemoryMb, kLoadAddress,
+                            kLoadAddress);
+    c.max_guest_instructions = max_insns;
+    return c;
+}
+
+void require_ok(const sim::MachineResult& r, const char* what)
+{
+    if (!r.ok || r.status != 0) {
+        std::fprintf(stderr, "xeno-bench: %s: the run under Xeno failed: status=%d %s\n", what, r.status,
+                     r.error.c_str());
+        std::exit(1);
+    }
 }
 
 }  // namespace xeno::bench

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "sim/platform/machine.hpp"
+
 namespace xeno::bench {
 
 inline constexpr std::uint64_t kLoadAddress = 0x8000;
@@ -23,5 +25,12 @@ struct BenchGuest {
 
 // Loads <dir of xeno-bench>/bench/guests/<name>.bin; exits with a message when it cannot.
 BenchGuest load_bench_guest(const std::string& name);
+
+// The machine a bench guest runs on under Xeno: guest loaded and entered at
+// kLoadAddress in real mode, the run ended with an error past max_insns.
+sim::MachineConfig machine_config(const BenchGuest& guest, const std::string& profile, std::uint64_t max_insns);
+
+// Exits with a message unless the run completed with status 0.
+void require_ok(const sim::MachineResult& r, const char* what);
 
 }  // namespace xeno::bench

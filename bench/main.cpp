@@ -6,6 +6,10 @@
 //                    Unicorn engine. >= 10^9 instructions (--quick: 10^8).
 //   io_exit_ns       median host ns per synchronous I/O exit round trip
 //                    (guest OUT, model, hypervisor handler, back), over batches.
+//   realmode_compute_* guest, exit and emulated instructions per second of a
+//                    16-bit checksum loop that stays in real mode (realmode.hpp).
+//   realmode_softint_* the same for INT 0x40 service calls through the IVT,
+//                    and realmode_softint_ns per INT/IRET round trip.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -18,6 +22,7 @@
 
 #include "bare_unicorn.hpp"
 #include "bench_guest.hpp"
+#include "realmode.hpp"
 #include "sim/platform/machine.hpp"
 
 namespace xeno::bench {
@@ -25,27 +30,6 @@ namespace xeno::bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-sim::MachineConfig machine_config(const BenchGuest& guest, const std::string& profile, std::uint64_t max_insns)
-{
-    sim::MachineConfig c;
-    c.profile = profile;
-    c.memory_bytes = (kGuestMemoryMb << 20) + (std::uint64_t{64} << 20);
-    c.guest_image = guest.image;
-    c.cmdline = fmt::format("guest_mem_mb={} guest_load={:#x} guest_entry={:#x}", kGuestMemoryMb, kLoadAddress,
-                            kLoadAddress);
-    c.max_guest_instructions = max_insns;
-    return c;
-}
-
-void require_ok(const sim::MachineResult& r, const char* what)
-{
-    if (!r.ok || r.status != 0) {
-        std::fprintf(stderr, "xeno-bench: %s: the run under Xeno failed: status=%d %s\n", what, r.status,
-                     r.error.c_str());
-        std::exit(1);
-    }
-}
 
 void busy_loop_ratio(std::uint64_t target_insns, const std::string& profile)
 {
@@ -153,7 +137,8 @@ void io_exit_ns(std::uint32_t batches, std::uint32_t per_batch, const std::strin
 
 int usage()
 {
-    std::fprintf(stderr, "usage: xeno-bench [--quick] [--profile penryn|skylake] [busy_loop_ratio] [io_exit_ns]\n");
+    std::fprintf(stderr, "usage: xeno-bench [--quick] [--profile penryn|skylake] [busy_loop_ratio] [io_exit_ns] "
+                         "[realmode_compute] [realmode_softint]\n");
     return 2;
 }
 
@@ -173,20 +158,25 @@ int main(int argc, char** argv)
             quick = true;
         } else if (a == "--profile" && i + 1 < argc) {
             profile = argv[++i];
-        } else if (a == "busy_loop_ratio" || a == "io_exit_ns") {
+        } else if (a == "busy_loop_ratio" || a == "io_exit_ns" || a == "realmode_compute" ||
+                   a == "realmode_softint") {
             which.push_back(a);
         } else {
             return usage();
         }
     }
     if (which.empty()) {
-        which = {"busy_loop_ratio", "io_exit_ns"};
+        which = {"busy_loop_ratio", "io_exit_ns", "realmode_compute", "realmode_softint"};
     }
     for (const std::string& w : which) {
         if (w == "busy_loop_ratio") {
             busy_loop_ratio(quick ? 100'000'000ull : 1'000'000'000ull, profile);
-        } else {
+        } else if (w == "io_exit_ns") {
             io_exit_ns(quick ? 5 : 11, quick ? 10'000 : 50'000, profile);
+        } else if (w == "realmode_compute") {
+            realmode_compute(quick ? 100'000 : 500'000, profile);
+        } else {
+            realmode_softint(quick ? 20'000 : 100'000, profile);
         }
         std::fflush(stdout);
     }
