@@ -33,8 +33,8 @@ namespace {
 
 // The prefixes the hypervisor's LOG lines start with (LogLine users in src/
 // and the hw kernel's own lines in src/hal/hw/).
-constexpr std::array<std::string_view, 12> kLogTags = {
-    "domain: ", "exits: ", "vmx: ", "vmx-msr ", "guest: ", "emulate: ",
+constexpr std::array<std::string_view, 13> kLogTags = {
+    "domain: ", "exits: ", "vmx: ", "vmx-msr ", "guest: ", "emulate: ", "shadow: ",
     "xeno: ",   "mm: ",    "hw: ",  "hw-caps: ", "cmdline: ", "Xeno hypervisor: ",
 };
 constexpr std::string_view kGuestStarted = "domain: running guest at";

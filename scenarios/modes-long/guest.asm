@@ -14,8 +14,8 @@
 ;     CR4.PAE off, 16-bit protected mode, real mode, INT n through the IVT.
 ;
 ; The first half (real, 16/32-bit protected, big real mode, stale caches,
-; IDT and rings) is scenarios/modes. This one runs on skylake only: on
-; penryn the hypervisor needs shadow paging for a guest with CR0.PG (issue 5).
+; IDT and rings) is scenarios/modes. On penryn (no EPT) the paging runs on the
+; hypervisor's shadow page tables, on skylake on EPT.
 %include "xeno.inc"
 %include "check.inc"
 

@@ -22,8 +22,7 @@
 ;     survived real mode (STR, a second ring change through the same TSS);
 ;     and real mode at the end.
 ;
-; Paging and long mode are in scenarios/modes-long (skylake only until the
-; hypervisor has shadow paging, issue 5).
+; Paging and long mode are in scenarios/modes-long.
 %include "xeno.inc"
 %include "check.inc"
 

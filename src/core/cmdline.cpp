@@ -80,6 +80,10 @@ Status parse_cmdline(const char* cmdline, Options* out, Writer& error)
                 o.paging = PagingMode::SHADOW;
             else
                 return bad("paging must be ept or shadow");
+        } else if (word_is(word, eq, "shadow_pages")) {
+            if (!parse_number(value, vlen, &n) || n < kMinShadowPages || n > kMaxShadowPages)
+                return bad("shadow_pages must be 16..65536");
+            o.shadow_pages = static_cast<u32>(n);
         } else if (word_is(word, eq, "trace")) {
             if (word_is(value, vlen, "on"))
                 o.trace = true;

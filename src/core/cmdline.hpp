@@ -4,6 +4,7 @@
 //   guest_load=<addr>    guest-physical address module 0 is copied to (default 0x7c00)
 //   guest_entry=<addr>   initial IP, real mode with CS=0 (default: guest_load)
 //   paging=ept|shadow    default: ept when the CPU has EPT and unrestricted guest, else shadow
+//   shadow_pages=<n>     shadow paging: at most n shadow page-table pages (default 1024, 16..65536)
 //   trace=on|off         one trace line per VM exit on the TRACE channel (default off)
 //
 // Numbers are decimal or 0x-prefixed hex. An unknown key or a bad value is an
@@ -18,12 +19,17 @@ namespace xeno {
 
 enum class PagingMode : u8 { AUTO, EPT, SHADOW };
 
+inline constexpr u32 kMinShadowPages = 16;
+inline constexpr u32 kMaxShadowPages = 65536;
+inline constexpr u32 kDefaultShadowPages = 1024;
+
 struct Options {
     u64 guest_mem_mb = 16;
     u64 guest_load = 0x7c00;
     u64 guest_entry = 0;
     bool guest_entry_given = false;
     PagingMode paging = PagingMode::AUTO;
+    u32 shadow_pages = kDefaultShadowPages;
     bool trace = false;
 };
 

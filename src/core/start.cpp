@@ -66,6 +66,22 @@ Result<GuestPaging> choose_paging(const Options& o, const vmx::VmxCaps& caps)
     return Status::BAD_ARGUMENT;
 }
 
+// Shadow paging's counters into the run stats and the log, then its memory
+// back to the frame allocator.
+void record_shadow_stats(Vcpu& v)
+{
+    if (v.paging != GuestPaging::SHADOW) return;
+    const paging::ShadowStats& s = v.shadow.stats();
+    g_run_stats.shadow_paging = true;
+    g_run_stats.shadow = s;
+    LogLine{}.str("shadow: ").dec(s.faults).str(" #PF exits (").dec(s.fills).str(" filled, ").dec(s.guest_faults)
+        .str(" the guest's), ").dec(s.emulated_writes).str(" page-table writes emulated, pages in use ")
+        .dec(s.pages_in_use).str(" peak ").dec(s.pages_peak).str(", roots cached ").dec(s.roots_cached).str(" hits ")
+        .dec(s.root_hits).str(" misses ").dec(s.root_misses).str(", evictions ").dec(s.evicted_roots)
+        .str(", full flushes ").dec(s.full_flushes);
+    v.shadow.destroy();
+}
+
 void log_exit_counts(const Vcpu& v)
 {
     LogLine line;
@@ -91,6 +107,7 @@ int run_domain(const BootInfo& boot, const Options& opts, mm::FrameAllocator& fr
     Vcpu vcpu(domain, caps);
     vcpu.paging = paging.value();
     vcpu.trace = opts.trace;
+    vcpu.shadow_max_pages = opts.shadow_pages;
     if (vmx::vmcs_setup(vcpu, frames, static_cast<u16>(opts.guest_entry)) != Status::OK) return kErrorVmx;
     LogLine{}.str("domain: running guest at 0:").hex(opts.guest_entry).str(" (")
         .str(vcpu.paging == GuestPaging::EPT ? "ept" : "shadow").str(")");
@@ -98,6 +115,7 @@ int run_domain(const BootInfo& boot, const Options& opts, mm::FrameAllocator& fr
     const hal::VmxResult r = hal::run(vcpu.regs, &vmx::on_vm_exit, &vcpu);
     g_run_stats.exits = vcpu.exit_seq;
     g_run_stats.emulated_instructions = vcpu.emulated_instructions;
+    record_shadow_stats(vcpu);
     log_exit_counts(vcpu);
     if (r != hal::VmxResult::SUCCEED) {
         u64 err = 0;

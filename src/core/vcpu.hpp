@@ -3,6 +3,7 @@
 // per-vcpu MSR state the exit handlers emulate.
 #pragma once
 
+#include "arch/x86/paging/shadow.hpp"
 #include "arch/x86/vmx/vmx_caps.hpp"
 #include "core/cmdline.hpp"
 #include "hal/vmx.hpp"
@@ -25,7 +26,7 @@ struct VcpuMsrs {
     u64 misc_enable = 0x1801;    // fast strings; BTS and PEBS unavailable (bits 11, 12)
     u64 mtrr_def_type = 0;       // MTRRs disabled at reset (firmware enables them)
     u64 pat = 0x0007040600070406;  // power-on PAT, when the CPU cannot switch PAT in the VMCS
-    u64 efer = 0;                // guest EFER, when the CPU cannot switch EFER in the VMCS
+    u64 efer = 0;                // guest EFER, when the CPU cannot switch EFER in the VMCS or under shadow paging
     u64 tsc_aux = 0;
 };
 
@@ -59,7 +60,16 @@ public:
     Hpa phys_mode_root{};   // shadow: the real CR3 while the guest has paging off
     Gpa vm86_tss{};         // shadow: guest-physical address of the vm86 TSS
     Hpa vm86_tss_frames{};  // shadow: its machine frames
-    u64 guest_cr3 = 0;      // shadow: the CR3 value the guest wrote (not loaded while paging is off)
+    u64 guest_cr3 = 0;      // shadow: the guest's CR3 (the real one is the shadow root or phys_mode_root)
+    u64 pae_pdptes[4] = {}; // shadow: the guest's PDPTE registers (PAE paging), loaded as MOV CR3 does
+    paging::ShadowMmu shadow;  // shadow: the shadow page tables
+    u32 shadow_max_pages = 0;  // shadow: the bound given to `shadow`
+    // shadow: the last #PF exit the shadow filled, and how many times in a
+    // row exactly that one came back (a fill that does not stick).
+    u64 shadow_last_fault[3] = {};  // rip, linear address, error code
+    u32 shadow_fault_repeats = 0;
+    u8 guest_maxphyaddr = 36;  // what the guest's CPUID reports (bounds reserved bits in its page tables)
+    bool guest_1gb_pages = false;
     u64 cr8 = 0;
     u64 vm86_guest_iopl = 0;  // shadow: the IOPL bits the real-mode guest set (vm86 runs with IOPL=3)
     u64 emulated_instructions = 0;

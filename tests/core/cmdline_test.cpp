@@ -26,6 +26,7 @@ TEST_CASE("cmdline: defaults", "[cmdline]")
     CHECK(o.guest_load == 0x7c00);
     CHECK(o.guest_entry == 0x7c00);
     CHECK(o.paging == PagingMode::AUTO);
+    CHECK(o.shadow_pages == kDefaultShadowPages);
     CHECK_FALSE(o.trace);
     REQUIRE(parse(nullptr, &o, &err) == Status::OK);
 }
@@ -60,6 +61,8 @@ TEST_CASE("cmdline: bad values and unknown keys", "[cmdline]")
     CHECK(parse("guest_entry=0x10000", &o, &err) == Status::BAD_ARGUMENT);
     CHECK(parse("paging=nested", &o, &err) == Status::BAD_ARGUMENT);
     CHECK(err == "cmdline: paging must be ept or shadow: 'paging=nested'");
+    CHECK(parse("shadow_pages=8", &o, &err) == Status::BAD_ARGUMENT);
+    CHECK(err == "cmdline: shadow_pages must be 16..65536: 'shadow_pages=8'");
     CHECK(parse("trace=yes", &o, &err) == Status::BAD_ARGUMENT);
     CHECK(parse("colour=blue", &o, &err) == Status::BAD_ARGUMENT);
     CHECK(err == "cmdline: unknown key: 'colour=blue'");

@@ -118,7 +118,9 @@ TEST_CASE("CR0/CR4 real values and masks", "[vmx][cr]")
     CHECK(cr0_real(cr0::ET, s, ug) == (cr0::ET | cr0::NE));  // PE/PG exempt with unrestricted guest
     CHECK(cr4_real(0, s, ug) == cr4::VMXE);
     const CrPolicy vm86{false, true};
-    CHECK(cr0_real(cr0::ET, s, vm86) == (cr0::ET | cr0::NE | cr0::PE | cr0::PG));
+    // PE/PG for the hypervisor's tables, WP for its read-only shadow leaves.
+    CHECK(cr0_real(cr0::ET, s, vm86) == (cr0::ET | cr0::NE | cr0::PE | cr0::PG | cr0::WP));
+    CHECK(cr0_mask(s, vm86) & cr0::WP);
     CHECK(cr4_real(0, s, vm86) == (cr4::VMXE | cr4::VME));
     CHECK(cr4_real(cr4::PAE | cr4::OSFXSR, s, vm86) == (cr4::VMXE | cr4::VME | cr4::OSFXSR));  // paging bits are ours
     CHECK((cr4_mask(s, ug) & ~u64{0xffffffff}) == 0);

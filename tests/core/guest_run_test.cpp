@@ -178,7 +178,7 @@ TEST_CASE("core on the model: a guest that never ends is switched off at its ins
         INFO(profile);
         const Run r = run_guest(kSpin, profile);
         CHECK_FALSE(r.result.ok);
-        CHECK(r.result.error == "the guest ran past its limit of 100000 instructions");
+        CHECK(r.result.error == "the guest ran past its limit of 100000 instructions (at rip 0x8000)");
         CHECK(r.result.guest_instructions > 100000);
         CHECK(r.result.guest_instructions < 100100);
         // The machine can run again after an abort.

@@ -1,5 +1,6 @@
 // Engine set-up, guest-state load/save (SDM Vol. 3C 26.3.2, 27.3), the run
 // loop and the live guest state seen by VMREAD/VMWRITE during an exit.
+#include <cstdio>
 #include "sim/vmx-model/engine/engine.hpp"
 
 #include "arch/x86/vmx/vmcs_field.hpp"
@@ -343,8 +344,9 @@ void Engine::Impl::load_guest_state()
     if (entry_ctls & vmx::entry_ctl::LOAD_EFER) {
         efer = v.get(f::GUEST_IA32_EFER);
     } else {
-        // 26.3.2.1: without "load IA32_EFER", LMA and LME follow "IA-32e mode guest".
-        efer = blob.efer() & ~(kEferLma | kEferLme);
+        // 26.3.2.1: without "load IA32_EFER", LMA and LME follow "IA-32e
+        // mode guest" and the other bits stay as the host has them.
+        efer = engine.host_efer() & ~(kEferLma | kEferLme);
         if (entry_ctls & vmx::entry_ctl::IA32E_MODE_GUEST) efer |= kEferLma | kEferLme;
     }
     blob.set_efer(efer);
@@ -395,10 +397,14 @@ void Engine::Impl::save_guest_state()
     v.set(f::GUEST_CR4, blob.cr(4));
     const u64 efer = blob.efer();
     if (exit_ctls & vmx::exit_ctl::SAVE_EFER) v.set(f::GUEST_IA32_EFER, efer);
-    // 27.2: "IA-32e mode guest" follows EFER.LMA on every VM exit.
-    u32 entry = v.get(f::VM_ENTRY_CONTROLS);
-    entry = (efer & kEferLma) ? entry | vmx::entry_ctl::IA32E_MODE_GUEST : entry & ~vmx::entry_ctl::IA32E_MODE_GUEST;
-    v.set(f::VM_ENTRY_CONTROLS, entry);
+    // 27.2: "IA-32e mode guest" follows EFER.LMA on every VM exit. The
+    // model saves lazily, after the exit handler ran: a value the handler
+    // wrote (it moved the guest in or out of IA-32e mode) is newer.
+    if (!entry_ctls_written) {
+        u32 entry = v.get(f::VM_ENTRY_CONTROLS);
+        entry = (efer & kEferLma) ? entry | vmx::entry_ctl::IA32E_MODE_GUEST : entry & ~vmx::entry_ctl::IA32E_MODE_GUEST;
+        v.set(f::VM_ENTRY_CONTROLS, entry);
+    }
     v.set(f::GUEST_RFLAGS, reg(UC_X86_REG_EFLAGS));
     v.set(f::GUEST_RIP, rip());
     v.set(f::GUEST_RSP, reg(UC_X86_REG_RSP));
@@ -441,9 +447,19 @@ bool Engine::Impl::control_access(u32 enc, const u64* write_value, u64* read_val
     if (encoding_type(enc) != VmcsFieldType::CONTROL) return false;
     if (!write_value) {
         *read_value = vmcs->get(enc);
+        if (enc == f::VM_ENTRY_CONTROLS.kEncoding && !entry_ctls_written) {
+            // What the exit stored: the IA-32e bit from the guest's EFER.LMA.
+            if (!blob_fresh) {
+                blob.save();
+                blob_fresh = true;
+            }
+            const u64 ia32e = vmx::entry_ctl::IA32E_MODE_GUEST;
+            *read_value = (blob.efer() & kEferLma) ? *read_value | ia32e : *read_value & ~ia32e;
+        }
         return true;
     }
     vmcs->set(enc, *write_value);
+    if (enc == f::VM_ENTRY_CONTROLS.kEncoding) entry_ctls_written = true;
     const u32 full = enc & ~1u;
     if (full == f::VM_ENTRY_INTR_INFO_FIELD.kEncoding || full == f::VM_ENTRY_EXCEPTION_ERROR_CODE.kEncoding ||
         full == f::VM_ENTRY_INSTRUCTION_LEN.kEncoding)

@@ -54,6 +54,10 @@ public:
     // Default: everything passes (unit tests of the engine alone).
     using EntryCheck = std::function<EntryOutcome(const VmcsStore&)>;
     void set_entry_check(EntryCheck check) { entry_check_ = std::move(check); }
+    // The host's IA32_EFER at VM entry: without "load IA32_EFER" the guest
+    // runs with its bits other than LMA/LME (26.3.2.1), NXE above all.
+    void set_host_efer(u64 efer) { host_efer_ = efer; }
+    u64 host_efer() const { return host_efer_; }
 
     // Enter the guest of vmcs and run it until the handler returns YIELD.
     // The caller did the launch-state checks. VMfailValid leaves the error in
@@ -95,6 +99,7 @@ private:
     std::unique_ptr<Impl> impl_;
     EntryCheck entry_check_;
     u64 instructions_ = 0;
+    u64 host_efer_ = 0;
     u64 instruction_limit_ = 0;
     u64 exits_ = 0;
     bool ext_pending_ = false;

@@ -16,6 +16,8 @@
 // Inside the hook an exit calls the hypervisor's handler directly and the
 // guest goes on at the RIP the handler leaves (26.x: the exiting instruction
 // did not execute). Instructions that do not exit run natively in Unicorn.
+#include <cstdio>
+
 #include "arch/x86/vmx/vmcs_field.hpp"
 #include "lib/bits.hpp"
 #include "hal/panic.hpp"
@@ -110,7 +112,11 @@ bool Engine::Impl::decode_block(u64 address, u32 size)
             i += d.length;
         }
     } else {
+        // The code is not mapped where the model's walk looks (the processor
+        // ran it from a translation it still holds): count it as one
+        // instruction and try again the next time it runs.
         b.offsets.push_back(0);
+        b.unread = size != 0;
     }
     blocks[address] = std::move(b);
     return added;
@@ -137,16 +143,21 @@ void Engine::Impl::on_block(u64 address, u32 size)
 void Engine::Impl::count_block(u64 address, const Block* block)
 {
     engine.instructions_ += block->offsets.size();
-    if (engine.instruction_limit_ && engine.instructions_ > engine.instruction_limit_) [[unlikely]]
-        instruction_limit_reached();
     cur_block = address;
     cur_block_info = block;
+    if (engine.instruction_limit_ && engine.instructions_ > engine.instruction_limit_) [[unlikely]]
+        instruction_limit_reached();
     interruptibility &= ~(vmx::interruptibility::BLOCKING_BY_STI | vmx::interruptibility::BLOCKING_BY_MOV_SS);
 }
 
 void Engine::Impl::instruction_limit_reached()
 {
-    engine_abort("the guest ran past its limit of " + std::to_string(engine.instruction_limit_) + " instructions");
+    // Where it was is the first thing one wants to know about a guest that
+    // never stops (the block about to run: its linear address).
+    char where[32];
+    std::snprintf(where, sizeof where, "%#llx", static_cast<unsigned long long>(cur_block));
+    engine_abort("the guest ran past its limit of " + std::to_string(engine.instruction_limit_) +
+                 " instructions (at rip " + where + ")");
 }
 
 void Engine::Impl::on_block_slow(u64 address, u32 size)
@@ -156,7 +167,7 @@ void Engine::Impl::on_block_slow(u64 address, u32 size)
     const Block* block = slot.block;
     if (slot.address != address || slot.size != size) {
         auto it = blocks.find(address);
-        if (it == blocks.end() || it->second.size != size) {
+        if (it == blocks.end() || it->second.size != size || it->second.unread) {
             if (decode_block(address, size)) {
                 // New code hooks take effect only in a fresh translation.
                 uc_ctl_remove_cache(uc, address, address + (size ? size : 1));
@@ -167,7 +178,7 @@ void Engine::Impl::on_block_slow(u64 address, u32 size)
             it = blocks.find(address);
         }
         block = &it->second;
-        slot = BlockSlot{address, size, block};
+        if (!block->unread) slot = BlockSlot{address, size, block};
     }
     count_block(address, block);
 }
@@ -299,8 +310,13 @@ u64 Engine::Impl::exact_fault_address(u64 page)
         if (d.mode != 64 || seg >= 4) a += blob.segment(seg).base;
         if (on_page(a)) return a;
     }
-    const u64 candidates[3] = {reg(UC_X86_REG_RSI) + blob.segment(3).base, reg(UC_X86_REG_RDI) + blob.segment(0).base,
-                               reg(UC_X86_REG_RSP) + blob.segment(2).base};
+    // Stack accesses: a push (PUSH, CALL, ENTER) writes below RSP, its
+    // first byte at RSP - operand size; a pop reads at RSP. The operand size
+    // of the stack access is the instruction's (8 in 64-bit mode unless 66h).
+    const u64 stack = reg(UC_X86_REG_RSP) + blob.segment(2).base;
+    const u64 push_size = d.mode == 64 ? (d.opsize ? 2 : 8) : ((d.mode == 32) != d.opsize ? 4 : 2);
+    const u64 candidates[4] = {reg(UC_X86_REG_RSI) + blob.segment(3).base, reg(UC_X86_REG_RDI) + blob.segment(0).base,
+                               stack - push_size, stack};
     for (u64 a : candidates)
         if (on_page(a)) return a;
     return page;

@@ -142,6 +142,7 @@ struct Engine::Impl final : LiveGuestState {
     bool gprs_valid = false;         // *regs already holds the CPU's GPRs for this exit
     bool exit_rip_valid = false;     // exit_rip already holds the CPU's RIP for this exit
     bool controls_dirty = false;     // a control field was written during the exit
+    bool entry_ctls_written = false; // VM_ENTRY_CONTROLS was written during the exit (its IA-32e bit is the handler's)
     bool injection_written = false;  // VM-entry event-injection fields were written  // false while an entry failure is reported: VMREAD sees the VMCS
     bool blob_fresh = false;
     struct PendingWrite {
@@ -166,6 +167,7 @@ struct Engine::Impl final : LiveGuestState {
     struct Block {
         u32 size = 0;
         std::vector<u16> offsets;
+        bool unread = false;  // its bytes could not be read (not mapped yet): decode again next time
     };
     std::unordered_map<u64, Block> blocks;
     void count_block(u64 address, const Block* block);  // on_block's bookkeeping

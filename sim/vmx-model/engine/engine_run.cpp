@@ -221,6 +221,7 @@ bool Engine::Impl::exit(const ExitInfo& x)
     pending.clear();
     blob_fresh = false;
     controls_dirty = false;
+    entry_ctls_written = false;
     injection_written = false;
     in_handler = true;
     const hal::ExitAction action = handler(handler_context, *regs);
@@ -280,6 +281,10 @@ bool Engine::Impl::resume()
         pending.clear();
         set_rip(new_rip);
         if (pin & vmx::pin::PREEMPTION_TIMER) arm_preemption_timer();  // reloaded at every entry
+        // Without VPIDs every VM entry invalidates the linear mappings of
+        // VPID 0000H (SDM Vol. 3C 29.4.3.1): the handler may have changed
+        // the page tables the guest runs on (shadow paging does).
+        if (!(proc2 & vmx::proc2::ENABLE_VPID)) uc_ctl_flush_tlb(uc);
     }
     // The injection field is only read when the handler wrote it (its valid
     // bit is clear after every entry, 26.6): no store access per exit.
@@ -368,8 +373,9 @@ bool Engine::Impl::deliver(const Event& first, bool injected)
             engine_abort("engine: event delivery reached memory outside machine memory");
         }
         const u8 v = r.fault_vector;
-        if (v == vmx::vector::PF) set_reg(UC_X86_REG_CR2, r.memory.address);
         if (exception_exits(v, r.fault_error_code)) {
+            // A #PF that exits leaves CR2 alone (27.1), even in the middle
+            // of delivering another event (its CR2 may already be set).
             set_rip(start_rip);
             x.reason = static_cast<u32>(vmx::ExitReason::EXCEPTION_NMI);
             x.intr_info = vmx::make_intr_info(v, InterruptionType::HARDWARE_EXCEPTION, r.fault_has_error_code);
@@ -377,6 +383,7 @@ bool Engine::Impl::deliver(const Event& first, bool injected)
             if (v == vmx::vector::PF) x.qualification = r.memory.address;
             return exit(x);
         }
+        if (v == vmx::vector::PF) set_reg(UC_X86_REG_CR2, r.memory.address);
         Event next;
         if (!escalate(cur, r, next)) {
             set_rip(start_rip);

@@ -1,5 +1,8 @@
 // The sim build's definitions of hal::run, hal::machine_memory_written and
 // hal::time_ns: the running machine's engine behind the seam.
+#include <string>
+
+#include "hal/console.hpp"
 #include "hal/cpu.hpp"
 #include "hal/memory.hpp"
 #include "hal/panic.hpp"
@@ -31,6 +34,12 @@ VmxResult run(GuestRegs& regs, ExitHandler on_exit, void* context)
         env.memory = ctx.memory;
         if (ctx.host) env.current_efer = ctx.host->rdmsr(0xc0000080);
         const sim::EntryCheckResult r = sim::check_vm_entry(store, profile, env);
+        if (!r.ok()) {
+            // Not something a processor says, but what a model is for: the
+            // rule that failed, on the hypervisor's log.
+            const std::string line = std::string("model: VM entry check failed: ") + r.check + "\n";
+            hal::console_write(hal::Channel::LOG, line.data(), line.size());
+        }
         sim::EntryOutcome o;
         switch (r.status) {
         case sim::EntryCheckStatus::OK: break;
@@ -46,6 +55,7 @@ VmxResult run(GuestRegs& regs, ExitHandler on_exit, void* context)
         }
         return o;
     });
+    if (ctx.host) engine.set_host_efer(ctx.host->efer());
     cpu.attach_live_guest(&engine.live_guest());
     const VmxResult result = engine.run(*vmcs, regs, on_exit, context);
     cpu.detach_live_guest();

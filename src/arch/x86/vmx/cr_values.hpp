@@ -18,9 +18,10 @@ inline constexpr u64 VME = bit(0), PVI = bit(1), TSD = bit(2), DE = bit(3), PSE 
                      SMXE = bit(14), PCIDE = bit(17), OSXSAVE = bit(18);
 }
 
-// `vm86_host`: the hypervisor runs the guest's paging-off code on its own
-// tables (no unrestricted guest), so PE/PG are forced on and the paging
-// bits of CR4 are the hypervisor's; VME is forced for virtual-8086 mode.
+// `vm86_host`: the hypervisor runs the guest on its own tables (physical-mode
+// tables while the guest has paging off, shadow tables while it has it on;
+// no unrestricted guest), so PE/PG/WP are forced on and the paging bits of
+// CR4 are the hypervisor's; VME is forced for virtual-8086 mode.
 struct CrPolicy {
     bool unrestricted;
     bool vm86_host;
@@ -30,7 +31,9 @@ constexpr u64 cr0_forced_ones(const VmxCaps& c, CrPolicy p)
 {
     u64 f = c.cr0_fixed0 & 0xffffffffull;
     if (p.unrestricted) f &= ~(cr0::PE | cr0::PG);  // SDM 26.3.1.1: exempt with unrestricted guest
-    if (p.vm86_host) f |= cr0::PE | cr0::PG;
+    // WP too: shadow leaves are made read-only to track dirty bits and to
+    // protect guest page tables, which must hold for supervisor writes.
+    if (p.vm86_host) f |= cr0::PE | cr0::PG | cr0::WP;
     return f;
 }
 

@@ -4,13 +4,50 @@
 #include "arch/x86/vmx/exit_handlers.hpp"
 #include "arch/x86/vmx/guest_state.hpp"
 #include "arch/x86/vmx/realmode_emulate.hpp"
+#include "arch/x86/vmx/shadow_paging.hpp"
 #include "core/domain.hpp"
 
 namespace xeno::vmx {
 
 namespace {
 
+constexpr u64 kCr4Smep = bit(20), kCr4Smap = bit(21);
+
 CrPolicy policy(Vcpu& v) { return CrPolicy{v.unrestricted(), v.paging == GuestPaging::SHADOW}; }
+
+constexpr u64 kEferLme = bit(8), kEferLma = bit(10);
+
+bool guest_cs_long() { return (vmcs_read(field::GUEST_CS_AR_BYTES) & ar::L) != 0; }
+
+// Shadow paging: a CR0 write that keeps PE. Paging on/off, WP, CD/NW: the
+// guest view changes and the real state follows (shadow_sync). The IA-32e
+// mode rules of MOV CR0 (SDM Vol. 3A 10.8.5, MOV CR0 #GP conditions) and the
+// PDPTE load when PAE paging is entered (4.4.1) are the processor's.
+bool set_cr0_shadow(Vcpu& v, u64 old, u64 value)
+{
+    u64 efer = guest_efer_view(v);
+    const bool pg_on = (value & cr0::PG) && !(old & cr0::PG);
+    const bool pg_off = !(value & cr0::PG) && (old & cr0::PG);
+    if (pg_on && (efer & kEferLme)) {
+        if (!(guest_cr4_view(v) & cr4::PAE) || guest_cs_long()) return false;
+        efer |= kEferLma;
+    }
+    if (pg_off && (efer & kEferLma)) {
+        if (guest_cs_long()) return false;  // paging cannot be turned off in 64-bit mode
+        efer &= ~kEferLma;
+    }
+    paging::PagingState candidate = guest_paging_state(v);
+    candidate.cr0 = value;
+    candidate.efer = efer;
+    candidate.pdptes_loaded = false;
+    const bool reload = pg_on || ((old ^ value) & (cr0::CD | cr0::NW));
+    if ((value & cr0::PG) && reload && !load_guest_pdptes(v, candidate)) return false;
+    (void)vmcs_write(field::CR0_READ_SHADOW, value);
+    (void)vmcs_write(field::GUEST_CR0, cr0_real(value, v.caps(), policy(v)));
+    set_guest_efer_view(v, efer);
+    shadow_sync(v);
+    return true;
+}
 
 // A new guest view of CR0. False: the write #GPs (SDM Vol. 3A 2.5, MOV CR0).
 // Sets *emulated when the instruction was handed to the emulator instead.
@@ -20,18 +57,15 @@ bool set_cr0(Vcpu& v, u64 value, bool* emulated)
     if ((value & cr0::PG) && !(value & cr0::PE)) return false;
     if ((value & cr0::NW) && !(value & cr0::CD)) return false;
     const u64 old = guest_cr0_view(v);
-    if (!v.unrestricted() && ((old ^ value) & cr0::PG)) {
-        v.end_guest_fault("guest enabled paging: shadow page tables are not implemented yet");
-        return true;
-    }
     if (!v.unrestricted() && ((old ^ value) & cr0::PE)) {
-        // Protected mode back to real mode without unrestricted guest: the
-        // segment state must become the vm86 form, which is the emulator's
-        // job (it re-executes this instruction itself).
+        // Into or out of protected mode without unrestricted guest: the
+        // segment state must change form (vm86 <-> protected), which is the
+        // emulator's job (it re-executes this instruction itself).
         emulate_until_enterable(v);
         *emulated = true;
         return true;
     }
+    if (v.paging == GuestPaging::SHADOW) return set_cr0_shadow(v, old, value);
     (void)vmcs_write(field::CR0_READ_SHADOW, value);
     (void)vmcs_write(field::GUEST_CR0, cr0_real(value, v.caps(), policy(v)));
     return true;
@@ -40,17 +74,36 @@ bool set_cr0(Vcpu& v, u64 value, bool* emulated)
 bool set_cr4(Vcpu& v, u64 value)
 {
     if (value & ~cr4_guest_allowed(v.caps())) return false;
+    if (v.paging == GuestPaging::SHADOW) {
+        const u64 old = guest_cr4_view(v);
+        if ((guest_efer_view(v) & kEferLma) && !(value & cr4::PAE)) return false;
+        paging::PagingState candidate = guest_paging_state(v);
+        candidate.cr4 = value;
+        candidate.pdptes_loaded = false;
+        const bool reload = (old ^ value) & (cr4::PAE | cr4::PSE | cr4::PGE | kCr4Smep | kCr4Smap);
+        if ((candidate.cr0 & cr0::PG) && reload && !load_guest_pdptes(v, candidate)) return false;
+    }
     (void)vmcs_write(field::CR4_READ_SHADOW, value);
     (void)vmcs_write(field::GUEST_CR4, cr4_real(value, v.caps(), policy(v)));
+    shadow_sync(v);
     return true;
 }
 
-void set_cr3(Vcpu& v, u64 value)
+bool set_cr3(Vcpu& v, u64 value)
 {
-    if (v.paging == GuestPaging::SHADOW)
-        v.guest_cr3 = value;  // paging is off for the guest: just remembered
-    else
+    if (v.paging != GuestPaging::SHADOW) {
         (void)vmcs_write(field::GUEST_CR3, value);
+        return true;
+    }
+    paging::PagingState candidate = guest_paging_state(v);
+    // In IA-32e mode bits above MAXPHYADDR are reserved (bit 63 too: no PCIDs).
+    if ((candidate.efer & kEferLma) && (value >> v.guest_maxphyaddr)) return false;
+    candidate.cr3 = value;
+    candidate.pdptes_loaded = false;
+    if ((candidate.cr0 & cr0::PG) && !load_guest_pdptes(v, candidate)) return false;
+    v.guest_cr3 = value;
+    shadow_sync(v);
+    return true;
 }
 
 u64 get_cr3(Vcpu& v) { return v.paging == GuestPaging::SHADOW ? v.guest_cr3 : vmcs_read(field::GUEST_CR3); }
@@ -67,7 +120,7 @@ void handle_cr_access(Vcpu& v, const ExitInfo& exit)
         const u64 value = read_gpr(v, q.gpr);
         switch (q.cr) {
         case 0: ok = set_cr0(v, value, &emulated); break;
-        case 3: set_cr3(v, value); break;
+        case 3: ok = set_cr3(v, value); break;
         case 4: ok = set_cr4(v, value); break;
         case 8:
             if (value & ~u64{0xf}) ok = false;

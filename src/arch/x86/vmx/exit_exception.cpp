@@ -4,6 +4,7 @@
 #include "arch/x86/vmx/guest_state.hpp"
 #include "arch/x86/vmx/realmode.hpp"
 #include "arch/x86/vmx/realmode_emulate.hpp"
+#include "arch/x86/vmx/shadow_paging.hpp"
 #include "core/domain.hpp"
 #include "core/log.hpp"
 
@@ -33,6 +34,10 @@ void handle_exception_nmi(Vcpu& v, const ExitInfo& exit)
         const bool trap = type == InterruptionType::SOFTWARE_EXCEPTION;
         const u64 ret = trap ? exit.rip + exit.instruction_length : exit.rip;
         reflect_realmode_interrupt(v, vec, ret);
+        return;
+    }
+    if (vec == vector::PF && type == InterruptionType::HARDWARE_EXCEPTION && v.paging == GuestPaging::SHADOW) {
+        handle_shadow_page_fault(v, exit);
         return;
     }
     if (type == InterruptionType::HARDWARE_EXCEPTION) {

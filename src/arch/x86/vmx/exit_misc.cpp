@@ -2,10 +2,16 @@
 // entry failures, EPT violations, and everything unexpected.
 #include "arch/x86/vmx/exit_handlers.hpp"
 #include "arch/x86/vmx/guest_state.hpp"
+#include "arch/x86/vmx/realmode_emulate.hpp"
+#include "arch/x86/vmx/shadow_paging.hpp"
 #include "core/domain.hpp"
 #include "core/log.hpp"
 
 namespace xeno::vmx {
+
+namespace {
+constexpr u64 kEptQualFetch = u64{1} << 2;  // SDM Vol. 3C Table 28-7: the access was an instruction fetch
+}  // namespace
 
 void handle_triple_fault(Vcpu& v, const ExitInfo& exit)
 {
@@ -28,8 +34,9 @@ void handle_hlt(Vcpu& v, const ExitInfo& exit)
 
 void handle_invlpg(Vcpu& v, const ExitInfo& exit)
 {
-    // Shadow mode: the guest has paging off (enabling it ends the domain
-    // until shadow page tables exist), so there is no translation to drop.
+    // Only with shadow paging (INVLPG exiting): the qualification is the
+    // linear-address operand (SDM Vol. 3C Table 28-1).
+    shadow_invlpg(v, exit.qualification);
     advance_rip(v, exit);
 }
 
@@ -73,10 +80,22 @@ void handle_entry_failure(Vcpu& v, const ExitInfo& exit)
 
 void handle_ept_violation(Vcpu& v, const ExitInfo& exit)
 {
-    // Only guest RAM is mapped; no MMIO devices exist yet.
+    // Guest RAM is mapped read/write/execute in full, so a violation is an
+    // access outside it: MMIO space, left unmapped so that it exits here for
+    // the device models. There are none yet, so the bus answers as a PC's
+    // does where nothing decodes the address (reads all ones, writes
+    // dropped), through the instruction emulator. An instruction fetch from
+    // there, a misconfiguration, or a violation inside RAM ends the domain.
+    const bool misconfig = exit.reason == static_cast<u16>(ExitReason::EPT_MISCONFIG);
+    const bool fetch = !misconfig && (exit.qualification & kEptQualFetch);
+    const bool in_ram = v.domain().p2m().mfn(exit.guest_physical >> kPageShift) != mm::P2m::kInvalidMfn;
+    if (!misconfig && !fetch && !in_ram && !(exit.idt_vectoring_info & intr_info::VALID)) {
+        emulate_guest_instruction(v);
+        return;
+    }
     FixedWriter<128> why;
-    why.str(exit.reason == static_cast<u16>(ExitReason::EPT_MISCONFIG) ? "EPT misconfiguration" : "guest access")
-        .str(" at unbacked guest-physical ").hex(exit.guest_physical).str(" (qual ").hex(exit.qualification)
+    why.str(misconfig ? "EPT misconfiguration" : fetch ? "instruction fetch" : "guest access")
+        .str(" at guest-physical ").hex(exit.guest_physical).str(" (qual ").hex(exit.qualification)
         .str(") rip=").hex(exit.rip);
     v.end_guest_fault(why.c_str());
 }

@@ -3,6 +3,7 @@
 // raises #GP(0) in the guest, as an absent MSR does on hardware.
 #include "arch/x86/vmx/exit_handlers.hpp"
 #include "arch/x86/vmx/guest_state.hpp"
+#include "arch/x86/vmx/shadow_paging.hpp"
 #include "core/domain.hpp"
 #include "hal/cpu.hpp"
 
@@ -28,7 +29,7 @@ bool pat_valid(u64 pat)
     return true;
 }
 
-u64 guest_efer(Vcpu& v) { return v.ctl.load_efer ? vmcs_read(field::GUEST_IA32_EFER) : v.msrs.efer; }
+u64 guest_efer(Vcpu& v) { return guest_efer_view(v); }
 
 // Returns false when the access must #GP.
 bool msr_read(Vcpu& v, u32 msr, u64* value)
@@ -84,10 +85,8 @@ bool msr_write(Vcpu& v, u32 msr, u64 value)
         // LMA is not writable; LME cannot change while paging is on (SDM Vol. 3A 10.8.5).
         const u64 next = (value & ~kEferLma) | (old & kEferLma);
         if (((next ^ old) & kEferLme) && (guest_cr0_view(v) & bit(31))) return false;
-        if (v.ctl.load_efer)
-            (void)vmcs_write(field::GUEST_IA32_EFER, next);
-        else
-            v.msrs.efer = next;
+        set_guest_efer_view(v, next);
+        shadow_sync(v);  // NXE changes what shadow entries mean
         return true;
     }
     case kTscAux: v.msrs.tsc_aux = value & 0xffffffff; return true;

@@ -1,8 +1,10 @@
 #include "arch/x86/vmx/realmode_emulate.hpp"
 
+#include "arch/x86/paging/guest_walk_p2m.hpp"
 #include "arch/x86/vmx/cr_values.hpp"
 #include "arch/x86/vmx/guest_state.hpp"
 #include "arch/x86/vmx/realmode.hpp"
+#include "arch/x86/vmx/shadow_paging.hpp"
 #include "core/domain.hpp"
 #include "core/log.hpp"
 #include "hal/memory.hpp"
@@ -32,45 +34,152 @@ bool limit_granularity_ok(const emu::Segment& s)
     return true;
 }
 
-// ---- guest memory and ports for the emulator: guest paging is off, so a
-// linear address is guest-physical. Outside guest RAM reads give all ones and
-// writes are dropped, as on a PC bus with nothing there.
+// ---- guest memory and ports for the emulator. With guest paging off a
+// linear address is guest-physical; with it on, the guest's own tables are
+// walked (A/D updates and #PF as the processor's). Guest-physical addresses
+// outside guest RAM read as all ones and drop writes, as on a PC bus with
+// nothing there. Writes are reported to the shadow MMU, which zaps the
+// shadow entries of any guest page-table entry they changed.
 
-emu::AccessStatus read_linear(void* ctx, u64 linear, void* dst, u32 size, emu::AccessKind, bool, u32*)
+struct EmuContext {
+    Vcpu& v;
+    const emu::CpuState& s;  // the state before the instruction (controls, CPL)
+};
+
+paging::PagingState paging_state_of(const EmuContext& c)
 {
-    Vcpu& v = *static_cast<Vcpu*>(ctx);
-    u8* d = static_cast<u8*>(dst);
-    for (u32 i = 0; i < size; ++i)
-        if (v.domain().p2m().copy_from_guest(&d[i], Gpa{(linear + i) & 0xffffffff}, 1) != Status::OK) d[i] = 0xff;
+    paging::PagingState p;
+    p.cr0 = c.s.cr0;
+    p.cr3 = c.s.cr3;
+    p.cr4 = c.s.cr4;
+    p.efer = c.s.efer;
+    p.cpl = static_cast<u8>(emu::cpl(c.s));
+    p.rflags_ac = (c.s.rflags & emu::flag::AC) != 0;
+    p.maxphyaddr = c.v.guest_maxphyaddr;
+    p.page_1gb = c.v.guest_1gb_pages;
+    if (paging::paging_mode(p) == paging::PagingMode::PAE && c.v.paging == GuestPaging::SHADOW &&
+        c.s.cr3 == c.v.guest_cr3) {
+        p.pdptes_loaded = true;
+        for (unsigned i = 0; i < 4; ++i) p.pdptes[i] = c.v.pae_pdptes[i];
+    }
+    return p;
+}
+
+emu::AccessStatus translate(const EmuContext& c, u64 linear, paging::AccessType type, bool implicit, u64* gpa,
+                            u32* pf_error_code)
+{
+    if (!(c.s.cr0 & cr0::PG)) {
+        *gpa = linear & 0xffffffff;
+        return emu::AccessStatus::OK;
+    }
+    const paging::PagingState p = paging_state_of(c);
+    paging::P2mGuestMemory memory(c.v.domain().p2m(), &hal::machine_to_virt, &hal::machine_memory_written);
+    const paging::Access access{type, implicit, true};
+    for (unsigned attempt = 0; attempt < 8; ++attempt) {
+        const paging::WalkResult w = paging::guest_walk(p, access, Gla{linear}, memory.memory());
+        switch (w.outcome) {
+        case paging::WalkOutcome::OK: *gpa = w.gpa.value(); return emu::AccessStatus::OK;
+        case paging::WalkOutcome::PAGE_FAULT: *pf_error_code = w.error_code; return emu::AccessStatus::PAGE_FAULT;
+        case paging::WalkOutcome::MEMORY_ERROR:
+            // A paging structure outside guest RAM reads as all ones: present
+            // with reserved bits set (SDM 4.7: RSVD).
+            *pf_error_code = paging::pfec::P | paging::pfec::RSVD |
+                             (type == paging::AccessType::WRITE ? paging::pfec::W : 0) |
+                             (p.cpl == 3 && !implicit ? paging::pfec::U : 0);
+            return emu::AccessStatus::PAGE_FAULT;
+        case paging::WalkOutcome::RETRY: break;
+        }
+    }
+    *pf_error_code = 0;  // entries changing forever under the walk: report not-present
+    return emu::AccessStatus::PAGE_FAULT;
+}
+
+paging::AccessType access_type(emu::AccessKind k)
+{
+    return k == emu::AccessKind::WRITE ? paging::AccessType::WRITE
+           : k == emu::AccessKind::EXECUTE ? paging::AccessType::FETCH : paging::AccessType::READ;
+}
+
+// Split [linear, linear + size) at page boundaries: each piece is translated
+// on its own, as the processor does for an access that crosses pages.
+template <typename Fn>
+emu::AccessStatus for_each_page_piece(u64 linear, u32 size, Fn&& fn)
+{
+    u32 done = 0;
+    while (done < size) {
+        const u64 at = linear + done;
+        const u32 in_page = static_cast<u32>(kPageSize - (at & (kPageSize - 1)));
+        const u32 n = size - done < in_page ? size - done : in_page;
+        const emu::AccessStatus st = fn(at, done, n);
+        if (st != emu::AccessStatus::OK) return st;
+        done += n;
+    }
     return emu::AccessStatus::OK;
 }
 
-emu::AccessStatus write_linear(void* ctx, u64 linear, const void* src, u32 size, bool, u32*)
+emu::AccessStatus read_linear(void* ctx, u64 linear, void* dst, u32 size, emu::AccessKind kind, bool implicit,
+                              u32* pf_error_code)
 {
-    Vcpu& v = *static_cast<Vcpu*>(ctx);
-    const u8* s = static_cast<const u8*>(src);
-    for (u32 i = 0; i < size; ++i)
-        (void)v.domain().p2m().copy_to_guest(Gpa{(linear + i) & 0xffffffff}, &s[i], 1, &hal::machine_memory_written);
-    return emu::AccessStatus::OK;
+    const EmuContext& c = *static_cast<EmuContext*>(ctx);
+    u8* d = static_cast<u8*>(dst);
+    return for_each_page_piece(linear, size, [&](u64 at, u32 offset, u32 n) {
+        u64 gpa = 0;
+        const emu::AccessStatus st = translate(c, at, access_type(kind), implicit, &gpa, pf_error_code);
+        if (st != emu::AccessStatus::OK) return st;
+        if (c.v.domain().p2m().copy_from_guest(&d[offset], Gpa{gpa}, n) != Status::OK)
+            for (u32 i = 0; i < n; ++i) d[offset + i] = 0xff;
+        return emu::AccessStatus::OK;
+    });
+}
+
+emu::AccessStatus write_linear(void* ctx, u64 linear, const void* src, u32 size, bool implicit, u32* pf_error_code)
+{
+    const EmuContext& c = *static_cast<EmuContext*>(ctx);
+    const u8* b = static_cast<const u8*>(src);
+    return for_each_page_piece(linear, size, [&](u64 at, u32 offset, u32 n) {
+        u64 gpa = 0;
+        const emu::AccessStatus st = translate(c, at, paging::AccessType::WRITE, implicit, &gpa, pf_error_code);
+        if (st != emu::AccessStatus::OK) return st;
+        if (c.v.domain().p2m().copy_to_guest(Gpa{gpa}, &b[offset], n, &hal::machine_memory_written) == Status::OK &&
+            c.v.paging == GuestPaging::SHADOW)
+            c.v.shadow.guest_wrote(Gpa{gpa}, n);
+        return emu::AccessStatus::OK;
+    });
 }
 
 emu::AccessStatus io_in(void* ctx, u16 port, u32 size, u32* value)
 {
-    *value = static_cast<Vcpu*>(ctx)->domain().io().read(port, static_cast<u8>(size));
+    *value = static_cast<EmuContext*>(ctx)->v.domain().io().read(port, static_cast<u8>(size));
     return emu::AccessStatus::OK;
 }
 
 emu::AccessStatus io_out(void* ctx, u16 port, u32 size, u32 value)
 {
-    static_cast<Vcpu*>(ctx)->domain().io().write(port, static_cast<u8>(size), value);
+    static_cast<EmuContext*>(ctx)->v.domain().io().write(port, static_cast<u8>(size), value);
     return emu::AccessStatus::OK;
 }
 
 bool control_write(void* ctx, unsigned reg, u64 value)
 {
-    Vcpu& v = *static_cast<Vcpu*>(ctx);
-    if (reg == 4) return (value & ~cr4_guest_allowed(v.caps())) == 0;
-    return true;
+    const EmuContext& c = *static_cast<EmuContext*>(ctx);
+    if (reg == 4 && (value & ~cr4_guest_allowed(c.v.caps())) != 0) return false;
+    if (reg != 0 && reg != 3 && reg != 4) return true;
+    // A write that leaves the guest in PAE paging loads the PDPTEs (#GP on a
+    // reserved bit, SDM Vol. 3A 4.4.1).
+    paging::PagingState candidate = paging_state_of(c);
+    candidate.pdptes_loaded = false;
+    if (reg == 0) {
+        candidate.cr0 = value;
+        const bool paging_now = (value & cr0::PG) != 0;
+        const bool paging_before = (c.s.cr0 & cr0::PG) != 0;
+        if (paging_now == paging_before && !((value ^ c.s.cr0) & (cr0::CD | cr0::NW))) return true;
+    } else if (reg == 3) {
+        candidate.cr3 = value;
+    } else {
+        candidate.cr4 = value;
+    }
+    if (!(candidate.cr0 & cr0::PG)) return true;
+    return load_guest_pdptes(c.v, candidate);
 }
 
 // ---- VMCS <-> emulator state
@@ -98,10 +207,10 @@ void load_state(Vcpu& v, emu::CpuState& s)
     s.rflags = vm86 ? (rflags & ~(kRflagsVM | kRflagsIOPL)) | v.vm86_guest_iopl : rflags;
     s.cr0 = guest_cr0_view(v);
     s.cr4 = guest_cr4_view(v);
-    s.cr3 = v.guest_cr3;
+    s.cr3 = v.paging == GuestPaging::SHADOW ? v.guest_cr3 : vmcs_read(field::GUEST_CR3);
     s.cr2 = v.regs.cr2;
     s.cr8 = v.cr8;
-    s.efer = v.ctl.load_efer ? vmcs_read(field::GUEST_IA32_EFER) : v.msrs.efer;
+    s.efer = guest_efer_view(v);
     read_segment(s.seg[0], vmcs_read(field::GUEST_ES_SELECTOR), vmcs_read(field::GUEST_ES_BASE), vmcs_read(field::GUEST_ES_LIMIT), vmcs_read(field::GUEST_ES_AR_BYTES));
     read_segment(s.seg[1], vmcs_read(field::GUEST_CS_SELECTOR), vmcs_read(field::GUEST_CS_BASE), vmcs_read(field::GUEST_CS_LIMIT), vmcs_read(field::GUEST_CS_AR_BYTES));
     read_segment(s.seg[2], vmcs_read(field::GUEST_SS_SELECTOR), vmcs_read(field::GUEST_SS_BASE), vmcs_read(field::GUEST_SS_LIMIT), vmcs_read(field::GUEST_SS_AR_BYTES));
@@ -136,8 +245,43 @@ void store_segment(VmcsWriter& w, unsigned i, const emu::Segment& g, bool vm86)
     }
 }
 
+// With unrestricted guest (EPT) the emulator only runs single instructions
+// the processor could not complete (MMIO); the state goes back as it is.
+void store_state_native(Vcpu& v, const emu::CpuState& s, u32 effects)
+{
+    for (unsigned i = 0; i < 16; ++i) write_gpr(v, i, s.gpr[i]);
+    v.regs.cr2 = s.cr2;
+    v.cr8 = s.cr8;
+    VmcsWriter w;
+    w.set(field::GUEST_RIP, s.rip).set(field::GUEST_RFLAGS, s.rflags);
+    const CrPolicy p{true, false};
+    w.set(field::CR0_READ_SHADOW, s.cr0).set(field::GUEST_CR0, cr0_real(s.cr0, v.caps(), p));
+    w.set(field::CR4_READ_SHADOW, s.cr4).set(field::GUEST_CR4, cr4_real(s.cr4, v.caps(), p));
+    w.set(field::GUEST_CR3, s.cr3);
+    set_guest_efer_view(v, s.efer);
+    for (unsigned i = 0; i < emu::kSegCount; ++i) store_segment(w, i, s.seg[i], false);
+    w.set(field::GUEST_LDTR_SELECTOR, s.ldtr.selector).set(field::GUEST_LDTR_BASE, s.ldtr.base)
+        .set(field::GUEST_LDTR_LIMIT, s.ldtr.limit).set(field::GUEST_LDTR_AR_BYTES, s.ldtr.ar);
+    w.set(field::GUEST_TR_SELECTOR, s.tr.selector).set(field::GUEST_TR_BASE, s.tr.base)
+        .set(field::GUEST_TR_LIMIT, s.tr.limit).set(field::GUEST_TR_AR_BYTES, s.tr.ar);
+    w.set(field::GUEST_GDTR_BASE, s.gdtr.base).set(field::GUEST_GDTR_LIMIT, s.gdtr.limit);
+    w.set(field::GUEST_IDTR_BASE, s.idtr.base).set(field::GUEST_IDTR_LIMIT, s.idtr.limit);
+    u32 intr = 0;
+    if (effects & emu::effect::STI_SHADOW) intr |= interruptibility::BLOCKING_BY_STI;
+    if (effects & emu::effect::MOV_SS_SHADOW) intr |= interruptibility::BLOCKING_BY_MOV_SS;
+    w.set(field::GUEST_INTERRUPTIBILITY_INFO, intr);
+    const bool lma = (s.efer & emu::efer::LMA) != 0;
+    v.ctl.entry = lma ? v.ctl.entry | entry_ctl::IA32E_MODE_GUEST : v.ctl.entry & ~entry_ctl::IA32E_MODE_GUEST;
+    w.set(field::VM_ENTRY_CONTROLS, v.ctl.entry);
+    if (w.status() != Status::OK) v.end_guest_fault("writing the emulated state back to the VMCS failed");
+}
+
 void store_state(Vcpu& v, const emu::CpuState& s, u32 effects)
 {
+    if (v.unrestricted()) {
+        store_state_native(v, s, effects);
+        return;
+    }
     const bool vm86 = (s.cr0 & cr0::PE) == 0;  // only called when enterable: real mode means vm86 form
     for (unsigned i = 0; i < 16; ++i) write_gpr(v, i, s.gpr[i]);
     v.regs.cr2 = s.cr2;
@@ -154,10 +298,7 @@ void store_state(Vcpu& v, const emu::CpuState& s, u32 effects)
     const CrPolicy p{false, true};
     w.set(field::CR0_READ_SHADOW, s.cr0).set(field::GUEST_CR0, cr0_real(s.cr0, v.caps(), p));
     w.set(field::CR4_READ_SHADOW, s.cr4).set(field::GUEST_CR4, cr4_real(s.cr4, v.caps(), p));
-    if (v.ctl.load_efer)
-        w.set(field::GUEST_IA32_EFER, s.efer);
-    else
-        v.msrs.efer = s.efer;
+    set_guest_efer_view(v, s.efer);
     for (unsigned i = 0; i < emu::kSegCount; ++i) store_segment(w, i, s.seg[i], vm86);
     w.set(field::GUEST_LDTR_SELECTOR, s.ldtr.selector).set(field::GUEST_LDTR_BASE, s.ldtr.base)
         .set(field::GUEST_LDTR_LIMIT, s.ldtr.limit).set(field::GUEST_LDTR_AR_BYTES, s.ldtr.ar);
@@ -187,15 +328,20 @@ void store_state(Vcpu& v, const emu::CpuState& s, u32 effects)
     if (effects & emu::effect::MOV_SS_SHADOW) intr |= interruptibility::BLOCKING_BY_MOV_SS;
     w.set(field::GUEST_INTERRUPTIBILITY_INFO, intr);
     // vm86: every exception is the hypervisor's to reflect; protected mode:
-    // the guest's IDT handles its own exceptions natively.
-    v.ctl.exception_bitmap = vm86 ? 0xffffffffu : 0;
+    // the guest's IDT handles its own exceptions natively, except #PF, which
+    // shadow paging must see first.
+    v.ctl.exception_bitmap = vm86 ? 0xffffffffu : kShadowExceptionBitmap;
     w.set(field::EXCEPTION_BITMAP, v.ctl.exception_bitmap);
-    if (w.status() != Status::OK) v.end_guest_fault("writing the emulated state back to the VMCS failed");
+    if (w.status() != Status::OK) {
+        v.end_guest_fault("writing the emulated state back to the VMCS failed");
+        return;
+    }
+    shadow_sync(v);
 }
 
-bool enterable(const emu::CpuState& s)
+bool enterable(const Vcpu& v, const emu::CpuState& s)
 {
-    if (s.cr0 & cr0::PG) return false;  // shadow paging does not exist yet
+    if (v.unrestricted()) return true;
     if (!(s.cr0 & cr0::PE)) return realmode_vm86_representable(s);
     if (s.rflags & kRflagsVM) return false;  // a guest's own vm86 mode: not supported
     return protected_mode_segments_enterable(s);
@@ -247,10 +393,10 @@ bool protected_mode_segments_enterable(const emu::CpuState& s)
 
 namespace {
 
-emu::EmulateOps make_ops(Vcpu& v)
+emu::EmulateOps make_ops(EmuContext& c)
 {
     emu::EmulateOps ops;
-    ops.ctx = &v;
+    ops.ctx = &c;
     ops.read_linear = &read_linear;
     ops.write_linear = &write_linear;
     ops.io_in = &io_in;
@@ -259,13 +405,72 @@ emu::EmulateOps make_ops(Vcpu& v)
     return ops;
 }
 
+void log_unhandled(const emu::CpuState& s, const emu::EmulateResult& r)
+{
+    LogLine line;
+    line.str("emulate: unhandled instruction at rip=").hex(s.rip).str(":");
+    for (unsigned i = 0; i < r.length && i < 15; ++i) line.ch(' ').hex_digits(r.bytes[i], 2);
+}
+
+// Emulate from `s` (already advanced past zero or more instructions) until
+// the state is enterable, then store it. Exceptions go through the
+// emulator's own delivery (the guest's IVT or IDT).
+void emulate_from(Vcpu& v, emu::CpuState& s, const emu::EmulateOps& ops, u32 effects)
+{
+    for (unsigned n = 0; n < kMaxEmulatedPerExit; ++n) {
+        if (v.domain().ended()) return;  // e.g. the debug exit port
+        if (effects & emu::effect::HALT) {
+            store_state(v, s, effects);
+            FixedWriter<96> why;
+            why.str("guest halted (emulated HLT) with no interrupt source at rip=").hex(s.rip);
+            v.end_guest_fault(why.c_str());
+            return;
+        }
+        if (enterable(v, s)) {
+            store_state(v, s, effects);
+            return;
+        }
+        emu::EmulateResult r = emu::emulate_one(s, ops);
+        ++v.emulated_instructions;
+        effects = 0;
+        switch (r.outcome) {
+        case emu::EmulateOutcome::OK: effects = r.effects; break;
+        case emu::EmulateOutcome::EXCEPTION:
+            if (r.vector == vector::PF) s.cr2 = r.cr2;
+            r = emu::deliver_event(s, ops, r.vector, r.has_error_code, r.error_code, s.rip, false);
+            if (r.outcome != emu::EmulateOutcome::OK) {
+                v.end_guest_fault("an exception during emulation could not be delivered (the guest would triple fault)");
+                return;
+            }
+            break;
+        case emu::EmulateOutcome::UNHANDLED:
+            log_unhandled(s, r);
+            // The contract: #UD for what the emulator does not know.
+            r = emu::deliver_event(s, ops, vector::UD, false, 0, s.rip, false);
+            if (r.outcome != emu::EmulateOutcome::OK) {
+                v.end_guest_fault("#UD for an unhandled instruction could not be delivered");
+                return;
+            }
+            break;
+        case emu::EmulateOutcome::IO_NEEDED:
+            v.end_guest_fault("the emulator asked for port I/O the hypervisor could not complete");
+            return;
+        }
+    }
+    FixedWriter<128> why;
+    why.str("guest state still not enterable after ").dec(kMaxEmulatedPerExit).str(" emulated instructions, rip=")
+        .hex(s.rip).str(" cr0=").hex(s.cr0);
+    v.end_guest_fault(why.c_str());
+}
+
 }  // namespace
 
 void reflect_realmode_interrupt(Vcpu& v, u8 vector, u64 return_ip)
 {
     emu::CpuState s;
     load_state(v, s);
-    const emu::EmulateOps ops = make_ops(v);
+    EmuContext c{v, s};
+    const emu::EmulateOps ops = make_ops(c);
     const emu::EmulateResult r = emu::deliver_event(s, ops, vector, false, 0, return_ip, false);
     if (r.outcome != emu::EmulateOutcome::OK) {
         FixedWriter<96> why;
@@ -274,72 +479,73 @@ void reflect_realmode_interrupt(Vcpu& v, u8 vector, u64 return_ip)
         v.end_guest_fault(why.c_str());
         return;
     }
-    if (enterable(s))
-        store_state(v, s, 0);
-    else
-        emulate_until_enterable(v);  // not reached with a real-mode IVT; kept for safety
+    emulate_from(v, s, ops, 0);
 }
 
 void emulate_until_enterable(Vcpu& v)
 {
     emu::CpuState s;
     load_state(v, s);
-    const emu::EmulateOps ops = make_ops(v);
-
+    EmuContext c{v, s};
+    const emu::EmulateOps ops = make_ops(c);
+    // The state is not enterable when this is called (or the instruction at
+    // RIP must not run natively): emulate at least one instruction.
+    emu::EmulateResult r = emu::emulate_one(s, ops);
+    ++v.emulated_instructions;
     u32 effects = 0;
-    for (unsigned n = 0; n < kMaxEmulatedPerExit; ++n) {
-        emu::EmulateResult r = emu::emulate_one(s, ops);
-        ++v.emulated_instructions;
-        switch (r.outcome) {
-        case emu::EmulateOutcome::OK: effects = r.effects; break;
-        case emu::EmulateOutcome::EXCEPTION:
-            r = emu::deliver_event(s, ops, r.vector, r.has_error_code, r.error_code, s.rip, false);
-            if (r.outcome != emu::EmulateOutcome::OK) {
-                v.end_guest_fault("an exception during emulation could not be delivered (the guest would triple fault)");
-                return;
-            }
-            effects = 0;
-            break;
-        case emu::EmulateOutcome::UNHANDLED: {
-            {
-                LogLine line;
-                line.str("emulate: unhandled instruction at rip=").hex(s.rip).str(":");
-                for (unsigned i = 0; i < r.length && i < 15; ++i) line.ch(' ').hex_digits(r.bytes[i], 2);
-            }
-            // The contract: #UD for what the emulator does not know.
-            r = emu::deliver_event(s, ops, vector::UD, false, 0, s.rip, false);
-            if (r.outcome != emu::EmulateOutcome::OK) {
-                v.end_guest_fault("#UD for an unhandled instruction could not be delivered");
-                return;
-            }
-            effects = 0;
-            break;
-        }
-        case emu::EmulateOutcome::IO_NEEDED:
-            v.end_guest_fault("the emulator asked for port I/O the hypervisor could not complete");
+    switch (r.outcome) {
+    case emu::EmulateOutcome::OK: effects = r.effects; break;
+    case emu::EmulateOutcome::EXCEPTION:
+        if (r.vector == vector::PF) s.cr2 = r.cr2;
+        r = emu::deliver_event(s, ops, r.vector, r.has_error_code, r.error_code, s.rip, false);
+        if (r.outcome != emu::EmulateOutcome::OK) {
+            v.end_guest_fault("an exception during emulation could not be delivered (the guest would triple fault)");
             return;
         }
-        if (v.domain().ended()) return;  // e.g. the debug exit port
-        if (s.cr0 & cr0::PG) {
-            v.end_guest_fault("guest enabled paging: shadow page tables are not implemented yet");
+        break;
+    case emu::EmulateOutcome::UNHANDLED:
+        log_unhandled(s, r);
+        r = emu::deliver_event(s, ops, vector::UD, false, 0, s.rip, false);
+        if (r.outcome != emu::EmulateOutcome::OK) {
+            v.end_guest_fault("#UD for an unhandled instruction could not be delivered");
             return;
         }
-        if (effects & emu::effect::HALT) {
-            store_state(v, s, effects);
-            FixedWriter<96> why;
-            why.str("guest halted (emulated HLT) with no interrupt source at rip=").hex(s.rip);
-            v.end_guest_fault(why.c_str());
-            return;
-        }
-        if (enterable(s)) {
-            store_state(v, s, effects);
-            return;
-        }
+        break;
+    case emu::EmulateOutcome::IO_NEEDED:
+        v.end_guest_fault("the emulator asked for port I/O the hypervisor could not complete");
+        return;
     }
-    FixedWriter<128> why;
-    why.str("guest state still not enterable after ").dec(kMaxEmulatedPerExit).str(" emulated instructions, rip=")
-        .hex(s.rip).str(" cr0=").hex(s.cr0);
-    v.end_guest_fault(why.c_str());
+    emulate_from(v, s, ops, effects);
+}
+
+void emulate_guest_instruction(Vcpu& v)
+{
+    emu::CpuState s;
+    load_state(v, s);
+    EmuContext c{v, s};
+    const emu::EmulateOps ops = make_ops(c);
+    emu::EmulateResult r = emu::emulate_one(s, ops);
+    ++v.emulated_instructions;
+    switch (r.outcome) {
+    case emu::EmulateOutcome::OK: emulate_from(v, s, ops, r.effects); return;
+    case emu::EmulateOutcome::EXCEPTION:
+        // The guest runs natively (protected or long mode): the processor
+        // delivers the fault at the next VM entry. REP string instructions
+        // keep their completed iterations, so the state is stored first.
+        store_state(v, s, 0);
+        if (r.vector == vector::PF)
+            inject_page_fault(v, r.cr2, r.error_code);
+        else
+            inject_exception(v, r.vector, r.error_code);
+        return;
+    case emu::EmulateOutcome::UNHANDLED:
+        log_unhandled(s, r);
+        inject_exception(v, vector::UD, 0);
+        return;
+    case emu::EmulateOutcome::IO_NEEDED:
+        v.end_guest_fault("the emulator asked for port I/O the hypervisor could not complete");
+        return;
+    }
 }
 
 }  // namespace xeno::vmx

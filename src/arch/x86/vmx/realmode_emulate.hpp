@@ -16,6 +16,13 @@ namespace xeno::vmx {
 // Ends the domain (with the reason logged) when that does not happen.
 void emulate_until_enterable(Vcpu& vcpu);
 
+// Emulate the one instruction at the guest's RIP while it runs natively in
+// protected or long mode (shadow paging: a write to a guest page table, an
+// access outside guest RAM). Faults are injected for the processor to
+// deliver; an instruction that leaves the state unenterable continues as
+// emulate_until_enterable does.
+void emulate_guest_instruction(Vcpu& vcpu);
+
 // Deliver interrupt/exception `vector` to the real-mode guest as the CPU
 // does in real mode (SDM Vol. 3A 20.1.4: FLAGS, CS, IP=return_ip pushed, IF/TF/AC
 // cleared, CS:IP from the IVT the guest's IDTR describes), through the

@@ -6,6 +6,7 @@
 #include "arch/x86/vmx/cr_values.hpp"
 #include "arch/x86/vmx/guest_state.hpp"
 #include "arch/x86/vmx/realmode.hpp"
+#include "arch/x86/vmx/shadow_paging.hpp"
 #include "arch/x86/vmx/vmcs.hpp"
 #include "arch/x86/vmx/vmx_cpu_setup.hpp"
 #include "core/domain.hpp"
@@ -138,6 +139,17 @@ Status setup_ept(Vcpu& v, mm::FrameAllocator& frames)
     XENO_TRY(ept.create_root());
     XENO_TRY(ept.map_p2m(v.domain().p2m()));
     v.eptp = paging::make_eptp(ept.root());
+    // Translations the processor may hold for this EPTP from an earlier
+    // user of the same root frame must go before the first entry (SDM Vol.
+    // 3C 29.4.3.1). Single-context when the CPU has it (bit 25), else all.
+    constexpr u64 kInveptSupported = bit(20), kInveptSingle = bit(25), kInveptAll = bit(26);
+    if (v.caps().ept_vpid & kInveptSupported) {
+        const u64 type = (v.caps().ept_vpid & kInveptSingle) ? 1 : (v.caps().ept_vpid & kInveptAll) ? 2 : 0;
+        if (type != 0 && hal::invept(type, hal::InveptDescriptor{v.eptp, 0}) != hal::VmxResult::SUCCEED) {
+            LogLine{}.str("vmx: INVEPT type ").dec(type).str(" failed");
+            return Status::VMX_FAIL;
+        }
+    }
     LogLine{}.str("vmx: EPT root ").hex(ept.root().value()).str(", ").dec(ept.table_frames()).str(" table frames");
     return Status::OK;
 }
@@ -204,6 +216,7 @@ Status vmcs_setup(Vcpu& v, mm::FrameAllocator& frames, u16 entry)
 
     Status s = setup_bitmaps(v, frames);
     if (s == Status::OK) s = v.paging == GuestPaging::EPT ? setup_ept(v, frames) : setup_phys_mode(v, frames);
+    if (s == Status::OK) s = shadow_setup(v, frames);
     if (s != Status::OK) {
         LogLine{}.str("vmx: building the vcpu's VMX structures failed: ").str(status_name(s));
         return s;
