@@ -14,7 +14,7 @@
 ;     in a second call), returns to real mode with 64 KiB segments and
 ;     CF=0/AH=0; the caller checks the data and that real mode still works.
 %include "xeno.inc"
-%include "check.inc"
+%include "xeno_check.inc"
 
 RM_STACK    equ 0x7000
 BDA_BASEMEM equ 0x413           ; BIOS data area: base memory in KiB

@@ -17,7 +17,7 @@
 ; IDT and rings) is scenarios/modes. On penryn (no EPT) the paging runs on the
 ; hypervisor's shadow page tables, on skylake on EPT.
 %include "xeno.inc"
-%include "check.inc"
+%include "xeno_check.inc"
 
 CODE32    equ 0x08
 DATA32    equ 0x10

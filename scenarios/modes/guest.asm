@@ -24,7 +24,7 @@
 ;
 ; Paging and long mode are in scenarios/modes-long.
 %include "xeno.inc"
-%include "check.inc"
+%include "xeno_check.inc"
 
 CODE32    equ 0x08
 DATA32    equ 0x10

@@ -83,13 +83,22 @@ MachineResult run_machine(const MachineConfig& config, const MachineOutput& outp
         result.error = "machine memory must be a multiple of 4 KiB and at least 16 MiB";
         return result;
     }
-    if (config.guest_image.size() > config.memory_bytes - kModuleBase - 8 * 1024 * 1024) {
-        result.error = "guest image does not fit in machine memory";
+    const std::uint64_t decoy_base = (kModuleBase + config.guest_image.size() + 0xfff) & ~std::uint64_t{0xfff};
+    if (config.decoy_bytes % 4096 ||
+        config.guest_image.size() + config.decoy_bytes > config.memory_bytes - kModuleBase - 8 * 1024 * 1024) {
+        result.error = "guest image (and decoy) do not fit in machine memory";
         return result;
     }
 
     MachineMemory memory(config.memory_bytes);
     std::memcpy(memory.data() + kModuleBase, config.guest_image.data(), config.guest_image.size());
+    // The decoy: a pattern no allocator or zeroing would produce (each
+    // 8-byte word its own address mixed), hashed before and after.
+    for (std::uint64_t off = 0; off < config.decoy_bytes; off += 8) {
+        const std::uint64_t word = (decoy_base + off) * 0x9e3779b97f4a7c15ull ^ 0xd1b54a32d192ed03ull;
+        std::memcpy(memory.data() + decoy_base + off, &word, 8);
+    }
+    if (config.decoy_bytes) result.decoy_hash_before = XXH64(memory.data() + decoy_base, config.decoy_bytes, 0);
 
     // Capture LOG so a failed run can say why in one line, and pass it on.
     std::string log;
@@ -119,6 +128,7 @@ MachineResult run_machine(const MachineConfig& config, const MachineOutput& outp
     boot.region_count = 1;
     boot.modules[0] = BootModule{Hpa{kModuleBase}, config.guest_image.size(), config.guest_cmdline.c_str()};
     boot.module_count = 1;
+    if (config.decoy_bytes) boot.modules[boot.module_count++] = BootModule{Hpa{decoy_base}, config.decoy_bytes, "decoy"};
     boot.cmdline = config.cmdline.c_str();
 
     std::string abort_reason;
@@ -130,6 +140,7 @@ MachineResult run_machine(const MachineConfig& config, const MachineOutput& outp
     result.vtime_ns = engine.vtime_ns();
     if (!aborted) result.emulated_instructions = last_run_stats().emulated_instructions;
     result.memory_hash = XXH64(memory.data(), memory.size(), 0);
+    if (config.decoy_bytes) result.decoy_hash_after = XXH64(memory.data() + decoy_base, config.decoy_bytes, 0);
     set_sim_context(nullptr);
 
     if (aborted) {

@@ -20,6 +20,12 @@ struct MachineConfig {
     std::string guest_cmdline;              // boot module 0's string
     std::string cmdline;                    // the hypervisor's command line (guest parameters)
     std::uint64_t max_guest_instructions = 0;  // 0: no limit; else the run ends with an error past it
+    // Isolation check: this many bytes (a multiple of 4 KiB) of machine memory
+    // after the guest image filled with a fixed pattern and handed to the
+    // hypervisor as boot module 1, memory that belongs to someone else (as
+    // another domain's would): the hypervisor never allocates it and no
+    // guest mapping may reach it. MachineResult says whether it survived.
+    std::uint64_t decoy_bytes = 0;
 };
 
 // Where the channels of hal/console.hpp go while the machine runs.
@@ -38,6 +44,8 @@ struct MachineResult {
     std::uint64_t emulated_instructions = 0;  // instructions the hypervisor emulated
     std::uint64_t vtime_ns = 0;        // virtual time at the end
     std::uint64_t memory_hash = 0;     // xxh64 of machine memory at the end
+    std::uint64_t decoy_hash_before = 0;  // xxh64 of the decoy before the run (0 without one)
+    std::uint64_t decoy_hash_after = 0;   // ... and after it
 };
 
 MachineResult run_machine(const MachineConfig& config, const MachineOutput& output);

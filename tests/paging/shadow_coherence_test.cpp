@@ -214,9 +214,12 @@ TEST_CASE("shadow: MMIO and guest tables outside RAM", "[paging][shadow]")
     CHECK(m.outcome == Outcome::MMIO);
     CHECK(m.gpa == 0x50'0abc);
     CHECK_FALSE(s.shadow_maps(0x40'0000));
-    // A PDE pointing at a page table past RAM: the walk cannot read it.
+    // A PDE pointing at a page table past RAM: the walk reads all ones
+    // there, a present entry with reserved bits: the guest's #PF, P|RSVD.
     s.guest_write(s.t.entry(0x60'0000, 2), 8, 0x60'0000 | P | RW | US);
-    CHECK(s.access(0x60'0000, AccessType::READ).outcome == Outcome::ERROR);
+    const AccessResult bad = s.access(0x60'0000, AccessType::READ);
+    CHECK(bad.outcome == Outcome::GUEST_FAULT);
+    CHECK((bad.error_code & (pfec::P | pfec::RSVD)) == (pfec::P | pfec::RSVD));
     check_oracle(s.mmu, s.d, s.g);
 }
 

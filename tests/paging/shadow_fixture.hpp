@@ -275,8 +275,13 @@ inline void check_access(ShadowMmu& mmu, Domain& d, const PagingState& guest, u6
         CHECK(a.error_code == before.error_code);
         return;
     }
-    if (before.outcome == WalkOutcome::MEMORY_ERROR) {  // a guest page table outside RAM
-        CHECK(a.outcome == Outcome::ERROR);
+    if (before.outcome == WalkOutcome::MEMORY_ERROR) {
+        // A guest page table outside RAM reads as all ones: the guest's #PF
+        // with P and RSVD (plus W/U/I as the access was).
+        REQUIRE(a.outcome == Outcome::GUEST_FAULT);
+        CHECK((a.error_code & (pfec::P | pfec::RSVD)) == (pfec::P | pfec::RSVD));
+        CHECK(((a.error_code & pfec::W) != 0) == (type == AccessType::WRITE));
+        CHECK(((a.error_code & pfec::U) != 0) == (cpl == 3));
         return;
     }
     REQUIRE(before.outcome == WalkOutcome::OK);

@@ -266,7 +266,16 @@ bool Engine::Impl::on_tlb_fill(u64 vaddr, uc_mem_type type, uc_tlb_entry* entry)
     // (measured on 2.1.4): keep the first failure, it is the guest's.
     if (stop == Stop::WALK || stop_requested) return false;
     const Access acc = type == UC_MEM_WRITE ? Access::WRITE : type == UC_MEM_FETCH ? Access::FETCH : Access::READ;
-    const WalkResult w = translate_linear(memory, translation_context(), vaddr, acc);
+    TranslationContext c = translation_context();
+    WalkResult w = translate_linear(memory, c, vaddr, acc);
+    if (w.status == WalkStatus::PAGE_FAULT && c.user && acc != Access::FETCH && implicit_supervisor_access(vaddr)) {
+        // A descriptor-table access the processor makes on its own behalf:
+        // supervisor-mode whatever the CPL (SDM Vol. 3A 4.6). Unicorn's fill
+        // hook is not told the access's privilege (QEMU's kernel MMU index),
+        // so the model infers it from the instruction and the address.
+        c.user = false;
+        w = translate_linear(memory, c, vaddr, acc);
+    }
     if (w.status == WalkStatus::OK) {
         entry->paddr = w.machine_page;
         entry->perms = static_cast<uc_prot>(UC_PROT_READ | (w.writable ? UC_PROT_WRITE : 0) |
@@ -278,6 +287,53 @@ bool Engine::Impl::on_tlb_fill(u64 vaddr, uc_mem_type type, uc_tlb_entry* entry)
     walk_va = vaddr;
     walk_rip = rip();
     return false;
+}
+
+// Whether a ring-3 data access to `vaddr`'s page is one of the implicit
+// supervisor accesses of the instruction at RIP: the page holds part of the
+// GDT, LDT, IDT or TSS and the instruction loads a segment descriptor or
+// goes through a gate or the TSS (MOV/POP Sreg, LDS/LES/LSS/LFS/LGS, far
+// JMP/CALL/RET, IRET, INT n/INT3/INTO, LAR/LSL/VERR/VERW). A user access to
+// data on such a page by any other instruction stays a user access.
+bool Engine::Impl::implicit_supervisor_access(u64 vaddr)
+{
+    blob.save();
+    blob_fresh = false;
+    const u64 page = vaddr & ~u64{0xfff};
+    auto overlaps = [page](u64 base, u64 limit) { return base <= page + 0xfff && page <= base + limit; };
+    const UcSegment gdt = blob.segment(8), idt = blob.segment(9), ldt = blob.segment(6), tss = blob.segment(7);
+    if (!overlaps(gdt.base, gdt.limit) && !overlaps(idt.base, idt.limit) && !overlaps(ldt.base, ldt.limit) &&
+        !overlaps(tss.base, tss.limit))
+        return false;
+    u8 b[15] = {};
+    usize n = 15;
+    const u64 linear_rip = rip() + blob.segment(1).base;
+    while (n && !read_linear(linear_rip, b, n)) --n;
+    if (!n) return false;
+    const DecodedInsn d = decode_insn(b, n, code_bits());
+    if (!d.length) return false;
+    const u8 op = d.opcode;
+    if (!d.two_byte) {
+        switch (op) {
+        case 0x8e: case 0x07: case 0x17: case 0x1f:  // MOV Sreg, POP ES/SS/DS
+        case 0xc4: case 0xc5:                        // LES, LDS
+        case 0xea: case 0x9a: case 0xca: case 0xcb:  // far JMP/CALL, far RET
+        case 0xcf: case 0xcc: case 0xcd: case 0xce:  // IRET, INT3, INT n, INTO
+            return true;
+        case 0xff: {
+            const unsigned reg = (d.modrm >> 3) & 7;
+            return d.has_modrm && (reg == 3 || reg == 5);  // CALL/JMP m16:32
+        }
+        default: return false;
+        }
+    }
+    switch (op) {
+    case 0xa1: case 0xa9:              // POP FS/GS
+    case 0xb2: case 0xb4: case 0xb5:   // LSS, LFS, LGS
+    case 0x00: case 0x02: case 0x03:   // LLDT/LTR/VERR/VERW group, LAR, LSL
+        return true;
+    default: return false;
+    }
 }
 
 // Unicorn's TLB-fill hook gets the page, not the byte: the architectural

@@ -101,6 +101,7 @@ struct Engine::Impl final : LiveGuestState {
     void on_interrupt(u32 vector);
     void on_invalid_opcode();
     bool on_tlb_fill(u64 vaddr, uc_mem_type type, uc_tlb_entry* entry);
+    bool implicit_supervisor_access(u64 vaddr);   // see engine_exits.cpp
     void after_stop();
     u64 exact_fault_address(u64 page);             // handle what stopped uc_emu_start
     // Deliver an exit to the handler; returns true when the guest goes on.

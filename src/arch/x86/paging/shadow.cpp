@@ -300,7 +300,14 @@ FaultResult ShadowMmu::handle_fault(const PagingState& guest, Gla linear, u32 hw
         out.action = FaultAction::GUEST_FAULT;
         out.error_code = w.error_code;
         return out;
-    case WalkOutcome::MEMORY_ERROR: return out;  // a guest paging structure outside RAM
+    case WalkOutcome::MEMORY_ERROR:
+        // A guest paging structure outside RAM: the bus reads all ones
+        // there, an entry that is present with reserved bits set (SDM Vol.
+        // 3A 4.7: P and RSVD, with W/U/I as for any fault of this access).
+        ++stats_.guest_faults;
+        out.action = FaultAction::GUEST_FAULT;
+        out.error_code = pfec::P | pfec::RSVD | (hw_error_code & (pfec::W | pfec::U | pfec::I));
+        return out;
     case WalkOutcome::RETRY: out.action = FaultAction::RETRY; return out;
     case WalkOutcome::OK: break;
     }
