@@ -138,7 +138,11 @@ MachineResult run_machine(const MachineConfig& config, const MachineOutput& outp
     result.exits = engine.exit_count();
     result.guest_instructions = engine.guest_instructions();
     result.vtime_ns = engine.vtime_ns();
-    if (!aborted) result.emulated_instructions = last_run_stats().emulated_instructions;
+    if (!aborted) {
+        result.emulated_instructions = last_run_stats().emulated_instructions;
+        result.shadow_paging = last_run_stats().shadow_paging;
+        result.shadow = last_run_stats().shadow;
+    }
     result.memory_hash = XXH64(memory.data(), memory.size(), 0);
     if (config.decoy_bytes) result.decoy_hash_after = XXH64(memory.data() + decoy_base, config.decoy_bytes, 0);
     set_sim_context(nullptr);

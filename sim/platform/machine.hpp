@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "arch/x86/paging/shadow.hpp"
+
 namespace xeno::sim {
 
 struct MachineConfig {
@@ -44,6 +46,8 @@ struct MachineResult {
     std::uint64_t emulated_instructions = 0;  // instructions the hypervisor emulated
     std::uint64_t vtime_ns = 0;        // virtual time at the end
     std::uint64_t memory_hash = 0;     // xxh64 of machine memory at the end
+    bool shadow_paging = false;        // the guest ran on shadow page tables
+    paging::ShadowStats shadow;        // their counters at the end (xeno::last_run_stats)
     std::uint64_t decoy_hash_before = 0;  // xxh64 of the decoy before the run (0 without one)
     std::uint64_t decoy_hash_after = 0;   // ... and after it
 };
