@@ -28,8 +28,10 @@ SMALL_VA    equ 0x00800000 + 1020 * 4096    ; 4 KiB pages onto frames past RAM
 BAD_PT_VA   equ 0x80000000  ; its page table lives past RAM
 BAD_PT_GPA  equ 0x7fff0000
 KEEP        equ 0x30000     ; a page the guest fills first and checks last
+ALIAS_VA    equ 0xc0000000  ; a second, read-only view of the first 4 MiB
 
 PF_P        equ 1
+PF_W        equ 2
 PF_RSVD     equ 8
 
     org 0x8000
@@ -101,6 +103,7 @@ pm32:
     add eax, 0x03c00000         ; +60 MiB: 16, 76, 136, ... up to about 3.8 GiB
     loop .win
     mov dword [PD + (BAD_PT_VA >> 22) * 4], BAD_PT_GPA | 3
+    mov dword [PD + (ALIAS_VA >> 22) * 4], 0x00000000 | 0x81     ; low RAM again, read-only
 
     mov eax, cr4
     or eax, 1 << 4              ; PSE
@@ -196,8 +199,31 @@ pm32:
     test eax, eax
     CHECK32 "guest-ram-intact"
 
-    mov esi, msg_done
-    call xeno_puts32
+    ; String I/O through the page tables: REP OUTSB from the alias (the
+    ; hypervisor walks the guest's tables for it), REP INSB into a page
+    ; that is read-only there (a #PF the guest sees, nothing written).
+    mov esi, ALIAS_VA + msg_done
+    mov ecx, msg_done_end - msg_done
+    mov dx, XENO_UART_THR
+    cld
+    rep outsb
+    mov dword [pf_count], 0
+    mov edi, ALIAS_VA + insb_target
+    mov ecx, 4
+    mov dx, XENO_UART_LSR
+    rep insb                    ; 2 bytes (F3 6C): the handler would skip 10, so
+    jmp .after_insb             ; it lands on the padding below
+    times 8 nop
+.after_insb:
+    mov eax, [pf_count]
+    cmp eax, 1
+    CHECK32 "rep-insb-read-only-faults"
+    mov eax, [pf_error]
+    cmp eax, PF_P | PF_W
+    CHECK32 "rep-insb-error-code"
+    mov eax, [insb_target]
+    cmp eax, 0x11223344
+    CHECK32 "rep-insb-wrote-nothing"
     mov eax, [failures]
     XENO_EXIT al
 
@@ -226,4 +252,6 @@ pf_cr2:     dd 0
 idt_desc:
     dw 32 * 8 - 1
     dd IDT
-msg_done:   db "isolation: done", 10, 0
+insb_target: dd 0x11223344
+msg_done:   db "isolation: done", 10
+msg_done_end:

@@ -146,10 +146,32 @@ void Engine::flush_tlb()
 
 void Engine::memory_written(u64 hpa, u64 length)
 {
-    // Guest-physical == machine only without EPT; translated code is keyed by
-    // Unicorn "physical" (= machine) addresses, so this is exact either way.
-    uc_ctl_remove_cache(uc_, hpa, hpa + length);
+    impl_->invalidate_code_at_machine(hpa, length);
     impl_->drop_block_cache();
+}
+
+// Translated code is keyed by Unicorn "physical" (= machine) addresses, but
+// uc_ctl_remove_cache takes a guest-virtual range and translates its start
+// as a code fetch, through the TLB and the fill hook. Two ways to use it:
+
+void Engine::Impl::invalidate_code_at_linear(u64 va, u64 length)
+{
+    // The page is mapped for data (it was just written through); if it is
+    // not executable the lookup fails quietly and nothing needs dropping.
+    probing_fill = true;
+    uc_ctl_remove_cache(uc, va, va + length);
+    probing_fill = false;
+}
+
+void Engine::Impl::invalidate_code_at_machine(u64 hpa, u64 length)
+{
+    // No linear address: empty the TLB, answer identity for the call, and
+    // drop the identity entries after.
+    uc_ctl_flush_tlb(uc);
+    identity_fill = true;
+    uc_ctl_remove_cache(uc, hpa, hpa + length);
+    identity_fill = false;
+    uc_ctl_flush_tlb(uc);
 }
 
 void Engine::Impl::install_hooks()

@@ -264,6 +264,19 @@ bool Engine::Impl::on_tlb_fill(u64 vaddr, uc_mem_type type, uc_tlb_entry* entry)
 {
     // After a failed fill Unicorn probes 0xfffffffffffff000 on its way out
     // (measured on 2.1.4): keep the first failure, it is the guest's.
+    if (identity_fill) {  // Engine::memory_written's cache invalidation
+        entry->paddr = vaddr & ~u64{0xfff};
+        entry->perms = static_cast<uc_prot>(UC_PROT_READ | UC_PROT_WRITE | UC_PROT_EXEC);
+        return true;
+    }
+    if (probing_fill) {  // invalidate_code_at_linear: a failure is nobody's fault
+        const WalkResult p = translate_linear(memory, translation_context(), vaddr, Access::FETCH);
+        if (p.status != WalkStatus::OK) return false;
+        entry->paddr = p.machine_page;
+        entry->perms = static_cast<uc_prot>(UC_PROT_READ | (p.writable ? UC_PROT_WRITE : 0) |
+                                             (p.executable ? UC_PROT_EXEC : 0));
+        return true;
+    }
     if (stop == Stop::WALK || stop_requested) return false;
     const Access acc = type == UC_MEM_WRITE ? Access::WRITE : type == UC_MEM_FETCH ? Access::FETCH : Access::READ;
     TranslationContext c = translation_context();

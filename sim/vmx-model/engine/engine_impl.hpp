@@ -102,6 +102,10 @@ struct Engine::Impl final : LiveGuestState {
     void on_invalid_opcode();
     bool on_tlb_fill(u64 vaddr, uc_mem_type type, uc_tlb_entry* entry);
     bool implicit_supervisor_access(u64 vaddr);   // see engine_exits.cpp
+    bool identity_fill = false;  // invalidate_code_at_machine: the fill hook maps identity
+    bool probing_fill = false;   // invalidate_code_at_linear: fill failures are not guest faults
+    void invalidate_code_at_linear(u64 va, u64 length);
+    void invalidate_code_at_machine(u64 hpa, u64 length);
     void after_stop();
     u64 exact_fault_address(u64 page);             // handle what stopped uc_emu_start
     // Deliver an exit to the handler; returns true when the guest goes on.

@@ -4,6 +4,7 @@
 // applied at the exit level.
 #include <string>
 
+#include <cstdio>
 #include "arch/x86/vmx/vmcs_field.hpp"
 #include "lib/bits.hpp"
 #include "hal/panic.hpp"
@@ -51,7 +52,7 @@ private:
             u8* host = m_.memory.data() + w.machine_page + (va & 0xfff);
             if (is_write) {
                 std::memcpy(host, p, chunk);
-                uc_ctl_remove_cache(m_.uc, w.machine_page + (va & 0xfff), w.machine_page + (va & 0xfff) + chunk);
+                m_.invalidate_code_at_linear(va, chunk);
             } else {
                 std::memcpy(p, host, chunk);
             }

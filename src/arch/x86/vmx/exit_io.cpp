@@ -3,6 +3,7 @@
 #include "arch/x86/vmx/cr_values.hpp"
 #include "arch/x86/vmx/exit_handlers.hpp"
 #include "arch/x86/vmx/guest_state.hpp"
+#include "arch/x86/vmx/realmode_emulate.hpp"
 #include "core/domain.hpp"
 #include "hal/memory.hpp"
 
@@ -35,9 +36,11 @@ u64 segment_base(unsigned seg)
 void handle_string_io(Vcpu& v, const ExitInfo& exit, const IoQualification& q)
 {
     // String I/O goes through guest memory at the linear address the CPU
-    // reports; while the guest has paging off, linear = guest-physical.
+    // reports; while the guest has paging off, linear = guest-physical, and
+    // the loop below does it. With paging on the addresses go through the
+    // guest's page tables (with their faults): the instruction emulator's job.
     if (guest_cr0_view(v) & cr0::PG) {
-        v.end_guest_fault("string I/O with guest paging on needs the x86 emulator (not integrated yet)");
+        emulate_guest_instruction(v);
         return;
     }
     // Address size: instruction information bits 9:7 when the CPU reports it

@@ -94,12 +94,21 @@ void shadow_sync(Vcpu& v)
     const bool pae = mode == paging::PagingMode::PAE || mode == paging::PagingMode::LEVEL4;
     const bool lma = mode == paging::PagingMode::LEVEL4;
     const CrPolicy p{false, true};
+    // Only what changed is written: most syncs (after an emulated
+    // instruction, a CR3 load of the same address space) change nothing.
     VmcsWriter w;
-    w.set(field::GUEST_CR3, root.value());
-    w.set(field::GUEST_CR4, cr4_real(g.cr4, v.caps(), p) | (pae ? cr4::PAE : 0));
-    v.ctl.entry = lma ? v.ctl.entry | entry_ctl::IA32E_MODE_GUEST : v.ctl.entry & ~entry_ctl::IA32E_MODE_GUEST;
-    w.set(field::VM_ENTRY_CONTROLS, v.ctl.entry);
-    if (v.ctl.load_efer) w.set(field::GUEST_IA32_EFER, (g.efer & (kEferSce | kEferNxe)) | (lma ? kEferLme | kEferLma : 0));
+    if (vmcs_read(field::GUEST_CR3) != root.value()) w.set(field::GUEST_CR3, root.value());
+    const u64 cr4 = cr4_real(g.cr4, v.caps(), p) | (pae ? cr4::PAE : 0);
+    if (vmcs_read(field::GUEST_CR4) != cr4) w.set(field::GUEST_CR4, cr4);
+    const u32 entry = lma ? v.ctl.entry | entry_ctl::IA32E_MODE_GUEST : v.ctl.entry & ~entry_ctl::IA32E_MODE_GUEST;
+    if (entry != v.ctl.entry) {
+        v.ctl.entry = entry;
+        w.set(field::VM_ENTRY_CONTROLS, entry);
+    }
+    if (v.ctl.load_efer) {
+        const u64 efer = (g.efer & (kEferSce | kEferNxe)) | (lma ? kEferLme | kEferLma : 0);
+        if (vmcs_read(field::GUEST_IA32_EFER) != efer) w.set(field::GUEST_IA32_EFER, efer);
+    }
     if (w.status() != Status::OK) v.end_guest_fault("writing the shadow paging state to the VMCS failed");
 }
 
