@@ -412,9 +412,40 @@ void log_unhandled(const emu::CpuState& s, const emu::EmulateResult& r)
     for (unsigned i = 0; i < r.length && i < 15; ++i) line.ch(' ').hex_digits(r.bytes[i], 2);
 }
 
+// One instruction, with exceptions (and #UD for what the emulator does not
+// know) delivered by the emulator itself through the guest's IVT or IDT.
+// False: the domain ended (the reason logged).
+bool step(Vcpu& v, emu::CpuState& s, const emu::EmulateOps& ops, u32* effects)
+{
+    emu::EmulateResult r = emu::emulate_one(s, ops);
+    ++v.emulated_instructions;
+    *effects = 0;
+    switch (r.outcome) {
+    case emu::EmulateOutcome::OK: *effects = r.effects; return true;
+    case emu::EmulateOutcome::EXCEPTION:
+        if (r.vector == vector::PF) s.cr2 = r.cr2;
+        r = emu::deliver_event(s, ops, r.vector, r.has_error_code, r.error_code, s.rip, false);
+        if (r.outcome != emu::EmulateOutcome::OK) {
+            v.end_guest_fault("an exception during emulation could not be delivered (the guest would triple fault)");
+            return false;
+        }
+        return true;
+    case emu::EmulateOutcome::UNHANDLED:
+        log_unhandled(s, r);
+        r = emu::deliver_event(s, ops, vector::UD, false, 0, s.rip, false);
+        if (r.outcome != emu::EmulateOutcome::OK) {
+            v.end_guest_fault("#UD for an unhandled instruction could not be delivered");
+            return false;
+        }
+        return true;
+    case emu::EmulateOutcome::IO_NEEDED: break;
+    }
+    v.end_guest_fault("the emulator asked for port I/O the hypervisor could not complete");
+    return false;
+}
+
 // Emulate from `s` (already advanced past zero or more instructions) until
-// the state is enterable, then store it. Exceptions go through the
-// emulator's own delivery (the guest's IVT or IDT).
+// the state is enterable, then store it.
 void emulate_from(Vcpu& v, emu::CpuState& s, const emu::EmulateOps& ops, u32 effects)
 {
     for (unsigned n = 0; n < kMaxEmulatedPerExit; ++n) {
@@ -430,32 +461,7 @@ void emulate_from(Vcpu& v, emu::CpuState& s, const emu::EmulateOps& ops, u32 eff
             store_state(v, s, effects);
             return;
         }
-        emu::EmulateResult r = emu::emulate_one(s, ops);
-        ++v.emulated_instructions;
-        effects = 0;
-        switch (r.outcome) {
-        case emu::EmulateOutcome::OK: effects = r.effects; break;
-        case emu::EmulateOutcome::EXCEPTION:
-            if (r.vector == vector::PF) s.cr2 = r.cr2;
-            r = emu::deliver_event(s, ops, r.vector, r.has_error_code, r.error_code, s.rip, false);
-            if (r.outcome != emu::EmulateOutcome::OK) {
-                v.end_guest_fault("an exception during emulation could not be delivered (the guest would triple fault)");
-                return;
-            }
-            break;
-        case emu::EmulateOutcome::UNHANDLED:
-            log_unhandled(s, r);
-            // The contract: #UD for what the emulator does not know.
-            r = emu::deliver_event(s, ops, vector::UD, false, 0, s.rip, false);
-            if (r.outcome != emu::EmulateOutcome::OK) {
-                v.end_guest_fault("#UD for an unhandled instruction could not be delivered");
-                return;
-            }
-            break;
-        case emu::EmulateOutcome::IO_NEEDED:
-            v.end_guest_fault("the emulator asked for port I/O the hypervisor could not complete");
-            return;
-        }
+        if (!step(v, s, ops, &effects)) return;
     }
     FixedWriter<128> why;
     why.str("guest state still not enterable after ").dec(kMaxEmulatedPerExit).str(" emulated instructions, rip=")
@@ -490,32 +496,8 @@ void emulate_until_enterable(Vcpu& v)
     const emu::EmulateOps ops = make_ops(c);
     // The state is not enterable when this is called (or the instruction at
     // RIP must not run natively): emulate at least one instruction.
-    emu::EmulateResult r = emu::emulate_one(s, ops);
-    ++v.emulated_instructions;
     u32 effects = 0;
-    switch (r.outcome) {
-    case emu::EmulateOutcome::OK: effects = r.effects; break;
-    case emu::EmulateOutcome::EXCEPTION:
-        if (r.vector == vector::PF) s.cr2 = r.cr2;
-        r = emu::deliver_event(s, ops, r.vector, r.has_error_code, r.error_code, s.rip, false);
-        if (r.outcome != emu::EmulateOutcome::OK) {
-            v.end_guest_fault("an exception during emulation could not be delivered (the guest would triple fault)");
-            return;
-        }
-        break;
-    case emu::EmulateOutcome::UNHANDLED:
-        log_unhandled(s, r);
-        r = emu::deliver_event(s, ops, vector::UD, false, 0, s.rip, false);
-        if (r.outcome != emu::EmulateOutcome::OK) {
-            v.end_guest_fault("#UD for an unhandled instruction could not be delivered");
-            return;
-        }
-        break;
-    case emu::EmulateOutcome::IO_NEEDED:
-        v.end_guest_fault("the emulator asked for port I/O the hypervisor could not complete");
-        return;
-    }
-    emulate_from(v, s, ops, effects);
+    if (step(v, s, ops, &effects)) emulate_from(v, s, ops, effects);
 }
 
 void emulate_guest_instruction(Vcpu& v)
