@@ -248,7 +248,6 @@ TEST_CASE("shadow: PAE PDPTEs are taken from the CR3 load", "[paging][shadow]")
 {
     Setup s(PagingMode::PAE);
     s.t.map(0x40'0000, 0x5'0000, 1, P | RW | US | D);
-    const u64 old_pd = s.t.get(0x40'0000, 3) & ~u64{0xfff};
     s.t.map(0x4040'0000, 0x6'0000, 1, P | RW | US | D);  // PDPTE 1: another PD
     const u64 new_pd = s.t.get(0x4040'0000, 3) & ~u64{0xfff};
     s.start(true);
@@ -262,16 +261,19 @@ TEST_CASE("shadow: PAE PDPTEs are taken from the CR3 load", "[paging][shadow]")
     };
     load();
     REQUIRE(s.access(0x40'0000, AccessType::READ).outcome == Outcome::OK);
+    REQUIRE(s.access(0x4040'0000, AccessType::READ).outcome == Outcome::OK);
     // The PDPT is not write-protected: the guest rewrites PDPTE 0 natively,
     // then reloads CR3 (the same value).
     s.d.put(s.t.root(), 8, new_pd | P);
     load();
     CHECK(s.mmu.stats().root_hits == 2);
+    // Re-linked at the load to the cached shadow of the new PD: no fault.
+    const u64 faults = s.mmu.stats().faults;
     const AccessResult r = s.access(0x40'0000, AccessType::READ);
     REQUIRE(r.outcome == Outcome::OK);
     CHECK(r.mfn == s.d.p2m.mfn(0x60));
+    CHECK(s.mmu.stats().faults == faults);
     check_oracle(s.mmu, s.d, s.g);
-    (void)old_pd;
 }
 
 }  // namespace xeno::paging::test

@@ -195,16 +195,23 @@ Result<Hpa> ShadowMmu::activate(const PagingState& guest)
         ++stats_.roots_cached;
     }
     if (s.format == ShadowFormat::PAE) {
-        // PDPTEs are the ones loaded with this CR3: drop shadow PDPTEs whose
-        // level-2 shadow is for another guest frame (the next fault relinks).
+        // The PDPTEs are the ones loaded with this CR3: re-link each shadow
+        // PDPTE to the cached level-2 shadow of the loaded guest PDPTE, or
+        // drop it (the next fault through it links a new one).
         for (unsigned i = 0; i < 4; ++i) {
             const u64 e = s.read_entry(s.pages[root], i);
-            if (!(e & kP)) continue;
-            const u32 child = s.page_of_frame(e);
             const u64 want = guest.pdptes[i];
-            if (!guest.pdptes_loaded || !(want & kP) || child == kNone ||
-                s.pages[child].key.gfn != ((want & kAddr64) >> kPageShift))
-                s.zap_entry(root, i);
+            u32 child = kNone;
+            if (guest.pdptes_loaded && (want & kP)) {
+                Key k;
+                k.gfn = (want & kAddr64) >> kPageShift;
+                k.level = 2;
+                k.access = kAccW | kAccU;
+                child = s.find(k);
+            }
+            if ((e & kP) && child != kNone && (e & kAddr64) == s.pages[child].frame.value()) continue;
+            s.zap_entry(root, i);
+            if (child != kNone) s.link(root, i, child);
         }
     }
     s.active = root;

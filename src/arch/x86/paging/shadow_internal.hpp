@@ -32,6 +32,7 @@ struct Key {
     u8 access = 0;
     u8 flags = 0;
     u8 slot = 0;     // PAE root: which 32-byte PDPT of the frame (CR3 bits 11:5)
+    u32 reserved = 0;  // no padding: see Page
 };
 
 }  // namespace shadow
@@ -44,6 +45,7 @@ struct ShadowMmu::Page {
     u32 frame_next = shadow::kNone;  // hash chain by shadow frame
     u32 lru_prev = shadow::kNone, lru_next = shadow::kNone;  // roots only
     u8 writes = 0;        // emulated writes since a fill last walked through (flood heuristic)
+    u8 reserved[3] = {};  // no padding: see below
 
     bool in_use() const { return frame.value() != 0; }
     bool direct() const { return key.flags & shadow::kDirect; }
@@ -56,6 +58,10 @@ struct ShadowMmu::Page {
 
 // Lives in machine memory from the frame allocator (placement-constructed).
 struct ShadowMmu::Impl {
+    // The page array lives in machine memory, which the sim hashes (memhash)
+    // and snapshots: `pages[i] = Page{}` copies padding bytes from a
+    // temporary, so a padded Page would leave stack garbage there.
+    static_assert(__has_unique_object_representations(Page), "ShadowMmu::Page must have no padding");
     mm::FrameAllocator* frames = nullptr;
     mm::MapFn map = nullptr;
     const mm::P2m* p2m = nullptr;
@@ -97,7 +103,6 @@ struct ShadowMmu::Impl {
     void unref(u32 index);             // drop one reference; frees a non-root page at 0
     u32 page_of_frame(u64 entry) const;  // the page a non-leaf entry points to
     bool evict_one();                  // the LRU inactive root; false when none
-    void drop_root(u32 index);
     void drop_everything();            // every page; tracking arrays cleared
     void lru_push_front(u32 index);
     void lru_remove(u32 index);

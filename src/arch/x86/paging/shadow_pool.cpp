@@ -148,14 +148,12 @@ bool ShadowMmu::Impl::evict_one()
 {
     for (u32 i = lru_tail; i != kNone; i = pages[i].lru_prev) {
         if (i == active) continue;
-        drop_root(i);
+        release(i);
         ++stats->evicted_roots;
         return true;
     }
     return false;
 }
-
-void ShadowMmu::Impl::drop_root(u32 index) { release(index); }
 
 void ShadowMmu::Impl::drop_everything()
 {
@@ -263,7 +261,7 @@ void ShadowMmu::Impl::unshadow(u32 index)
     Page& p = pages[index];
     ++stats->unshadowed;
     if (p.root()) {
-        drop_root(index);
+        release(index);
         return;
     }
     // Zap every entry that points to it; the last unref frees it.
