@@ -77,6 +77,63 @@ TEST_CASE("32-bit paging: #PF error codes and CR2 (exit qualification)", "[engin
     }
 }
 
+// Unicorn translates a whole block before running it: a block whose last
+// instruction reaches into a page that is not present fails its fetch
+// before any of its instructions ran. The instructions before the crossing
+// one must run first, and their own faults come first (SDM 3A 6.5: faults
+// are reported on the instruction that causes them).
+TEST_CASE("32-bit paging: an instruction crossing into a not-present page faults after the ones before it",
+          "[engine][paging]")
+{
+    Guest g;
+    g.flat32(0x401ff8);
+    setup_32bit(g);
+    g.code(0x51ff8, {
+        0x41, 0x41,                    // inc ecx; inc ecx
+        0xb8, 0x78, 0x56, 0x34, 0x12,  // mov eax, 0x12345678
+        0xbb,                          // mov ebx, imm32: its immediate lies on 0x402000, not present
+    });
+    REQUIRE(g.run() == hal::VmxResult::SUCCEED);
+    REQUIRE(g.exits.size() == 1);
+    CHECK(g.exits[0].reason == reason(ExitReason::EXCEPTION_NMI));
+    CHECK(g.exits[0].intr_info == 0x80000b0eu);
+    CHECK(g.exits[0].intr_error == 0x0);            // not present, supervisor read (no I/D without NX/SMEP)
+    CHECK(g.exits[0].qualification == 0x402000);    // the first byte on the missing page
+    CHECK(g.exits[0].rip == 0x401fff);              // the crossing instruction
+    CHECK((g.regs.gpr[1] & 0xffffffff) == 2);       // ECX: the instructions before it ran
+    CHECK((g.regs.gpr[0] & 0xffffffff) == 0x12345678);
+}
+
+TEST_CASE("32-bit paging: a data fault on the next page comes before the fetch of an instruction crossing into it",
+          "[engine][paging]")
+{
+    const u64 start = GENERATE(u64{0x401ff0}, u64{0x401ff6});  // crossing later / block ends at the boundary
+    CAPTURE(start);
+    Guest g;
+    g.flat32(start);
+    setup_32bit(g);
+    if (start == 0x401ff0)
+        g.code(0x51ff0, {
+            0x41,                          // inc ecx
+            0xa1, 0x10, 0x20, 0x40, 0x00,  // mov eax, [0x402010]: not present
+            0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90,  // nops up to 0x401fff
+            0xbb,                          // mov ebx, imm32 crossing into 0x402000
+        });
+    else
+        g.code(0x51ff6, {
+            0x41,                          // inc ecx
+            0xa1, 0x10, 0x20, 0x40, 0x00,  // mov eax, [0x402010]: not present
+            0x90, 0x90, 0x90, 0x90,        // nops up to the boundary; the next fetch is at 0x402000
+        });
+    REQUIRE(g.run() == hal::VmxResult::SUCCEED);
+    REQUIRE(g.exits.size() == 1);
+    CHECK(g.exits[0].reason == reason(ExitReason::EXCEPTION_NMI));
+    CHECK(g.exits[0].intr_error == 0x0);
+    CHECK(g.exits[0].qualification == 0x402010);  // the operand, not the page
+    CHECK(g.exits[0].rip == start + 1);            // the MOV
+    CHECK((g.regs.gpr[1] & 0xffffffff) == 1);
+}
+
 TEST_CASE("#PF error-code mask/match selects which page faults exit", "[engine][paging]")
 {
     Guest g;

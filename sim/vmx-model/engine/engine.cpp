@@ -154,10 +154,20 @@ void Engine::memory_written(u64 hpa, u64 length)
 // uc_ctl_remove_cache takes a guest-virtual range and translates its start
 // as a code fetch, through the TLB and the fill hook. Two ways to use it:
 
-void Engine::Impl::invalidate_code_at_linear(u64 va, u64 length)
+void Engine::Impl::invalidate_code_at_linear(u64 va, u64 length, u64 machine)
 {
-    // The page is mapped for data (it was just written through); if it is
-    // not executable the lookup fails quietly and nothing needs dropping.
+    // The probe translates `va` as a fetch in the current context. Its fill
+    // must not fail: a failed fill inside uc_emu_start (event delivery from
+    // an INT n site hook) leaves Unicorn's exit request pending, and Unicorn
+    // then fills 0xfffff000 on its way out, which the model took for a guest
+    // #PF at the handler's first instruction (CR2 0xfffff000). Writes the
+    // fetch walk refuses (a ring-3 delivery pushing on the supervisor stack
+    // of ring 0 or writing the GDT, an execute-disable page) invalidate by
+    // machine address instead: translated code there is dropped all the same.
+    if (translate_linear(memory, translation_context(), va, Access::FETCH).status != WalkStatus::OK) {
+        invalidate_code_at_machine(machine, length);
+        return;
+    }
     probing_fill = true;
     uc_ctl_remove_cache(uc, va, va + length);
     probing_fill = false;

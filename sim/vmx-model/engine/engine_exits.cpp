@@ -298,6 +298,7 @@ bool Engine::Impl::on_tlb_fill(u64 vaddr, uc_mem_type type, uc_tlb_entry* entry)
     stop = Stop::WALK;
     walk = w;
     walk_va = vaddr;
+    walk_fetch = acc == Access::FETCH;
     walk_rip = rip();
     return false;
 }
@@ -353,12 +354,15 @@ bool Engine::Impl::implicit_supervisor_access(u64 vaddr)
 // address (CR2, GUEST_LINEAR_ADDRESS) is recovered from the instruction's
 // memory operand when it lies on that page (ModRM and moffs forms; string
 // and stack instructions by RSI/RDI/RSP), else the page address stays.
-u64 Engine::Impl::exact_fault_address(u64 page)
+u64 Engine::Impl::exact_fault_address(u64 page, bool fetch)
 {
     blob.save();
     const u64 cs_base = blob.segment(1).base;
     const u64 linear_rip = rip() + cs_base;
-    if ((linear_rip & ~u64{0xfff}) == page) return linear_rip;
+    // A fetch faults at RIP, or at the start of the next page for an
+    // instruction that crosses into it. A data access on RIP's own page is
+    // still a data access: its address comes from the operand below.
+    if (fetch) return (linear_rip & ~u64{0xfff}) == page ? linear_rip : page;
     u8 b[15] = {};
     usize n = 15;
     while (n && !read_linear(linear_rip, b, n)) --n;
@@ -391,10 +395,47 @@ u64 Engine::Impl::exact_fault_address(u64 page)
     return page;
 }
 
+// Unicorn translates a block ahead of executing it, and fetches the next
+// page as soon as the block's last instruction reaches into it. When that
+// fetch fails, no instruction of the block has run: the fault belongs to
+// the instruction that crosses into the page, and the ones before it must
+// run first (their own data faults come first, as on a processor). Returns
+// the linear address of that crossing instruction, or `linear_rip` when the
+// instruction at RIP itself crosses (or cannot be decoded).
+u64 Engine::Impl::page_crossing_instruction(u64 linear_rip)
+{
+    const u64 page_end = (linear_rip | 0xfff) + 1;
+    u64 at = linear_rip;
+    while (at < page_end) {
+        u8 b[15] = {};
+        const usize avail = page_end - at < 15 ? static_cast<usize>(page_end - at) : 15;
+        if (!read_linear(at, b, avail)) return linear_rip;
+        const DecodedInsn d = decode_insn(b, avail, code_bits());
+        if (!d.length) return at;  // runs past the page end: this one crosses
+        at += d.length;
+    }
+    return page_end;  // the block ends exactly at the boundary
+}
+
 void Engine::Impl::after_stop()
 {
     set_rip(walk_rip);
-    walk_va = exact_fault_address(walk_va & ~u64{0xfff});
+    if (walk_fetch) {
+        blob.save();
+        const u64 linear_rip = rip() + blob.segment(1).base;
+        if ((walk_va & ~u64{0xfff}) == (linear_rip & ~u64{0xfff}) + 0x1000) {
+            const u64 crossing = page_crossing_instruction(linear_rip);
+            if (crossing != linear_rip) {
+                // Run up to it: `until` ends Unicorn's block there, so the
+                // next page is fetched again only by the crossing one.
+                run_until = crossing;
+                retire_block_partial(linear_rip, false);
+                cur_block_info = nullptr;
+                return;
+            }
+        }
+    }
+    walk_va = exact_fault_address(walk_va & ~u64{0xfff}, walk_fetch);
     if (walk.status == WalkStatus::EPT_VIOLATION && (walk.qualification & eptq::GLA_TRANSLATION))
         walk.gpa = (walk.gpa & ~u64{0xfff}) | (walk_va & 0xfff);
     blob.save();

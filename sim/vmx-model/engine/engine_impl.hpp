@@ -104,10 +104,12 @@ struct Engine::Impl final : LiveGuestState {
     bool implicit_supervisor_access(u64 vaddr);   // see engine_exits.cpp
     bool identity_fill = false;  // invalidate_code_at_machine: the fill hook maps identity
     bool probing_fill = false;   // invalidate_code_at_linear: fill failures are not guest faults
-    void invalidate_code_at_linear(u64 va, u64 length);
+    void invalidate_code_at_linear(u64 va, u64 length, u64 machine);  // machine: where va maps
     void invalidate_code_at_machine(u64 hpa, u64 length);
     void after_stop();
-    u64 exact_fault_address(u64 page);             // handle what stopped uc_emu_start
+    u64 page_crossing_instruction(u64 linear_rip);  // see after_stop
+    u64 run_until = ~u64{0};  // a linear address uc_emu_start stops at (once), see after_stop
+    u64 exact_fault_address(u64 page, bool fetch);  // handle what stopped uc_emu_start
     // Deliver an exit to the handler; returns true when the guest goes on.
     bool exit(const ExitInfo& info);
     // A guest exception (hardware, or software with length) at the current RIP.
@@ -195,6 +197,7 @@ struct Engine::Impl final : LiveGuestState {
     WalkResult walk{};
     u64 walk_va = 0;
     u64 walk_rip = 0;
+    bool walk_fetch = false;  // the failed fill was an instruction fetch
 
     uc_hook block_hook = 0, intr_hook = 0, tlb_hook = 0, invalid_hook = 0;
 };

@@ -52,7 +52,7 @@ private:
             u8* host = m_.memory.data() + w.machine_page + (va & 0xfff);
             if (is_write) {
                 std::memcpy(host, p, chunk);
-                m_.invalidate_code_at_linear(va, chunk);
+                m_.invalidate_code_at_linear(va, chunk, w.machine_page + (va & 0xfff));
             } else {
                 std::memcpy(p, host, chunk);
             }
@@ -101,9 +101,15 @@ hal::VmxResult Engine::run(VmcsStore& vmcs, hal::GuestRegs& regs, hal::ExitHandl
     if (m.enter()) {
         while (!m.stop_requested) {
             m.stop = Impl::Stop::NONE;
-            const uc_err err = uc_emu_start(uc_, m.rip(), ~u64{0}, 0, 0);
+            const u64 until = m.run_until;
+            m.run_until = ~u64{0};
+            const uc_err err = uc_emu_start(uc_, m.rip(), until, 0, 0);
             m.cur_block_info = nullptr;
             if (m.stop_requested) break;
+            if (until != ~u64{0} && m.stop == Impl::Stop::NONE && err == UC_ERR_OK) {
+                m.blob.save();
+                if (m.rip() + m.blob.segment(1).base == until) continue;  // see Impl::after_stop
+            }
             if (m.stop == Impl::Stop::WALK) {
                 m.after_stop();
                 continue;
