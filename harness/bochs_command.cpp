@@ -232,9 +232,11 @@ Com1Report parse_com1(std::string_view com1)
     return report;
 }
 
-std::filesystem::path default_iso_path(const std::filesystem::path& exe_dir, std::string_view scenario_name)
+std::filesystem::path default_iso_path(const std::filesystem::path& exe_dir, std::string_view scenario_name,
+                                       const std::optional<std::string>& paging)
 {
-    return (exe_dir / ".." / "hw" / "iso" / (std::string(scenario_name) + ".iso")).lexically_normal();
+    std::string file = std::string(scenario_name) + (paging ? "." + *paging : std::string()) + ".iso";
+    return (exe_dir / ".." / "hw" / "iso" / file).lexically_normal();
 }
 
 CLI::App* add_bochs_command(CLI::App& app, BochsOptions& options)
@@ -251,6 +253,10 @@ CLI::App* add_bochs_command(CLI::App& app, BochsOptions& options)
     bochs->add_option("--profile", options.profile, "CPU profile (Bochs CPU model)")
         ->check(CLI::IsMember({"penryn", "skylake"}))
         ->default_str(kDefaultProfile);
+    bochs->add_option("--paging", options.paging,
+                      "Guest paging: ept (skylake) or shadow; boots <name>.<paging>.iso, made for the modes "
+                      "[run] paging lists")
+        ->check(CLI::IsMember({"ept", "shadow"}));
     bochs->add_option("--trace", options.trace_file, "Write the canonical exit trace (COM2) to FILE")
         ->type_name("FILE");
     bochs->add_option("--witness", options.witness_file, "Write Bochs's own VMX transition record to FILE")
@@ -279,11 +285,12 @@ int run_bochs(const BochsOptions& options, const CliEnv& env)
     as_run.profile = options.profile;
     as_run.expect = options.expect;
     as_run.trace_file = options.trace_file;
+    as_run.paging = options.paging;
     if (auto problem = check_options(scenario, as_run)) {
         return fail(env, kExitUsage, *problem);
     }
     std::filesystem::path iso = options.iso ? std::filesystem::path(*options.iso)
-                                            : default_iso_path(env.exe_dir, scenario.name);
+                                            : default_iso_path(env.exe_dir, scenario.name, options.paging);
     if (!std::filesystem::is_regular_file(iso)) {
         return fail(env, kExitUsage,
                     fmt::format("no ISO {} (build the hw preset: cmake --build --preset hw)", iso.string()));

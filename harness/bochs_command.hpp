@@ -25,6 +25,7 @@ inline constexpr unsigned kDefaultBochsTimeoutSeconds = 120;
 struct BochsOptions {
     std::string scenario_dir;                 // positional: scenarios/<name>
     std::string profile = "skylake";          // --profile penryn|skylake
+    std::optional<std::string> paging;        // --paging ept|shadow: boots <name>.<paging>.iso
     std::optional<std::string> trace_file;    // --trace: COM2 (the TRACE channel) is copied here
     std::optional<std::string> witness_file;  // --witness: Bochs's own VMX transition record
     std::optional<std::string> iso;           // --iso: instead of <exe_dir>/../hw/iso/<name>.iso
@@ -51,8 +52,11 @@ struct Com1Report {
 // starts with such a tag would be taken for LOG.
 Com1Report parse_com1(std::string_view com1);
 
-// The <exe_dir>/../hw/iso/<name>.iso the hw build makes for a scenario.
-std::filesystem::path default_iso_path(const std::filesystem::path& exe_dir, std::string_view scenario_name);
+// The <exe_dir>/../hw/iso/<name>.iso the hw build makes for a scenario, or
+// for a paging mode its [run] paging lists <name>.<paging>.iso (its command
+// line has paging=<mode>, as `xeno run --paging <mode>` gives the sim).
+std::filesystem::path default_iso_path(const std::filesystem::path& exe_dir, std::string_view scenario_name,
+                                       const std::optional<std::string>& paging = std::nullopt);
 
 // Registers the `bochs` subcommand on `app`, filling `options`.
 CLI::App* add_bochs_command(CLI::App& app, BochsOptions& options);

@@ -17,6 +17,23 @@ bool is_known_profile(std::string_view profile)
     return std::find(std::begin(kKnownProfiles), std::end(kKnownProfiles), profile) != std::end(kKnownProfiles);
 }
 
+bool is_known_paging_mode(std::string_view mode)
+{
+    return std::find(std::begin(kKnownPagingModes), std::end(kKnownPagingModes), mode) !=
+           std::end(kKnownPagingModes);
+}
+
+bool profile_has_paging(std::string_view profile, std::string_view mode)
+{
+    // IA32_VMX_PROCBASED_CTLS2 of penryn lacks "enable EPT".
+    return mode == "shadow" || (mode == "ept" && profile != "penryn");
+}
+
+std::string_view default_paging(std::string_view profile)
+{
+    return profile_has_paging(profile, "ept") ? "ept" : "shadow";
+}
+
 bool Scenario::lists_profile(std::string_view profile) const
 {
     return std::find(profiles.begin(), profiles.end(), profile) != profiles.end();
@@ -172,9 +189,52 @@ void read_guest(Reader& r, const toml::table& guest, Scenario& s)
     }
 }
 
+// [run] paging: optional; known modes, each once, and every listed profile
+// must have one of them (else it would silently run nothing).
+void read_paging(Reader& r, const toml::table& run, Scenario& s)
+{
+    const toml::node* node = run.get("paging");
+    if (node == nullptr || r.failed()) {
+        return;
+    }
+    if (!node->is_array()) {
+        r.fail("run.paging", fmt::format("expected an array of strings, got {}", type_name(*node)));
+        return;
+    }
+    if (node->as_array()->empty()) {
+        r.fail("run.paging", "must list at least one paging mode (or leave the key out for the profile's default)");
+        return;
+    }
+    for (const toml::node& item : *node->as_array()) {
+        if (!item.is_string()) {
+            r.fail("run.paging", fmt::format("expected an array of strings, found {}", type_name(item)));
+            return;
+        }
+        std::string mode(item.as_string()->get());
+        if (!is_known_paging_mode(mode)) {
+            r.fail("run.paging", fmt::format("unknown paging mode \"{}\" (known: ept, shadow)", mode));
+            return;
+        }
+        if (std::find(s.paging.begin(), s.paging.end(), mode) != s.paging.end()) {
+            r.fail("run.paging", fmt::format("paging mode \"{}\" listed twice", mode));
+            return;
+        }
+        s.paging.push_back(std::move(mode));
+    }
+    for (const std::string& profile : s.profiles) {
+        const bool any = std::any_of(s.paging.begin(), s.paging.end(),
+                                     [&](const std::string& mode) { return profile_has_paging(profile, mode); });
+        if (!any) {
+            r.fail("run.paging", fmt::format("profile \"{}\" has none of these paging modes ({} has no EPT)",
+                                             profile, profile));
+            return;
+        }
+    }
+}
+
 void read_run(Reader& r, const toml::table& run, Scenario& s)
 {
-    r.only_keys(run, "run", {"profiles", "max_instructions"});
+    r.only_keys(run, "run", {"profiles", "max_instructions", "paging"});
     const toml::node* node = run.get("profiles");
     if (node == nullptr) {
         r.fail("run.profiles", "missing (required)");
@@ -203,6 +263,7 @@ void read_run(Reader& r, const toml::table& run, Scenario& s)
     if (auto max = r.integer(run, "run", "max_instructions", 1, std::numeric_limits<std::int64_t>::max(), false)) {
         s.max_instructions = *max;
     }
+    read_paging(r, run, s);
 }
 
 void read_expect(Reader& r, const toml::table& expect, Scenario& s)

@@ -19,6 +19,13 @@ namespace xeno::harness {
 inline constexpr std::string_view kKnownProfiles[] = {"penryn", "skylake"};
 bool is_known_profile(std::string_view profile);
 
+// Guest paging modes (the hypervisor's paging=ept|shadow). Penryn-class CPUs
+// have no EPT; skylake has both and uses EPT when left to choose.
+inline constexpr std::string_view kKnownPagingModes[] = {"ept", "shadow"};
+bool is_known_paging_mode(std::string_view mode);
+bool profile_has_paging(std::string_view profile, std::string_view mode);
+std::string_view default_paging(std::string_view profile);
+
 // Ranges the loader enforces. Guest memory stays below the 4 GiB boundary
 // (a 32-bit guest can reach all of it); the entry point is real-mode CS=0:IP.
 inline constexpr std::uint64_t kMaxGuestMemoryMb = 3072;
@@ -42,6 +49,9 @@ struct Scenario {
 
     std::vector<std::string> profiles;  // [run] profiles, in file order
     std::uint64_t max_instructions = 0; // [run] max_instructions
+    // [run] paging, in file order: each listed profile runs in each of these
+    // modes it has. Empty (the key is absent): in the profile's default only.
+    std::vector<std::string> paging;
 
     std::optional<Expectation> expect;  // [expect], when the file has one
 

@@ -1,4 +1,5 @@
-# cmake -DXENO=<xeno> -DSCENARIO=<dir> -DPROFILE=<p> -DISO=<iso> -DOUT=<dir> -DSOURCE=<source dir> -P bochs.cmake
+# cmake -DXENO=<xeno> -DSCENARIO=<dir> -DPROFILE=<p> [-DPAGING=<mode>] -DISO=<iso> -DOUT=<dir> -DSOURCE=<source dir>
+#       -P bochs.cmake
 #
 # The differential test of one scenario and profile:
 #   1. `xeno bochs --expect --trace --witness`: the hw build's ISO in Bochs
@@ -7,13 +8,20 @@
 #   3. Bochs's own record of the VM exits agrees with the hypervisor's trace
 #      (harness/bochs/witness-compare.sh: reason, qualification, order).
 # Prints "bochs-test: SKIP ..." (the test's SKIP_REGULAR_EXPRESSION) when the
-# hw build's ISO or bochs is missing.
+# hw build's ISO or bochs is missing. PAGING (optional, may be empty) is
+# passed on as --paging <mode> to both runs (the ISO must be the one made for
+# that mode: build/hw/iso/<name>.<mode>.iso).
 foreach(var XENO SCENARIO PROFILE ISO OUT SOURCE)
     if(NOT DEFINED ${var})
         message(FATAL_ERROR "bochs.cmake: -D${var}=... is required")
     endif()
 endforeach()
 include(${CMAKE_CURRENT_LIST_DIR}/trace_compare.cmake)
+
+set(paging_args "")
+if(PAGING)
+    set(paging_args --paging ${PAGING})
+endif()
 
 find_program(bochs_program bochs)
 if(NOT bochs_program)
@@ -27,19 +35,19 @@ endif()
 
 file(REMOVE_RECURSE ${OUT})
 file(MAKE_DIRECTORY ${OUT})
-execute_process(COMMAND ${XENO} bochs ${SCENARIO} --profile ${PROFILE} --iso ${ISO} --expect
+execute_process(COMMAND ${XENO} bochs ${SCENARIO} --profile ${PROFILE} ${paging_args} --iso ${ISO} --expect
         --trace ${OUT}/bochs.trace --witness ${OUT}/witness.txt --out ${OUT}/rig --timeout 120
     RESULT_VARIABLE status OUTPUT_VARIABLE stdout ERROR_VARIABLE stderr)
 message(STATUS "xeno bochs: ${stdout}${stderr}")
 if(NOT status EQUAL 0)
-    message(FATAL_ERROR "xeno bochs ${SCENARIO} --profile ${PROFILE} --expect exited with ${status} "
+    message(FATAL_ERROR "xeno bochs ${SCENARIO} --profile ${PROFILE} ${paging_args} --expect exited with ${status} "
         "(Bochs's files: ${OUT}/rig)")
 endif()
 
-execute_process(COMMAND ${XENO} run ${SCENARIO} --profile ${PROFILE} --trace ${OUT}/sim.trace
+execute_process(COMMAND ${XENO} run ${SCENARIO} --profile ${PROFILE} ${paging_args} --trace ${OUT}/sim.trace
     RESULT_VARIABLE status OUTPUT_VARIABLE stdout ERROR_VARIABLE stderr)
 if(NOT status EQUAL 0)
-    message(FATAL_ERROR "xeno run ${SCENARIO} --profile ${PROFILE} exited with ${status}:\n${stdout}${stderr}")
+    message(FATAL_ERROR "xeno run ${SCENARIO} --profile ${PROFILE} ${paging_args} exited with ${status}:\n${stdout}${stderr}")
 endif()
 xeno_compare_sync_traces(${OUT}/bochs.trace "bochs" ${OUT}/sim.trace "sim")
 

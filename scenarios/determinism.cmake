@@ -1,14 +1,20 @@
-# cmake -DXENO=<xeno> -DSCENARIO=<dir> -DPROFILE=<p> -DOUT=<prefix> -P determinism.cmake
+# cmake -DXENO=<xeno> -DSCENARIO=<dir> -DPROFILE=<p> [-DPAGING=<mode>] -DOUT=<prefix> -P determinism.cmake
 #
 # Runs the scenario twice, each with --trace into its own file, and requires
 # the two traces to be byte-identical and non-empty, and the two runs' exit
 # statuses and standard output (guest console and summary line, memory hash
 # included) to be identical apart from the summary's wall= (host time).
+# PAGING (optional, may be empty): passed on as --paging <mode>.
 foreach(var XENO SCENARIO PROFILE OUT)
     if(NOT DEFINED ${var})
         message(FATAL_ERROR "determinism.cmake: -D${var}=... is required")
     endif()
 endforeach()
+
+set(paging_args "")
+if(PAGING)
+    set(paging_args --paging ${PAGING})
+endif()
 
 get_filename_component(out_dir ${OUT} DIRECTORY)
 file(MAKE_DIRECTORY ${out_dir})
@@ -16,7 +22,7 @@ file(MAKE_DIRECTORY ${out_dir})
 foreach(run 1 2)
     set(trace ${OUT}.${run}.trace)
     file(REMOVE ${trace})
-    execute_process(COMMAND ${XENO} run ${SCENARIO} --profile ${PROFILE} --trace ${trace} --memhash
+    execute_process(COMMAND ${XENO} run ${SCENARIO} --profile ${PROFILE} ${paging_args} --trace ${trace} --memhash
         RESULT_VARIABLE status_${run} OUTPUT_VARIABLE stdout_${run} ERROR_VARIABLE stderr_${run})
     string(REGEX REPLACE " wall=[0-9.]+" "" stdout_${run} "${stdout_${run}}")
     message(STATUS "run ${run}: exit status ${status_${run}}")

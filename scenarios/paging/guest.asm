@@ -356,7 +356,7 @@ unexpected32:
     mov al, ' '
     call xeno_putc32
     loop .frame
-    mov eax, [err_log]
+    mov eax, [err_log]          ; then the last #PF error codes, CR2 and EIP
     call xeno_hex32
     mov al, ' '
     call xeno_putc32
@@ -373,10 +373,9 @@ unexpected32:
 ; A read of USER_EXIT from ring 3 (a #PF, U set): back to the kernel, where
 ; enter_user was called, dropping the fault's frame.
 ;
-; (INT 0x30 through a DPL-3 gate would be the usual way back, but the sim's
-; VMX model mishandles an INT n from ring 3 once a #PF from ring 3 has been
-; delivered and returned from: it continues at the INT in ring 0. Bochs runs
-; that version correctly.)
+; (INT n through a DPL-3 gate is the usual way back; this way the way back is
+; one more ring-3 #PF, its CR2 folded into the checksum like every other;
+; tests/engine/ring3_int_test.cpp covers INT n after a ring-3 #PF.)
 user_exit:
     mov ax, DATA32
     mov ds, ax
@@ -435,7 +434,8 @@ pte_pae_ptr:
     pop ebx
     ret
 
-%include "phases.inc"
+%include "phase32.inc"
+%include "phase_pae_long.inc"
 
 ; ---- data -------------------------------------------------------------------------------
     XENO_PRINT32_ROUTINES

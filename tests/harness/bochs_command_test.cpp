@@ -133,6 +133,8 @@ TEST_CASE("parse_com1: a run that never reached the guest has no console; a nega
 TEST_CASE("default_iso_path is the hw build's iso next to the sim build", "[bochs]")
 {
     CHECK(default_iso_path("/w/build/sim", "hello") == std::filesystem::path("/w/build/hw/iso/hello.iso"));
+    CHECK(default_iso_path("/w/build/sim", "paging", std::string("shadow")) ==
+          std::filesystem::path("/w/build/hw/iso/paging.shadow.iso"));
 }
 
 TEST_CASE("xeno bochs argument errors are one line and exit status 2", "[bochs]")
@@ -144,6 +146,14 @@ TEST_CASE("xeno bochs argument errors are one line and exit status 2", "[bochs]"
     BochsCli bad_profile;
     CHECK(bad_profile.run({bad_profile.scenario(), "--profile", "nehalem"}) == kExitUsage);
     CHECK_THAT(bad_profile.err.str(), Catch::StartsWith("xeno: error: --profile: nehalem not in {penryn,skylake}"));
+
+    BochsCli bad_paging;
+    CHECK(bad_paging.run({bad_paging.scenario(), "--paging", "npt"}) == kExitUsage);
+    CHECK_THAT(bad_paging.err.str(), Catch::StartsWith("xeno: error: --paging: npt not in {ept,shadow}"));
+
+    BochsCli no_ept;
+    CHECK(no_ept.run({no_ept.scenario(), "--profile", "penryn", "--paging", "ept"}) == kExitUsage);
+    CHECK(no_ept.err.str() == "xeno: error: profile penryn has no EPT: use --paging shadow\n");
 
     BochsCli bad_timeout;
     CHECK(bad_timeout.run({bad_timeout.scenario(), "--timeout", "0"}) == kExitUsage);
@@ -162,6 +172,11 @@ TEST_CASE("xeno bochs without the hw build's ISO says where it looked", "[bochs]
     CHECK(cli.err.str() == "xeno: error: no ISO " + (cli.tmp.path() / "hw/iso/demo.iso").string() +
                                " (build the hw preset: cmake --build --preset hw)\n");
     CHECK(cli.out.str().empty());
+
+    BochsCli shadow;
+    CHECK(shadow.run({shadow.scenario(), "--paging", "shadow"}) == kExitUsage);
+    CHECK(shadow.err.str() == "xeno: error: no ISO " + (shadow.tmp.path() / "hw/iso/demo.shadow.iso").string() +
+                                  " (build the hw preset: cmake --build --preset hw)\n");
 
     BochsCli other;
     CHECK(other.run({other.scenario(), "--iso", "/nonexistent/x.iso"}) == kExitUsage);

@@ -152,6 +152,57 @@ TEST_CASE("profiles must be known, listed once, and at least one", "[scenario]")
           "scenarios/t/scenario.toml: run.profiles: must list at least one profile");
 }
 
+TEST_CASE("[run] paging is optional: absent means the profile's default only", "[scenario]")
+{
+    Outcome<Scenario> s = parse_scenario(kValid, "scenarios/t/scenario.toml");
+    REQUIRE(s.ok());
+    CHECK(s.value().paging.empty());
+    Outcome<Scenario> both = parse_scenario(
+        valid_with("max_instructions = 50000000", "max_instructions = 50000000\npaging = [\"shadow\", \"ept\"]"),
+        "scenarios/t/scenario.toml");
+    REQUIRE(both.ok());
+    CHECK(both.value().paging == std::vector<std::string>{"shadow", "ept"});
+}
+
+TEST_CASE("[run] paging: known modes, each once, at least one, one each listed profile has", "[scenario]")
+{
+    auto with = [](std::string_view paging) {
+        return valid_with("max_instructions = 50000000", "max_instructions = 50000000\npaging = " + std::string(paging));
+    };
+    CHECK(error_of(with("\"ept\"")) == "scenarios/t/scenario.toml: run.paging: expected an array of strings, got a string");
+    CHECK(error_of(with("[\"ept\", 1]")) ==
+          "scenarios/t/scenario.toml: run.paging: expected an array of strings, found an integer");
+    CHECK(error_of(with("[\"npt\"]")) ==
+          "scenarios/t/scenario.toml: run.paging: unknown paging mode \"npt\" (known: ept, shadow)");
+    CHECK(error_of(with("[\"shadow\", \"shadow\"]")) ==
+          "scenarios/t/scenario.toml: run.paging: paging mode \"shadow\" listed twice");
+    CHECK(error_of(with("[]")) == "scenarios/t/scenario.toml: run.paging: must list at least one paging mode "
+                                  "(or leave the key out for the profile's default)");
+    // penryn has no EPT: it would run nothing.
+    CHECK(error_of(with("[\"ept\"]")) ==
+          "scenarios/t/scenario.toml: run.paging: profile \"penryn\" has none of these paging modes (penryn has no EPT)");
+    std::string skylake_only = valid_with("[\"penryn\", \"skylake\"]", "[\"skylake\"]");
+    skylake_only.replace(skylake_only.find("max_instructions"), 0, "paging = [\"ept\"]\n");
+    Outcome<Scenario> ept = parse_scenario(skylake_only, "scenarios/t/scenario.toml");
+    INFO(ept.error());
+    REQUIRE(ept.ok());
+    CHECK(ept.value().paging == std::vector<std::string>{"ept"});
+}
+
+TEST_CASE("paging modes per profile: penryn has shadow only, skylake both and EPT by default", "[scenario]")
+{
+    using namespace xeno::harness;
+    CHECK(is_known_paging_mode("ept"));
+    CHECK(is_known_paging_mode("shadow"));
+    CHECK_FALSE(is_known_paging_mode("npt"));
+    CHECK_FALSE(profile_has_paging("penryn", "ept"));
+    CHECK(profile_has_paging("penryn", "shadow"));
+    CHECK(profile_has_paging("skylake", "ept"));
+    CHECK(profile_has_paging("skylake", "shadow"));
+    CHECK(default_paging("penryn") == "shadow");
+    CHECK(default_paging("skylake") == "ept");
+}
+
 TEST_CASE("a misspelt key is an error, not a silently ignored setting", "[scenario]")
 {
     CHECK(error_of(valid_with("memory_mb = 16", "memory_mb = 16\nmemory = 16")) ==
@@ -193,6 +244,10 @@ TEST_CASE("the scenarios in the tree load", "[scenario]")
         REQUIRE(s.value().expect.has_value());
         CHECK(s.value().expect->status == 0);
     }
+    Outcome<Scenario> paging = load_scenario(std::filesystem::path(XENO_SOURCE_DIR) / "scenarios/paging");
+    INFO(paging.error());
+    REQUIRE(paging.ok());
+    CHECK(paging.value().paging == std::vector<std::string>{"ept", "shadow"});
     Outcome<Scenario> hello = load_scenario(std::filesystem::path(XENO_SOURCE_DIR) / "scenarios/hello");
     REQUIRE(hello.ok());
     CHECK(hello.value().expect->console == std::optional<std::string>("hello from xeno\n"));
