@@ -10,6 +10,9 @@
 //                    16-bit checksum loop that stays in real mode (realmode.hpp).
 //   realmode_softint_* the same for INT 0x40 service calls through the IVT,
 //                    and realmode_softint_ns per INT/IRET round trip.
+//   paging_*         guest #PFs per second, exits per fault and shadow counters of
+//                    a demand-paging kernel on skylake/ept, skylake/shadow and
+//                    penryn/shadow, and paging_wall_ratio_shadow_ept (paging.hpp).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -22,6 +25,7 @@
 
 #include "bare_unicorn.hpp"
 #include "bench_guest.hpp"
+#include "paging.hpp"
 #include "realmode.hpp"
 #include "sim/platform/machine.hpp"
 
@@ -138,7 +142,7 @@ void io_exit_ns(std::uint32_t batches, std::uint32_t per_batch, const std::strin
 int usage()
 {
     std::fprintf(stderr, "usage: xeno-bench [--quick] [--profile penryn|skylake] [busy_loop_ratio] [io_exit_ns] "
-                         "[realmode_compute] [realmode_softint]\n");
+                         "[realmode_compute] [realmode_softint] [paging]\n");
     return 2;
 }
 
@@ -159,14 +163,14 @@ int main(int argc, char** argv)
         } else if (a == "--profile" && i + 1 < argc) {
             profile = argv[++i];
         } else if (a == "busy_loop_ratio" || a == "io_exit_ns" || a == "realmode_compute" ||
-                   a == "realmode_softint") {
+                   a == "realmode_softint" || a == "paging") {
             which.push_back(a);
         } else {
             return usage();
         }
     }
     if (which.empty()) {
-        which = {"busy_loop_ratio", "io_exit_ns", "realmode_compute", "realmode_softint"};
+        which = {"busy_loop_ratio", "io_exit_ns", "realmode_compute", "realmode_softint", "paging"};
     }
     for (const std::string& w : which) {
         if (w == "busy_loop_ratio") {
@@ -175,6 +179,8 @@ int main(int argc, char** argv)
             io_exit_ns(quick ? 5 : 11, quick ? 10'000 : 50'000, profile);
         } else if (w == "realmode_compute") {
             realmode_compute(quick ? 100'000 : 500'000, profile);
+        } else if (w == "paging") {
+            paging(quick ? 20 : 100);
         } else {
             realmode_softint(quick ? 20'000 : 100'000, profile);
         }

@@ -1,0 +1,17 @@
+// The paging figures of xeno-bench (bench/guests/paging_workload.asm): an
+// OS-like kernel demand-mapping pages in 32 address spaces, run with EPT and
+// with shadow paging.
+#pragma once
+
+#include <cstdint>
+
+namespace xeno::bench {
+
+// Runs `rounds` rounds on skylake/ept, skylake/shadow and penryn/shadow (best
+// of three alternating runs each) and prints per mode guest #PFs per second,
+// VM exits per guest fault and the shadow's counters, then
+// paging_wall_ratio_shadow_ept. Exits non-zero when a guest fails, the
+// checksums differ or the guest's #PF count differs from shadow.guest_faults.
+void paging(std::uint32_t rounds);
+
+}  // namespace xeno::bench
