@@ -25,6 +25,19 @@ PTE_P       equ 1
 PTE_RW      equ 2
 PTE_US      equ 4
 
+; EDI = the data page EBX of the current space, EAX = its tag:
+; round (ESI) << 24 | address space (ECX) << 8 | page (EBX).
+%macro PAGE_AND_TAG 0
+    mov edi, ebx
+    shl edi, 12
+    add edi, DATA_VA
+    mov eax, esi
+    shl eax, 16
+    or eax, ecx
+    shl eax, 8
+    or eax, ebx
+%endmacro
+
     org 0x8000
     BENCH_HEADER kernel, kernel_end, 0, 0
     XENO_ENTER_PM32 main32, STACK_TOP
@@ -98,14 +111,7 @@ kernel:
     mov cr3, eax
     xor ebx, ebx
 .w_page:
-    mov edi, ebx
-    shl edi, 12
-    add edi, DATA_VA
-    mov eax, esi
-    shl eax, 16
-    or eax, ecx
-    shl eax, 8
-    or eax, ebx                 ; tag = round << 24 | as << 8 | page
+    PAGE_AND_TAG
     mov [edi], eax              ; not present: #PF, mapped, retried
     not eax
     mov [edi + 0x800], eax
@@ -124,14 +130,7 @@ kernel:
     mov cr3, eax
     xor ebx, ebx
 .r_page:
-    mov edi, ebx
-    shl edi, 12
-    add edi, DATA_VA
-    mov eax, esi
-    shl eax, 16
-    or eax, ecx
-    shl eax, 8
-    or eax, ebx
+    PAGE_AND_TAG
     mov edx, [edi]
     cmp edx, eax
     jne .bad

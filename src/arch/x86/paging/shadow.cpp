@@ -175,7 +175,9 @@ Result<Hpa> ShadowMmu::activate(const PagingState& guest)
     const Key key = root_key(guest, s.format);
     u32 root = s.find(key);
     if (root != kNone) {
-        ++stats_.root_hits;
+        // shadow_sync re-activates after every emulated instruction and CR
+        // write: only a switch to another cached address space is a hit.
+        if (root != s.active) ++stats_.root_hits;
         s.lru_touch(root);
     } else {
         ++stats_.root_misses;

@@ -80,7 +80,7 @@ struct ShadowStats {
     u64 emulated_writes = 0;    // guest_wrote calls that touched a shadowed frame
     u64 zapped_entries = 0;     // shadow entries dropped by writes / INVLPG
     u64 write_protections = 0;  // writable shadow leaves made read-only when their frame became a page table
-    u64 root_hits = 0;          // activate() found the address space cached
+    u64 root_hits = 0;          // activate() switched to an address space found cached
     u64 root_misses = 0;
     u64 evicted_roots = 0;      // LRU evictions
     u64 full_flushes = 0;       // cache dropped entirely (mode change or pool exhausted)
