@@ -157,4 +157,56 @@ TEST_CASE("shadow oracle: 4-level paging with 2 MiB and 1 GiB pages", "[paging][
     CHECK(d.fa.free_frames() == d.free_before_init);
 }
 
+// A recursive slot (a PDE or PML4E pointing at its own table), as Windows and
+// many kernels map their page tables: the same guest frame is then a table
+// at two levels at once, and its entries are also data pages. The shadow must
+// keep each view right and every table frame read-only through all of them.
+TEST_CASE("shadow oracle: a self-referencing page table (recursive PDE / PML4E)", "[paging][shadow]")
+{
+    const PagingMode mode = GENERATE(PagingMode::BITS32, PagingMode::LEVEL4);
+    CAPTURE(int(mode));
+    Domain d(7);
+    ShadowMmu mmu;
+    REQUIRE(mmu.init(d.fa, &xeno::test::fake_map, d.p2m, 64) == Status::OK);
+    GuestTables t(d, mode, 0x1000, 0x2000);
+    for (unsigned i = 0; i < 8; ++i) t.map(0x0040'0000 + i * 0x1000, 0x10'0000 + i * 0x1000, 1, kLeafFlags[i % 7]);
+    const bool bits32 = mode == PagingMode::BITS32;
+    const unsigned slot = bits32 ? 0x300 : 0x1fe;
+    d.put(t.root() + slot * t.width(), t.width(), t.root() | P | RW | US);
+    // Through the slot: the tables under the root appear as pages at
+    // `window`, the root itself at `self`.
+    const u64 window = bits32 ? 0xc000'0000 : 0xffff'ff00'0000'0000;
+    const u64 self = bits32 ? window + u64{slot} * 0x1000 : 0xffff'ff7f'bfdf'e000;
+    const PagingState g = t.state();
+    mmu.set_guest_mode(g);
+    REQUIRE(mmu.activate(g).ok());
+
+    std::vector<u64> las = pages_of(0x0040'0000, 8);
+    if (bits32) {
+        append(las, {window + 1 * 0x1000 + 0x10, self + 0x10, self + slot * 4});  // PT of 4 MiB..8 MiB; the PD twice
+    } else {
+        const u64 pdpt_view = 0xffff'ff7f'bfc0'0000;  // the level-3 table for la 0 seen as a page
+        append(las, {self + 0x10, self + slot * 8, pdpt_view + 0x20, window + 0x40'0000});
+    }
+    sweep(mmu, d, g, las);
+    // The root is a table: not writable through any view; a write through
+    // the recursive slot is emulated, and the emulated write lands in it.
+    CHECK(mmu.write_protected(t.root() >> 12));
+    const AccessResult w = cpu_access(mmu, d, g, self + 8 * t.width(), AccessType::WRITE, 0);
+    REQUIRE(w.outcome == Outcome::EMULATE_WRITE);
+    CHECK(w.gpa == t.root() + 8 * t.width());
+    // The guest rewrites its own root entry through the slot (the emulator
+    // then tells the shadow): the next access sees the new mapping.
+    const u64 la = 0x0040'0000;
+    const u64 entry = t.entry(la, t.top());
+    REQUIRE(d.get(entry, t.width()) & P);
+    d.put(entry, t.width(), 0);
+    mmu.guest_wrote(Gpa{entry}, t.width());
+    const AccessResult after = cpu_access(mmu, d, g, la, AccessType::READ, 0);
+    CHECK(after.outcome == Outcome::GUEST_FAULT);
+    check_oracle(mmu, d, g);
+    mmu.destroy();
+    CHECK(d.fa.free_frames() == d.free_before_init);
+}
+
 }  // namespace xeno::paging::test
