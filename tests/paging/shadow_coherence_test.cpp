@@ -204,6 +204,29 @@ TEST_CASE("shadow: paging-control changes flush, unchanged ones do not", "[pagin
     check_oracle(s.mmu, s.d, s.g);
 }
 
+TEST_CASE("shadow: paging turned off drops every shadow; tables rewritten meanwhile are seen after", "[paging][shadow]")
+{
+    Setup s(PagingMode::BITS32);
+    s.t.map(0x40'0000, 0x5'0000, 1, P | RW | US | D);
+    s.start();
+    REQUIRE(s.access(0x40'0000, AccessType::READ).outcome == Outcome::OK);
+    REQUIRE(s.mmu.write_protected(s.t.root() >> 12));
+    s.mmu.guest_paging_off();
+    CHECK(s.mmu.stats().full_flushes == 1);
+    CHECK(s.mmu.stats().pages_in_use == 0);
+    CHECK_FALSE(s.mmu.write_protected(s.t.root() >> 12));
+    s.mmu.guest_paging_off();  // still off: nothing more to drop
+    CHECK(s.mmu.stats().full_flushes == 1);
+    // Written natively while paging was off (no guest_wrote), then paging on
+    // with the same CR3 and controls.
+    s.d.put(s.t.entry(0x40'0000, 1), 4, 0x6'0000 | P | RW | US | D);
+    s.start();
+    const AccessResult r = s.access(0x40'0000, AccessType::READ);
+    REQUIRE(r.outcome == Outcome::OK);
+    CHECK(r.mfn == s.d.p2m.mfn(0x60));
+    CHECK(s.mmu.stats().full_flushes == 1);  // the same controls as before: no flush at the way back
+}
+
 TEST_CASE("shadow: MMIO and guest tables outside RAM", "[paging][shadow]")
 {
     Setup s(PagingMode::LEVEL4);

@@ -154,6 +154,13 @@ void ShadowMmu::set_guest_mode(const PagingState& guest)
     impl_->nxe = impl_->format != ShadowFormat::BITS32 && (guest.efer & kEferNxe);
 }
 
+void ShadowMmu::guest_paging_off()
+{
+    if (!impl_ || !impl_->mode_known) return;
+    flush_all();
+    impl_->mode_known = false;
+}
+
 void ShadowMmu::flush_all()
 {
     if (!impl_) return;

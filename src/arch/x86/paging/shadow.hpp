@@ -119,6 +119,12 @@ public:
     // differs from the one the shadows were built for. Cheap when unchanged.
     void set_guest_mode(const PagingState& guest);
 
+    // The guest turned paging off. It now runs on the physical-mode tables,
+    // which map all of its RAM writable: writes to its page tables are no
+    // longer seen, so every shadow would go stale. Drops them all (once: a
+    // no-op until paging is on again).
+    void guest_paging_off();
+
     // The guest's CR3 (and, for PAE, its PDPTE registers: guest.pdptes with
     // pdptes_loaded, already validated by the caller) is now `guest.cr3`:
     // returns the machine address to load as the real CR3 (the shadow root).

@@ -82,7 +82,9 @@ void shadow_sync(Vcpu& v)
     const paging::PagingState g = guest_paging_state(v);
     const paging::PagingMode mode = paging::paging_mode(g);
     Hpa root = v.phys_mode_root;
-    if (mode != paging::PagingMode::NONE) {
+    if (mode == paging::PagingMode::NONE) {
+        v.shadow.guest_paging_off();
+    } else {
         v.shadow.set_guest_mode(g);
         const Result<Hpa> r = v.shadow.activate(g);
         if (!r.ok()) {
