@@ -49,8 +49,10 @@ public:
             mutate();
         } else if (r < 88) {
             mmu_.invlpg(g(), Gla{random_la()});
-        } else if (r < 98) {
+        } else if (r < 97) {
             activate(static_cast<unsigned>(rng_() % states_.size()));
+        } else if (r < 98) {
+            paging_off_episode();
         } else {
             for (PagingState& s : states_) s.cr0 ^= kCr0Wp;
             mmu_.set_guest_mode(g());
@@ -138,8 +140,9 @@ private:
         return frame | P | bit_if(RW, 80) | bit_if(US, 80) | bit_if(A, 50) | (nxe_ ? bit_if(XD, 10) : 0);
     }
 
-    // The guest rewrites one entry on the path of a random address.
-    void mutate()
+    // The guest rewrites one entry on the path of a random address
+    // (`notify`: through the emulator, which tells the shadow).
+    void mutate(bool notify = true)
     {
         const u64 la = random_la();
         const unsigned lowest = 1;
@@ -159,8 +162,21 @@ private:
         }
         const u64 gpa = table + width() * t.index(la, level);
         const u64 value = random_entry(level);
-        if (width() == 8 && rng_() % 5 == 0) write(gpa, 4, value & 0xffffffff);  // a half-entry store
-        else write(gpa, width(), value);
+        const unsigned w = width() == 8 && rng_() % 5 == 0 ? 4 : width();  // sometimes a half-entry store
+        if (notify) write(gpa, w, value);
+        else d_.put(gpa, w, value);
+    }
+
+    // CR0.PG=0: the guest rewrites entries natively (no guest_wrote: the
+    // physical-mode tables do not write-protect anything), then turns
+    // paging back on with the same CR3.
+    void paging_off_episode()
+    {
+        mmu_.guest_paging_off();
+        const unsigned writes = 1 + static_cast<unsigned>(rng_() % 4);
+        for (unsigned n = 0; n < writes; ++n) mutate(false);
+        mmu_.set_guest_mode(g());
+        activate(current_);
     }
 
     void write(u64 gpa, unsigned w, u64 value)
