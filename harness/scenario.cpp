@@ -189,6 +189,46 @@ void read_guest(Reader& r, const toml::table& guest, Scenario& s)
     }
 }
 
+// What one [run] list holds: its key, what an element is called in errors,
+// the known values, and what to say when the list is empty.
+struct NameList {
+    const char* key;    // "run.profiles"
+    const char* noun;   // "profile"
+    bool (*known)(std::string_view);
+    const char* known_names;  // "penryn, skylake"
+    const char* empty_message;
+};
+
+// An array of known names, each at most once; false after r.fail otherwise.
+bool read_names(Reader& r, const toml::node& node, const NameList& list, std::vector<std::string>& out)
+{
+    if (!node.is_array()) {
+        r.fail(list.key, fmt::format("expected an array of strings, got {}", type_name(node)));
+        return false;
+    }
+    if (node.as_array()->empty()) {
+        r.fail(list.key, list.empty_message);
+        return false;
+    }
+    for (const toml::node& item : *node.as_array()) {
+        if (!item.is_string()) {
+            r.fail(list.key, fmt::format("expected an array of strings, found {}", type_name(item)));
+            return false;
+        }
+        std::string name(item.as_string()->get());
+        if (!list.known(name)) {
+            r.fail(list.key, fmt::format("unknown {} \"{}\" (known: {})", list.noun, name, list.known_names));
+            return false;
+        }
+        if (std::find(out.begin(), out.end(), name) != out.end()) {
+            r.fail(list.key, fmt::format("{} \"{}\" listed twice", list.noun, name));
+            return false;
+        }
+        out.push_back(std::move(name));
+    }
+    return true;
+}
+
 // [run] paging: optional; known modes, each once, and every listed profile
 // must have one of them (else it would silently run nothing).
 void read_paging(Reader& r, const toml::table& run, Scenario& s)
@@ -197,29 +237,10 @@ void read_paging(Reader& r, const toml::table& run, Scenario& s)
     if (node == nullptr || r.failed()) {
         return;
     }
-    if (!node->is_array()) {
-        r.fail("run.paging", fmt::format("expected an array of strings, got {}", type_name(*node)));
+    const NameList list{"run.paging", "paging mode", &is_known_paging_mode, "ept, shadow",
+                        "must list at least one paging mode (or leave the key out for the profile's default)"};
+    if (!read_names(r, *node, list, s.paging)) {
         return;
-    }
-    if (node->as_array()->empty()) {
-        r.fail("run.paging", "must list at least one paging mode (or leave the key out for the profile's default)");
-        return;
-    }
-    for (const toml::node& item : *node->as_array()) {
-        if (!item.is_string()) {
-            r.fail("run.paging", fmt::format("expected an array of strings, found {}", type_name(item)));
-            return;
-        }
-        std::string mode(item.as_string()->get());
-        if (!is_known_paging_mode(mode)) {
-            r.fail("run.paging", fmt::format("unknown paging mode \"{}\" (known: ept, shadow)", mode));
-            return;
-        }
-        if (std::find(s.paging.begin(), s.paging.end(), mode) != s.paging.end()) {
-            r.fail("run.paging", fmt::format("paging mode \"{}\" listed twice", mode));
-            return;
-        }
-        s.paging.push_back(std::move(mode));
     }
     for (const std::string& profile : s.profiles) {
         const bool any = std::any_of(s.paging.begin(), s.paging.end(),
@@ -238,27 +259,10 @@ void read_run(Reader& r, const toml::table& run, Scenario& s)
     const toml::node* node = run.get("profiles");
     if (node == nullptr) {
         r.fail("run.profiles", "missing (required)");
-    } else if (!node->is_array()) {
-        r.fail("run.profiles", fmt::format("expected an array of strings, got {}", type_name(*node)));
-    } else if (node->as_array()->empty()) {
-        r.fail("run.profiles", "must list at least one profile");
     } else {
-        for (const toml::node& item : *node->as_array()) {
-            if (!item.is_string()) {
-                r.fail("run.profiles", fmt::format("expected an array of strings, found {}", type_name(item)));
-                break;
-            }
-            std::string p(item.as_string()->get());
-            if (!is_known_profile(p)) {
-                r.fail("run.profiles", fmt::format("unknown profile \"{}\" (known: penryn, skylake)", p));
-                break;
-            }
-            if (s.lists_profile(p)) {
-                r.fail("run.profiles", fmt::format("profile \"{}\" listed twice", p));
-                break;
-            }
-            s.profiles.push_back(std::move(p));
-        }
+        const NameList list{"run.profiles", "profile", &is_known_profile, "penryn, skylake",
+                            "must list at least one profile"};
+        read_names(r, *node, list, s.profiles);
     }
     if (auto max = r.integer(run, "run", "max_instructions", 1, std::numeric_limits<std::int64_t>::max(), false)) {
         s.max_instructions = *max;
