@@ -198,6 +198,8 @@ void Engine::Impl::drop_block_cache()
     // instruction finds no decode and returns); decodes are redone.
     blocks.clear();
     sites.clear();
+    code_pages.clear();
+    page_blocks.clear();
     for (BlockSlot& slot : block_slots) slot = BlockSlot{};
     cur_block_info = nullptr;
 }

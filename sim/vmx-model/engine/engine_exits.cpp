@@ -118,8 +118,43 @@ bool Engine::Impl::decode_block(u64 address, u32 size)
         b.offsets.push_back(0);
         b.unread = size != 0;
     }
+    if (!b.unread && size) {
+        note_code_page(address & ~u64{0xfff}, address);
+        const u64 last = (address + size - 1) & ~u64{0xfff};
+        if (last != (address & ~u64{0xfff})) note_code_page(last, address);
+    }
     blocks[address] = std::move(b);
     return added;
+}
+
+void Engine::Impl::note_code_page(u64 linear_page, u64 block_address)
+{
+    const WalkResult w = translate_linear(memory, translation_context(), linear_page, Access::FETCH);
+    if (w.status != WalkStatus::OK) return;  // read a moment ago: cannot fail
+    code_pages[linear_page] = w.machine_page;
+    page_blocks[linear_page].push_back(block_address);
+}
+
+// Every successful TLB fill that allows execution: a linear page whose
+// decodes were read from another machine page now holds other code.
+void Engine::Impl::code_page_filled(u64 linear_page, u64 machine_page)
+{
+    const auto page = code_pages.find(linear_page);
+    if (page == code_pages.end() || page->second == machine_page) return;
+    code_pages.erase(page);
+    const auto list = page_blocks.find(linear_page);
+    if (list == page_blocks.end()) return;
+    const std::vector<u64> starts = std::move(list->second);
+    page_blocks.erase(list);
+    for (u64 start : starts) {
+        const auto it = blocks.find(start);
+        if (it == blocks.end()) continue;
+        for (u16 offset : it->second.offsets) sites.erase(start + offset);
+        BlockSlot& slot = block_slots[(start ^ (start >> 12)) & (kBlockSlots - 1)];
+        if (slot.block == &it->second) slot = BlockSlot{};
+        if (cur_block_info == &it->second) cur_block_info = nullptr;
+        blocks.erase(it);
+    }
 }
 
 void Engine::Impl::on_block(u64 address, u32 size)
@@ -272,6 +307,7 @@ bool Engine::Impl::on_tlb_fill(u64 vaddr, uc_mem_type type, uc_tlb_entry* entry)
     if (probing_fill) {  // invalidate_code_at_linear: a failure is nobody's fault
         const WalkResult p = translate_linear(memory, translation_context(), vaddr, Access::FETCH);
         if (p.status != WalkStatus::OK) return false;
+        if (p.executable) code_page_filled(vaddr & ~u64{0xfff}, p.machine_page);
         entry->paddr = p.machine_page;
         entry->perms = static_cast<uc_prot>(UC_PROT_READ | (p.writable ? UC_PROT_WRITE : 0) |
                                              (p.executable ? UC_PROT_EXEC : 0));
@@ -290,6 +326,7 @@ bool Engine::Impl::on_tlb_fill(u64 vaddr, uc_mem_type type, uc_tlb_entry* entry)
         w = translate_linear(memory, c, vaddr, acc);
     }
     if (w.status == WalkStatus::OK) {
+        if (w.executable) code_page_filled(vaddr & ~u64{0xfff}, w.machine_page);
         entry->paddr = w.machine_page;
         entry->perms = static_cast<uc_prot>(UC_PROT_READ | (w.writable ? UC_PROT_WRITE : 0) |
                                              (w.executable ? UC_PROT_EXEC : 0));

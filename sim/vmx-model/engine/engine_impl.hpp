@@ -177,6 +177,15 @@ struct Engine::Impl final : LiveGuestState {
         bool unread = false;  // its bytes could not be read (not mapped yet): decode again next time
     };
     std::unordered_map<u64, Block> blocks;
+    // Decodes are keyed by linear address, but one linear page may hold
+    // different code in different address spaces (two processes): each
+    // linear page with decoded blocks remembers the machine page they were
+    // read from, and a TLB fill that maps it elsewhere drops them (see
+    // code_page_filled). page_blocks: the blocks with a byte on each page.
+    std::unordered_map<u64, u64> code_pages;
+    std::unordered_map<u64, std::vector<u64>> page_blocks;
+    void code_page_filled(u64 linear_page, u64 machine_page);
+    void note_code_page(u64 linear_page, u64 block_address);
     void count_block(u64 address, const Block* block);  // on_block's bookkeeping
     // Direct-mapped front cache of `blocks` (the block hook runs per block).
     struct BlockSlot {
