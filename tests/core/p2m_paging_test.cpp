@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 #include <cstring>
+#include <map>
+#include <set>
 
 #include "arch/x86/paging/ept.hpp"
 #include "arch/x86/paging/phys_mode_pt.hpp"
@@ -89,4 +91,72 @@ TEST_CASE("physical-mode tables: 32-bit, user, 1:1 through the p2m", "[paging][p
     }
     CHECK(pt.lookup(0x800).status() == Status::NOT_FOUND);
     CHECK(pt.map_page(0x100000, 1) == Status::UNSUPPORTED);  // beyond 32-bit linear space
+}
+
+// Isolation (issue 5): the guest-physical tables the hypervisor builds map
+// exactly the domain's own frames, each once, and nothing else: not their
+// own table frames, not the p2m's, not any frame the domain does not own.
+TEST_CASE("EPT and physical-mode tables map exactly the domain's frames", "[paging][isolation]")
+{
+    mm::FrameAllocator fa = make_allocator();
+    mm::P2m p2m;
+    const u64 guest_frames = 1536;  // 6 MiB: a partly filled last page table
+    REQUIRE(p2m.init(fa, guest_frames, &test::fake_map) == Status::OK);
+    REQUIRE(p2m.populate(fa) == Status::OK);
+    std::map<u64, u64> owned;  // mfn -> gfn
+    for (u64 gfn = 0; gfn < guest_frames; ++gfn) REQUIRE(owned.emplace(p2m.mfn(gfn), gfn).second);
+
+    paging::EptBuilder ept(fa, &test::fake_map);
+    REQUIRE(ept.create_root() == Status::OK);
+    REQUIRE(ept.map_p2m(p2m) == Status::OK);
+    paging::PhysModeTables pt(fa, &test::fake_map);
+    REQUIRE(pt.create_root() == Status::OK);
+    REQUIRE(pt.map_p2m(p2m) == Status::OK);
+
+    std::set<u64> table_frames;
+    std::map<u64, u64> ept_leaves;  // gfn -> mfn
+    auto walk_ept = [&](auto& self, u64 table, unsigned level, u64 gpa_base) -> void {
+        table_frames.insert(table >> 12);
+        const auto* e = static_cast<const u64*>(test::fake_map(Hpa{table}));
+        for (u64 i = 0; i < 512; ++i) {
+            if (!(e[i] & paging::ept::RWX)) continue;
+            const u64 gpa = gpa_base | (i << (12 + 9 * (level - 1)));
+            if (level == 1) {
+                CHECK(ept_leaves.emplace(gpa >> 12, (e[i] & paging::ept::ADDRESS_MASK) >> 12).second);
+            } else {
+                REQUIRE_FALSE((e[i] & paging::ept::LARGE));
+                self(self, e[i] & paging::ept::ADDRESS_MASK, level - 1, gpa);
+            }
+        }
+    };
+    walk_ept(walk_ept, ept.root().value(), 4, 0);
+    CHECK(ept_leaves.size() == guest_frames);
+    for (const auto& [gfn, mfn] : ept_leaves) {
+        INFO("gfn " << gfn);
+        REQUIRE(owned.count(mfn) == 1);
+        CHECK(owned.at(mfn) == gfn);
+        CHECK(table_frames.count(mfn) == 0);
+    }
+
+    std::set<u64> pt_frames;
+    u64 pt_leaves = 0;
+    pt_frames.insert(pt.root().value() >> 12);
+    const auto* pd = static_cast<const u32*>(test::fake_map(pt.root()));
+    for (u64 i = 0; i < 1024; ++i) {
+        if (!(pd[i] & paging::pt32::P)) continue;
+        const u64 table = pd[i] & paging::pt32::ADDRESS_MASK;
+        pt_frames.insert(table >> 12);
+        const auto* pte = static_cast<const u32*>(test::fake_map(Hpa{table}));
+        for (u64 j = 0; j < 1024; ++j) {
+            if (!(pte[j] & paging::pt32::P)) continue;
+            const u64 gfn = (i << 10) | j, mfn = (pte[j] & paging::pt32::ADDRESS_MASK) >> 12;
+            INFO("gfn " << gfn);
+            ++pt_leaves;
+            REQUIRE(owned.count(mfn) == 1);
+            CHECK(owned.at(mfn) == gfn);
+        }
+    }
+    CHECK(pt_leaves == guest_frames);
+    for (u64 f : pt_frames) CHECK(owned.count(f) == 0);
+    for (u64 f : table_frames) CHECK(owned.count(f) == 0);
 }
