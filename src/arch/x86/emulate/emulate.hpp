@@ -42,7 +42,8 @@
 //   - RFLAGS.TF single-step traps and data breakpoints are not raised; RF is
 //     cleared after each instruction.
 //   - PUSH Sreg with a 32/64-bit operand writes the zero-extended selector.
-//   - Not emulated (UNHANDLED): task switches and task gates, call gates,
+//   - Not emulated (UNHANDLED): far JMP/CALL to a TSS or task gate and IRET
+//     with NT (task_switch() below does the switch itself), call gates,
 //     VME/PVI virtual interrupt flags, x87/SSE, CPUID/RDMSR/WRMSR/RDTSC (the
 //     caller has VM exits for those), TZCNT/LZCNT (F3 0F BC/BD: BSF/BSR or
 //     not depends on the guest's CPUID), BSWAP with a 16-bit operand
@@ -167,6 +168,7 @@ inline constexpr u32 CR3_WRITE = 1u << 4;      // CR3 was written (flush or rebu
 inline constexpr u32 DESC_TABLE = 1u << 5;     // GDTR/IDTR/LDTR changed
 inline constexpr u32 SEG_LOAD = 1u << 6;       // a segment register was loaded
 inline constexpr u32 SOFT_INT = 1u << 7;       // INT n/INT3/INTO/IRET went through the IVT/IDT
+inline constexpr u32 TASK_SWITCHED = 1u << 8;  // task_switch: the new task's state is loaded (even on EXCEPTION)
 }  // namespace effect
 
 struct EmulateResult {
@@ -193,5 +195,23 @@ EmulateResult emulate_one(CpuState& state, const EmulateOps& ops);
 // delivery itself raised (the caller escalates to #DF as it sees fit).
 EmulateResult deliver_event(CpuState& state, const EmulateOps& ops, u8 vector, bool has_error_code,
                             u32 error_code, u64 return_rip, bool software);
+
+// A hardware task switch (SDM Vol. 3A 7.3) to the 32-bit TSS `selector`, as
+// the hypervisor completes it after a VM exit for a task switch. Source as
+// the exit qualification encodes it (SDM Vol. 3C Table 28-2).
+enum class TaskSwitchSource : u8 { CALL = 0, IRET = 1, JMP = 2, IDT_GATE = 3 };
+struct TaskSwitchRequest {
+    u16 selector = 0;  // the new task's TSS (through a task gate: the gate's TSS selector)
+    TaskSwitchSource source = TaskSwitchSource::JMP;
+    u64 return_rip = 0;           // the EIP saved in the old task's TSS
+    bool has_error_code = false;  // an exception through a task gate: pushed on the new task's stack
+    u32 error_code = 0;
+};
+// OK: `state` is the new task's. EXCEPTION: a fault to deliver; with
+// effect::TASK_SWITCHED in result.effects it belongs to the new task (state
+// is the new task's, as far as it was loaded), else nothing changed.
+// UNHANDLED: a 16-bit TSS (old or new), which this does not switch.
+// The T (debug trap) bit of the new TSS is not acted on.
+EmulateResult task_switch(CpuState& state, const EmulateOps& ops, const TaskSwitchRequest& request);
 
 }  // namespace xeno::emu
