@@ -84,7 +84,7 @@ TEST_CASE("exit dispatch table: reason to handler", "[dispatch]")
     CHECK(exit_handler_for(kExitReasonEntryFailure | 33) == &handle_entry_failure);
     CHECK(exit_handler_for(kExitReasonEntryFailure | 34) == &handle_entry_failure);
     CHECK(exit_handler_for(55) == &handle_unexpected);  // XSETBV: not expected yet
-    CHECK(exit_handler_for(9) == &handle_unexpected);   // task switch
+    CHECK(exit_handler_for(9) == &handle_task_switch);
     CHECK(exit_handler_for(0xffff) == &handle_unexpected);
 }
 

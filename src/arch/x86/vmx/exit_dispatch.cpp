@@ -17,6 +17,7 @@ constexpr ReasonHandler kHandlers[] = {
     {ExitReason::EXCEPTION_NMI, &handle_exception_nmi},
     {ExitReason::EXTERNAL_INTERRUPT, &handle_external_interrupt},
     {ExitReason::TRIPLE_FAULT, &handle_triple_fault},
+    {ExitReason::TASK_SWITCH, &handle_task_switch},
     {ExitReason::CPUID, &handle_cpuid},
     {ExitReason::GETSEC, &handle_getsec},
     {ExitReason::HLT, &handle_hlt},

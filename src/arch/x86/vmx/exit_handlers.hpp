@@ -32,6 +32,7 @@ void handle_msr_read(Vcpu& vcpu, const ExitInfo& exit);
 void handle_msr_write(Vcpu& vcpu, const ExitInfo& exit);
 void handle_entry_failure(Vcpu& vcpu, const ExitInfo& exit);
 void handle_ept_violation(Vcpu& vcpu, const ExitInfo& exit);
+void handle_task_switch(Vcpu& vcpu, const ExitInfo& exit);
 void handle_unexpected(Vcpu& vcpu, const ExitInfo& exit);
 
 // CPUID as the guest sees it (exit_cpuid.cpp): pure given the host's answer.

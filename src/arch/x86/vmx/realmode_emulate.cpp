@@ -258,6 +258,14 @@ void store_state_native(Vcpu& v, const emu::CpuState& s, u32 effects)
     w.set(field::CR0_READ_SHADOW, s.cr0).set(field::GUEST_CR0, cr0_real(s.cr0, v.caps(), p));
     w.set(field::CR4_READ_SHADOW, s.cr4).set(field::GUEST_CR4, cr4_real(s.cr4, v.caps(), p));
     w.set(field::GUEST_CR3, s.cr3);
+    if ((effects & emu::effect::CR3_WRITE) && (s.cr0 & cr0::PG) &&
+        (s.cr4 & cr4::PAE) && !(s.efer & emu::efer::LMA)) {
+        // PAE paging under EPT: VM entry loads the PDPTEs from the VMCS
+        // (SDM Vol. 3C 26.3.2.4); control_write loaded them from the CR3
+        // written (v.pae_pdptes is current only after such a write).
+        w.set(field::GUEST_PDPTE0, v.pae_pdptes[0]).set(field::GUEST_PDPTE1, v.pae_pdptes[1])
+            .set(field::GUEST_PDPTE2, v.pae_pdptes[2]).set(field::GUEST_PDPTE3, v.pae_pdptes[3]);
+    }
     set_guest_efer_view(v, s.efer);
     for (unsigned i = 0; i < emu::kSegCount; ++i) store_segment(w, i, s.seg[i], false);
     w.set(field::GUEST_LDTR_SELECTOR, s.ldtr.selector).set(field::GUEST_LDTR_BASE, s.ldtr.base)
@@ -498,6 +506,37 @@ void emulate_until_enterable(Vcpu& v)
     // RIP must not run natively): emulate at least one instruction.
     u32 effects = 0;
     if (step(v, s, ops, &effects)) emulate_from(v, s, ops, effects);
+}
+
+TaskSwitchOutcome emulate_task_switch(Vcpu& v, const emu::TaskSwitchRequest& request)
+{
+    emu::CpuState s;
+    load_state(v, s);
+    EmuContext c{v, s};
+    const emu::EmulateOps ops = make_ops(c);
+    const emu::EmulateResult r = emu::task_switch(s, ops, request);
+    TaskSwitchOutcome out;
+    out.switched = (r.effects & emu::effect::TASK_SWITCHED) != 0;
+    switch (r.outcome) {
+    case emu::EmulateOutcome::OK:
+        emulate_from(v, s, ops, r.effects);
+        return out;
+    case emu::EmulateOutcome::EXCEPTION:
+        if (out.switched) store_state(v, s, r.effects & (emu::effect::CR3_WRITE | emu::effect::MODE_CHANGE));
+        out.kind = TaskSwitchOutcome::Kind::FAULT;
+        out.vector = r.vector;
+        out.error_code = r.error_code;
+        out.cr2 = r.cr2;
+        return out;
+    case emu::EmulateOutcome::UNHANDLED:
+    case emu::EmulateOutcome::IO_NEEDED: break;
+    }
+    FixedWriter<96> why;
+    why.str("task switch to TSS ").hex(request.selector).str(" at rip=").hex(s.rip)
+        .str(": 16-bit TSSs are not supported");
+    v.end_guest_fault(why.c_str());
+    out.kind = TaskSwitchOutcome::Kind::ENDED;
+    return out;
 }
 
 void emulate_guest_instruction(Vcpu& v)

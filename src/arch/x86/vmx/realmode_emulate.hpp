@@ -23,6 +23,21 @@ void emulate_until_enterable(Vcpu& vcpu);
 // emulate_until_enterable does.
 void emulate_guest_instruction(Vcpu& vcpu);
 
+// Complete a hardware task switch the processor exited for (VMX does not
+// switch tasks in non-root operation) on the guest's state, through the
+// emulator's task_switch. The result for the caller: OK (the new task runs,
+// possibly after emulation), FAULT (`fault` to be delivered: in the new task
+// when `switched`, else in the old one, nothing changed), or the domain ended
+// (a 16-bit TSS; the reason logged).
+struct TaskSwitchOutcome {
+    enum class Kind : u8 { OK, FAULT, ENDED } kind = Kind::OK;
+    bool switched = false;
+    u8 vector = 0;
+    u32 error_code = 0;
+    u64 cr2 = 0;
+};
+TaskSwitchOutcome emulate_task_switch(Vcpu& vcpu, const emu::TaskSwitchRequest& request);
+
 // Deliver interrupt/exception `vector` to the real-mode guest as the CPU
 // does in real mode (SDM Vol. 3A 20.1.4: FLAGS, CS, IP=return_ip pushed, IF/TF/AC
 // cleared, CS:IP from the IVT the guest's IDTR describes), through the
