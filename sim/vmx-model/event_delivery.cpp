@@ -206,6 +206,33 @@ DeliveryResult Delivery::push_frame(Stack& stack, const Frame& frame)
 
 }  // namespace detail
 
+DeliveryResult detail::Delivery::check_task_target(u16 selector, bool iret)
+{
+    const u8 bad = iret ? vmx::vector::TS : vmx::vector::GP;
+    if (selector & 4u) return fault(bad, selector_error(selector));  // TSS descriptors live in the GDT
+    desc::Raw raw;
+    u64 address = 0;
+    XENO_DELIVERY_TRY(read_descriptor(selector, bad, raw, address));
+    const u32 ar = desc::ar_from_raw(raw);
+    const u32 type = desc::ar_type(ar);
+    const bool tss16 = type == desc::TYPE_TSS16_AVAILABLE || type == desc::TYPE_TSS16_BUSY;
+    const bool tss32 = type == desc::TYPE_TSS32_AVAILABLE || type == desc::TYPE_TSS32_BUSY;
+    if ((ar & vmx::ar::S) || !(tss16 || tss32)) return fault(bad, selector_error(selector));
+    const bool busy = (type & desc::TYPE_WRITABLE) != 0;  // type bit 1: busy
+    if (busy != iret) return fault(bad, selector_error(selector));
+    if (!desc::ar_present(ar)) return fault(vmx::vector::NP, selector_error(selector));
+    if (desc::limit_from_raw(raw) < (tss32 ? 0x67u : 0x2bu)) return fault(vmx::vector::TS, selector_error(selector));
+    return {};
+}
+
+DeliveryResult check_task_target(const DeliveryState& state, DeliveryMemory& memory, u16 selector, bool iret)
+{
+    const Event software;  // an instruction's switch: no EXT bit in error codes
+    detail::Delivery d(state, memory, software);
+    d.ext = false;
+    return d.check_task_target(selector, iret);
+}
+
 DeliveryResult deliver_event(DeliveryState& state, DeliveryMemory& memory, const Event& event)
 {
     if (event.type == vmx::InterruptionType::OTHER_EVENT)

@@ -17,9 +17,10 @@
 //     caller sets CR2 = memory.address.
 //   - MEMORY_EXIT: the caller's page walk reported EPT_VIOLATION or OUTSIDE;
 //     memory holds what it reported.
-//   - Task gates (and so task switches) are not modelled: they report FAULT
-//     #GP(vector*8+2+EXT) with `unsupported` set, so the caller can tell a
-//     real guest #GP from a model limitation.
+//   - A task gate (outside IA-32e mode) is checked as the processor does
+//     before a task-switch VM exit (SDM Vol. 3C 25.4.2): the gate, then the
+//     TSS descriptor it names. TASK_SWITCH: the caller exits for the switch
+//     (the state is unchanged); VMX never switches tasks itself.
 //   - Real mode never pushes an error code (SDM 20.1.4), whatever the Event
 //     says; faults raised in real mode carry no error code either.
 //   - Event::type OTHER_EVENT (MTF) delivers nothing and returns DELIVERED.
@@ -87,19 +88,27 @@ struct Event {
 bool exception_sets_rf(u8 vector);
 
 struct DeliveryResult {
-    enum class Kind : u8 { DELIVERED, FAULT, MEMORY_EXIT };
+    enum class Kind : u8 { DELIVERED, FAULT, MEMORY_EXIT, TASK_SWITCH };
     Kind kind = Kind::DELIVERED;
     // FAULT: the exception delivery raised (#GP/#NP/#SS/#TS/#PF...).
     u8 fault_vector = 0;
     bool fault_has_error_code = false;
     u32 fault_error_code = 0;
     MemResult memory;          // the memory fault behind it (CR2 for #PF; EPT exit info)
-    bool unsupported = false;  // FAULT stands for a feature the model lacks (task gates)
+    u16 task_selector = 0;     // TASK_SWITCH: the TSS the task gate names
 
     bool delivered() const { return kind == Kind::DELIVERED; }
 };
 
 DeliveryResult deliver_event(DeliveryState& state, DeliveryMemory& memory, const Event& event);
+
+// The checks on the target TSS descriptor of a task switch that come before
+// the VM exit (SDM Vol. 3C 25.4.2 steps 2-4): a GDT selector within the
+// limit, a TSS descriptor (S=0, 16- or 32-bit) that is busy for IRET and
+// available otherwise, present, and a limit of at least 0x67 (32-bit) or
+// 0x2B (16-bit). DELIVERED when the switch may exit; FAULT as the processor
+// raises it (#TS for IRET, else #GP; #NP; #TS for the limit).
+DeliveryResult check_task_target(const DeliveryState& state, DeliveryMemory& memory, u16 selector, bool iret);
 
 // ---- Double-fault classification (SDM Vol. 3A 6.15, Tables 6-4 and 6-5) ----
 

@@ -91,6 +91,8 @@ public:
     // the table limit (or TI with an unusable LDTR) raises fault_vector with
     // the selector error code. `address` receives the descriptor's address.
     DeliveryResult read_descriptor(u16 selector, u8 fault_vector, desc::Raw& out, u64& address);
+    // check_task_target (event_delivery.hpp) on this delivery's state.
+    DeliveryResult check_task_target(u16 selector, bool iret);
     // Sets the accessed bit in memory, as loading a segment register does (3.4.5).
     DeliveryResult mark_accessed(desc::Raw& d, u64 address);
 

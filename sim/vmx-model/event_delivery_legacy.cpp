@@ -153,8 +153,10 @@ DeliveryResult deliver_protected(Delivery& d)
     if (!gate.present)
         return d.fault(NP, d.idt_error(vector, true));
     if (gate.type == desc::TYPE_TASK_GATE) {
-        DeliveryResult r = d.fault(GP, d.idt_error(vector, true));
-        r.unsupported = true;  // task switches are not modelled
+        XENO_DELIVERY_TRY(d.check_task_target(gate.selector, false));
+        DeliveryResult r;
+        r.kind = DeliveryResult::Kind::TASK_SWITCH;
+        r.task_selector = gate.selector;
         return r;
     }
 

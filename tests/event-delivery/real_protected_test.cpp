@@ -289,17 +289,41 @@ TEST_CASE("16-bit interrupt gate pushes words", "[delivery][protected]")
     CHECK(s.cs.base == 0x10000);
 }
 
-TEST_CASE("task gates are reported as an unsupported #GP", "[delivery][protected]")
+TEST_CASE("a task gate is checked, then reported for the task-switch exit", "[delivery][protected]")
 {
     FakeMemory m;
     build_gdt(m);
-    set_gate(m, 8, sel::TSS, 0, desc::TYPE_TASK_GATE, 0);
     DeliveryState s = protected_state();
-    const DeliveryResult r = deliver_event(s, m, hardware(8));
-    REQUIRE(r.kind == Kind::FAULT);
-    CHECK(r.fault_vector == 13);
-    CHECK(r.fault_error_code == 8 * 8 + 3);
-    CHECK(r.unsupported);
+    s.gdtr_limit = 0x5f;  // room for a second TSS at 0x58
+    const DeliveryState before = s;
+    SECTION("an available 32-bit TSS: TASK_SWITCH with its selector, state unchanged")
+    {
+        m.put_desc(kGdt + 0x58, desc::make_segment(0x9000, 0x67, 0x9 | vmx::ar::P));
+        set_gate(m, 8, 0x58, 0, desc::TYPE_TASK_GATE, 0);
+        const DeliveryResult r = deliver_event(s, m, hardware(8));
+        REQUIRE(r.kind == Kind::TASK_SWITCH);
+        CHECK(r.task_selector == 0x58);
+        CHECK(s.rip == before.rip);
+        CHECK(s.rsp == before.rsp);
+    }
+    SECTION("the gate names the busy current TSS: #GP(selector, EXT)")
+    {
+        set_gate(m, 8, sel::TSS, 0, desc::TYPE_TASK_GATE, 0);
+        const DeliveryResult r = deliver_event(s, m, hardware(8));
+        REQUIRE(r.kind == Kind::FAULT);
+        CHECK(r.fault_vector == 13);
+        CHECK(r.fault_error_code == (sel::TSS | 1u));
+    }
+    SECTION("a TSS below the minimum limit: #TS; not present: #NP; not a TSS: #GP")
+    {
+        set_gate(m, 8, 0x58, 0, desc::TYPE_TASK_GATE, 0);
+        m.put_desc(kGdt + 0x58, desc::make_segment(0x9000, 0x60, 0x9 | vmx::ar::P));
+        CHECK(deliver_event(s, m, hardware(8)).fault_vector == 10);
+        m.put_desc(kGdt + 0x58, desc::make_segment(0x9000, 0x67, 0x9));
+        CHECK(deliver_event(s, m, hardware(8)).fault_vector == 11);
+        m.put_desc(kGdt + 0x58, desc::make_segment(0, 0xffffffff, arv::DATA32_0));
+        CHECK(deliver_event(s, m, hardware(8)).fault_vector == 13);
+    }
 }
 
 TEST_CASE("vector beyond the IDT limit and bad handler CS raise #GP", "[delivery][protected]")

@@ -37,6 +37,8 @@ enum class InsnKind : u8 {
     MONITOR,
     RDPMC,
     GETSEC,
+    FAR_JMP_CALL,  // JMP/CALL ptr16:16/32, JMP/CALL m16:16/32/64: a TSS or task gate switches tasks
+    IRET,          // with EFLAGS.NT in protected mode: a task switch
 };
 
 struct DecodedInsn {

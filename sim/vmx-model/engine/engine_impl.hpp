@@ -107,6 +107,11 @@ struct Engine::Impl final : LiveGuestState {
     void invalidate_code_at_linear(u64 va, u64 length, u64 machine);  // machine: where va maps
     void invalidate_code_at_machine(u64 hpa, u64 length);
     void after_stop();
+    // The EPT exit for an implicit access (delivery, task-switch checks)
+    // whose walk failed; `x` carries what the caller already set.
+    bool memory_exit(const MemResult& m, ExitInfo x);
+    // Far JMP/CALL to a TSS or task gate, IRET with NT (engine_tasks.cpp).
+    void task_switch_site(u64 address, const DecodedInsn& d);
     u64 page_crossing_instruction(u64 linear_rip);  // see after_stop
     u64 run_until = ~u64{0};  // a linear address uc_emu_start stops at (once), see after_stop
     u64 exact_fault_address(u64 page, bool fetch);  // handle what stopped uc_emu_start

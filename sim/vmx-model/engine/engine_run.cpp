@@ -10,6 +10,7 @@
 #include "hal/panic.hpp"
 #include "sim/platform/machine_memory.hpp"
 #include "sim/vmx-model/engine/engine_impl.hpp"
+#include "sim/vmx-model/engine/linear_memory.hpp"
 #include "sim/vmx-model/engine/vtime.hpp"
 
 namespace xeno::sim {
@@ -18,54 +19,6 @@ namespace f = vmx::field;
 using vmx::InterruptionType;
 
 namespace {
-
-// Guest-linear memory for event delivery, through the model's page walk.
-class LinearMemory final : public DeliveryMemory {
-public:
-    explicit LinearMemory(Engine::Impl& m) : m_(m), ctx_(m.translation_context()) {}
-
-    MemResult read(u64 linear, void* out, usize size, bool supervisor) override
-    {
-        return access(linear, out, size, supervisor, false);
-    }
-    MemResult write(u64 linear, const void* in, usize size, bool supervisor) override
-    {
-        return access(linear, const_cast<void*>(in), size, supervisor, true);
-    }
-
-private:
-    MemResult access(u64 va, void* buf, usize size, bool supervisor, bool is_write)
-    {
-        TranslationContext c = ctx_;
-        if (supervisor) c.user = false;
-        auto* p = static_cast<u8*>(buf);
-        while (size) {
-            WalkResult w = translate_linear(m_.memory, c, va, is_write ? Access::WRITE : Access::READ);
-            if (w.status != WalkStatus::OK) {
-                m_.walk = w;
-                m_.walk_va = va;
-                if (w.status == WalkStatus::PAGE_FAULT) return MemResult{MemFault::PAGE_FAULT, w.pf_error, va};
-                if (w.status == WalkStatus::EPT_VIOLATION) return MemResult{MemFault::EPT_VIOLATION, 0, w.gpa};
-                return MemResult{MemFault::OUTSIDE, 0, w.gpa};
-            }
-            const usize chunk = 0x1000 - (va & 0xfff) < size ? 0x1000 - (va & 0xfff) : size;
-            u8* host = m_.memory.data() + w.machine_page + (va & 0xfff);
-            if (is_write) {
-                std::memcpy(host, p, chunk);
-                m_.invalidate_code_at_linear(va, chunk, w.machine_page + (va & 0xfff));
-            } else {
-                std::memcpy(p, host, chunk);
-            }
-            p += chunk;
-            va += chunk;
-            size -= chunk;
-        }
-        return MemResult{};
-    }
-
-    Engine::Impl& m_;
-    TranslationContext ctx_;
-};
 
 DeliverySegment to_delivery(const UcSegment& s)
 {
@@ -360,24 +313,17 @@ bool Engine::Impl::deliver(const Event& first, bool injected)
         if (cur.type == InterruptionType::SOFTWARE_INTERRUPT || cur.type == InterruptionType::SOFTWARE_EXCEPTION ||
             cur.type == InterruptionType::PRIVILEGED_SOFTWARE_EXCEPTION)
             x.instruction_length = cur.instruction_length;
+        if (r.kind == DeliveryResult::Kind::TASK_SWITCH) {
+            // A task gate: VMX exits for the switch (SDM Vol. 3C 25.4.2),
+            // the event in IDT-vectoring information (Table 28-2: source 3).
+            set_rip(start_rip);
+            x.reason = static_cast<u32>(vmx::ExitReason::TASK_SWITCH);
+            x.qualification = r.task_selector | (u64{3} << 30);
+            return exit(x);
+        }
         if (r.kind == DeliveryResult::Kind::MEMORY_EXIT) {
             set_rip(start_rip);
-            if (r.memory.fault == MemFault::EPT_VIOLATION) {
-                x.reason = static_cast<u32>(vmx::ExitReason::EPT_VIOLATION);
-                x.qualification = walk.qualification;
-                x.set_gpa = true;
-                x.gpa = walk.gpa;
-                x.set_gla = (walk.qualification & eptq::GLA_VALID) != 0;
-                x.gla = walk_va;
-                return exit(x);
-            }
-            if (walk.status == WalkStatus::EPT_MISCONFIG) {
-                x.reason = static_cast<u32>(vmx::ExitReason::EPT_MISCONFIG);
-                x.set_gpa = true;
-                x.gpa = walk.gpa;
-                return exit(x);
-            }
-            engine_abort("engine: event delivery reached memory outside machine memory");
+            return memory_exit(r.memory, x);
         }
         const u8 v = r.fault_vector;
         if (exception_exits(v, r.fault_error_code)) {
@@ -404,6 +350,26 @@ bool Engine::Impl::deliver(const Event& first, bool injected)
     ExitInfo t;
     t.reason = static_cast<u32>(vmx::ExitReason::TRIPLE_FAULT);
     return exit(t);
+}
+
+bool Engine::Impl::memory_exit(const MemResult& m, ExitInfo x)
+{
+    if (m.fault == MemFault::EPT_VIOLATION) {
+        x.reason = static_cast<u32>(vmx::ExitReason::EPT_VIOLATION);
+        x.qualification = walk.qualification;
+        x.set_gpa = true;
+        x.gpa = walk.gpa;
+        x.set_gla = (walk.qualification & eptq::GLA_VALID) != 0;
+        x.gla = walk_va;
+        return exit(x);
+    }
+    if (walk.status == WalkStatus::EPT_MISCONFIG) {
+        x.reason = static_cast<u32>(vmx::ExitReason::EPT_MISCONFIG);
+        x.set_gpa = true;
+        x.gpa = walk.gpa;
+        return exit(x);
+    }
+    engine_abort("engine: an implicit guest access reached memory outside machine memory");
 }
 
 bool Engine::Impl::exception_exits(u8 vector, u32 error_code) const

@@ -330,6 +330,8 @@ void Engine::Impl::on_site(u64 address)
     };
     switch (d.kind) {
     case InsnKind::OTHER: return;
+    case InsnKind::FAR_JMP_CALL:
+    case InsnKind::IRET: task_switch_site(address, d); return;
     case InsnKind::IO:
     case InsnKind::IO_STRING: site_io(address, d); return;
     case InsnKind::CPUID: exit_if(true, ExitReason::CPUID); return;
