@@ -37,11 +37,7 @@ PF_RSVD     equ 8
     org 0x8000
     bits 16
 start:
-    cli
-    xor ax, ax
-    mov ds, ax
-    mov ss, ax
-    mov sp, STACK_TOP
+    XENO_REAL_MODE_START STACK_TOP
     XENO_ENTER_PM32 pm32, STACK_TOP
 
     bits 32

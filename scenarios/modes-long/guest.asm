@@ -43,11 +43,7 @@ CR4_PAE   equ 1 << 5
     org 0x8000
     bits 16
 start:
-    cli
-    xor ax, ax
-    mov ds, ax
-    mov ss, ax
-    mov sp, RM_STACK
+    XENO_REAL_MODE_START RM_STACK
     mov word [0x80 * 4], int80_handler
     mov word [0x80 * 4 + 2], 0
     XENO_ENTER_PM32 pm32, RM_STACK

@@ -88,11 +88,7 @@ CR4_PSE     equ 1 << 4
     org 0x8000
     bits 16
 start:
-    cli
-    xor ax, ax
-    mov ds, ax
-    mov ss, ax
-    mov sp, STACK_TOP
+    XENO_REAL_MODE_START STACK_TOP
     XENO_ENTER_PM32 pm32, STACK_TOP
 
     bits 32
