@@ -24,11 +24,13 @@ constexpr u32 kQualCall = 0, kQualIret = 1, kQualJmp = 2;
 void Engine::Impl::task_switch_site(u64 address, const DecodedInsn& d)
 {
     // Only legacy protected mode switches tasks; in IA-32e mode the same
-    // instructions fault (#GP), which Unicorn raises itself.
-    blob.save();
+    // instructions fault (#GP), which Unicorn raises itself. Every IRET
+    // comes here: the common case leaves on two register reads.
     const u64 rflags = reg(UC_X86_REG_EFLAGS);
-    if (!(reg(UC_X86_REG_CR0) & 1) || (rflags & kRflagsVm) || (blob.efer() & kEferLma)) return;
+    if (!(reg(UC_X86_REG_CR0) & 1) || (rflags & kRflagsVm)) return;
     if (d.kind == InsnKind::IRET && !(rflags & kRflagsNt)) return;
+    blob.save();
+    if (blob.efer() & kEferLma) return;
 
     const DeliveryState st = capture_delivery_state();
     LinearMemory mem(*this);
