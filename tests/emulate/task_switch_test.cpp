@@ -211,3 +211,48 @@ TEST_CASE("task switch: faults before the switch change nothing, faults after it
         CHECK(r.vector == 13);
     }
 }
+
+TEST_CASE("emulated far CALL to a TSS and IRET with NT switch tasks; JMP through a task gate too")
+{
+    Tasks t;
+    t.m.put(0x1000, {0x9a, 0x00, 0x00, 0x00, 0x00, kSelB, 0x00});  // call 0x20:0
+    t.m.put(0x3000, {0xcf});                                       // iretd (NT set by the CALL)
+    EmulateResult r = emulate_one(t.s, t.ops);
+    REQUIRE(r.outcome == EmulateOutcome::OK);
+    CHECK((r.effects & effect::TASK_SWITCHED) != 0);
+    CHECK(t.s.tr.selector == kSelB);
+    CHECK(t.s.rip == 0x3000);
+    CHECK((t.s.rflags & flag::NT) != 0);
+    CHECK(t.m.get(kTssA + 0x20, 4) == 0x1007);  // the return point: after the CALL
+    r = emulate_one(t.s, t.ops);
+    REQUIRE(r.outcome == EmulateOutcome::OK);
+    CHECK(t.s.tr.selector == kSelA);
+    CHECK(t.s.rip == 0x1007);
+    CHECK(t.m.get(kTssB + 0x20, 4) == 0x3001);
+    CHECK_FALSE(t.busy(kSelB));
+
+    // JMP through a task gate (GDT slot 0x40, DPL 0) to B again.
+    t.m.set(kGdt + 0x40, 8, u64{kSelB} << 16 | u64{0x85} << 40);
+    t.s.gdtr.limit = 0x47;
+    t.m.put(0x1007, {0xea, 0x00, 0x00, 0x00, 0x00, 0x40, 0x00});  // jmp 0x40:0
+    r = emulate_one(t.s, t.ops);
+    REQUIRE(r.outcome == EmulateOutcome::OK);
+    CHECK(t.s.tr.selector == kSelB);
+    CHECK(t.s.rip == 0x3001);  // B resumes after its IRET
+    CHECK_FALSE(t.busy(kSelA));
+    CHECK((t.s.rflags & flag::NT) == 0);
+}
+
+TEST_CASE("emulated far JMP to a TSS whose new task faults: the fault is the new task's")
+{
+    Tasks t;
+    t.m.set(kTssB + 0x48 + 4 * 2, 2, kCode);  // SS = a code segment: #TS(SS)
+    t.m.put(0x1000, {0xea, 0x00, 0x00, 0x00, 0x00, kSelB, 0x00});
+    const EmulateResult r = emulate_one(t.s, t.ops);
+    REQUIRE(r.outcome == EmulateOutcome::EXCEPTION);
+    CHECK(r.vector == 10);
+    CHECK(r.error_code == kCode);
+    CHECK(t.s.tr.selector == kSelB);
+    CHECK(t.s.rip == 0x3000);
+    CHECK(t.m.get(kTssA + 0x20, 4) == 0x1007);
+}

@@ -42,8 +42,9 @@
 //   - RFLAGS.TF single-step traps and data breakpoints are not raised; RF is
 //     cleared after each instruction.
 //   - PUSH Sreg with a 32/64-bit operand writes the zero-extended selector.
-//   - Not emulated (UNHANDLED): far JMP/CALL to a TSS or task gate and IRET
-//     with NT (task_switch() below does the switch itself), call gates,
+//   - Far JMP/CALL to a 32-bit TSS or a task gate and IRET with NT switch
+//     tasks (task_switch.cpp, as task_switch() below). Not emulated
+//     (UNHANDLED): 16-bit TSSs, call gates,
 //     VME/PVI virtual interrupt flags, x87/SSE, CPUID/RDMSR/WRMSR/RDTSC (the
 //     caller has VM exits for those), TZCNT/LZCNT (F3 0F BC/BD: BSF/BSR or
 //     not depends on the guest's CPUID), BSWAP with a 16-bit operand

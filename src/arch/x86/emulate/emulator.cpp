@@ -495,6 +495,14 @@ EmulateResult Emulator::run()
             result.outcome = EmulateOutcome::OK;
             return result;
         }
+        if (result.outcome == EmulateOutcome::EXCEPTION && (result.effects & effect::TASK_SWITCHED)) {
+            // A fault of the new task after a task switch: its state stays,
+            // with what it wrote before the fault (SDM 7.3).
+            const EmulateResult fault_result = result;
+            (void)commit_writes();
+            result = fault_result;
+            return result;
+        }
         if (result.outcome == EmulateOutcome::IO_NEEDED || result.outcome == EmulateOutcome::UNHANDLED ||
             result.outcome == EmulateOutcome::EXCEPTION) {
             s = saved;

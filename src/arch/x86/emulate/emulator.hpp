@@ -89,6 +89,10 @@ public:
     bool iret(unsigned size);
     bool io_permitted(u16 port, unsigned size);
     bool load_system_segment(bool task_register, u16 selector);  // LLDT, LTR
+    // A task switch caused by this instruction (task_switch.cpp): the old
+    // task resumes at next_ip(). Far JMP/CALL to a TSS or task gate, IRET with NT.
+    bool switch_task(u16 tss_selector, TaskSwitchSource source);
+    bool far_to_system(u16 selector, u64 descriptor, bool is_call);  // from load_cs_far
 
     // ---- execution (exec_*.cpp) ----
     bool execute(u8 opcode);

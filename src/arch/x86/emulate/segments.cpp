@@ -210,7 +210,7 @@ bool Emulator::load_cs_far(u16 sel, u64 offset, bool is_call, unsigned size)
     if (ec_of(sel) == 0) return gp0();
     u64 d = 0;
     if (!read_descriptor(sel, d, vec::GP)) return false;
-    if (!(desc_ar(d) & ar::S)) return unhandled();  // call gates, task gates, TSS: not emulated
+    if (!(desc_ar(d) & ar::S)) return far_to_system(sel, d, is_call);  // TSS, task gate (call gates: unhandled)
     const unsigned c = cpl(s);
     if (!check_code_for_transfer(*this, sel, d, c)) return false;
     if (is_call && (!push(old_cs, size) || !push(ret, size))) return false;
@@ -289,7 +289,14 @@ bool Emulator::iret(unsigned size)
     result.effects |= effect::SOFT_INT;
     const unsigned iopl = static_cast<unsigned>((s.rflags & flag::IOPL) >> 12);
     if (mode == CpuMode::VM86 && iopl < 3) return gp0();
-    if (mode != CpuMode::REAL && mode != CpuMode::VM86 && (s.rflags & flag::NT)) return unhandled();  // task return
+    if (mode != CpuMode::REAL && mode != CpuMode::VM86 && (s.rflags & flag::NT)) {
+        // A return to the task in the back link (SDM IRET "TASK-RETURN");
+        // in IA-32e mode #GP(0).
+        if (s.efer & efer::LMA) return gp0();
+        u8 link[2] = {};
+        if (!read_linear(s.tr.base, link, 2, AccessKind::READ, true)) return false;
+        return switch_task(static_cast<u16>(link[0] | link[1] << 8), TaskSwitchSource::IRET);
+    }
     u64 ip = 0, cs = 0, fl = 0;
     if (!pop(ip, size) || !pop(cs, size) || !pop(fl, size)) return false;
     if (mode == CpuMode::REAL || mode == CpuMode::VM86) {

@@ -231,6 +231,40 @@ private:
 
 }  // namespace
 
+bool Emulator::switch_task(u16 tss_selector, TaskSwitchSource source)
+{
+    TaskSwitchRequest r;
+    r.selector = tss_selector;
+    r.source = source;
+    r.return_rip = next_ip();
+    TaskSwitcher t(*this, r);
+    if (!t.run()) return false;
+    branched = true;  // RIP is the new task's
+    return true;
+}
+
+// A far JMP/CALL whose selector names a system descriptor, in protected
+// mode: a TSS or a task gate switches tasks (SDM JMP/CALL "Operation",
+// TASK-GATE and TASK-STATE-SEGMENT); call gates are not emulated.
+bool Emulator::far_to_system(u16 sel, u64 d, bool is_call)
+{
+    if (mode != CpuMode::PROTECTED) return unhandled();  // IA-32e: call gates only
+    const u32 a = desc_ar(d);
+    const u32 type = a & ar::TYPE_MASK;
+    const unsigned privilege = cpl(s) > (sel & 3u) ? cpl(s) : (sel & 3u);
+    u16 tss = sel;
+    if (type == 5) {
+        if (dpl_of(a) < privilege) return fault(vec::GP, ec_of(sel));
+        if (!(a & ar::P)) return fault(vec::NP, ec_of(sel));
+        tss = static_cast<u16>(d >> 16);
+    } else if (type == 1 || type == 3 || type == 9 || type == 11) {
+        if (dpl_of(a) < privilege) return fault(vec::GP, ec_of(sel));
+    } else {
+        return unhandled();
+    }
+    return switch_task(tss, is_call ? TaskSwitchSource::CALL : TaskSwitchSource::JMP);
+}
+
 EmulateResult task_switch(CpuState& state, const EmulateOps& ops, const TaskSwitchRequest& request)
 {
     Emulator e(state, ops);
