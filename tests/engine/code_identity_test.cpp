@@ -87,3 +87,32 @@ TEST_CASE("the guest instruction count follows the code of each address space", 
 }
 
 }  // namespace xeno::sim::test
+
+namespace xeno::sim::test {
+
+// Guest self-modifying code (Linux patches its own text at boot, for one):
+// a routine run once, then rewritten in place to a CPUID of the same size,
+// then run again. Unicorn retranslates the rewritten block; the model must
+// decode it again, or the CPUID runs without its exit.
+TEST_CASE("code the guest rewrites in place is decoded again", "[engine][paging]")
+{
+    Guest g;
+    g.flat32(kKernel);
+    g.code(kKernel, {
+        0xe8, 0x1b, 0x00, 0x00, 0x00,                    // call kKernel + 0x20
+        0x66, 0xc7, 0x05, 0x20, 0x00, 0x01, 0x00, 0x0f, 0xa2,  // mov word [kKernel + 0x20], 0xa20f
+        0xe8, 0x0d, 0x00, 0x00, 0x00,                    // call kKernel + 0x20
+        0xf4,                                            // hlt
+    });
+    g.code(kKernel + 0x20, {0x66, 0x90, 0xc3});          // xchg ax, ax (a 2-byte NOP); ret
+    REQUIRE(g.run() == hal::VmxResult::SUCCEED);
+    REQUIRE(g.exits.size() == 2);
+    CHECK(g.exits[0].reason == reason(ExitReason::CPUID));
+    CHECK(g.exits[0].rip == kKernel + 0x20);
+    CHECK(g.exits[1].reason == reason(ExitReason::HLT));
+    // call, nop, ret, mov, call, ret (an instruction that exits is the
+    // handler's to complete: not counted as executed)
+    CHECK(g.exits[1].instructions == 6);
+}
+
+}  // namespace xeno::sim::test

@@ -89,6 +89,10 @@ bool tlb_cb(uc_engine*, u64 vaddr, uc_mem_type type, uc_tlb_entry* result, void*
 {
     return static_cast<Engine::Impl*>(user)->on_tlb_fill(vaddr, type, result);
 }
+void edge_cb(uc_engine*, uc_tb* cur, uc_tb*, void* user)
+{
+    static_cast<Engine::Impl*>(user)->on_new_translation(cur->pc);
+}
 
 }  // namespace
 
@@ -190,6 +194,7 @@ void Engine::Impl::install_hooks()
     uc_hook_add(uc, &intr_hook, UC_HOOK_INTR, reinterpret_cast<void*>(intr_cb), this, 1, 0);
     uc_hook_add(uc, &invalid_hook, UC_HOOK_INSN_INVALID, reinterpret_cast<void*>(invalid_cb), this, 1, 0);
     uc_hook_add(uc, &tlb_hook, UC_HOOK_TLB_FILL, reinterpret_cast<void*>(tlb_cb), this, 1, 0);
+    uc_hook_add(uc, &edge_hook, UC_HOOK_EDGE_GENERATED, reinterpret_cast<void*>(edge_cb), this, 1, 0);
 }
 
 void Engine::Impl::drop_block_cache()

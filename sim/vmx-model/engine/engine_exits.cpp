@@ -146,15 +146,23 @@ void Engine::Impl::code_page_filled(u64 linear_page, u64 machine_page)
     if (list == page_blocks.end()) return;
     const std::vector<u64> starts = std::move(list->second);
     page_blocks.erase(list);
-    for (u64 start : starts) {
-        const auto it = blocks.find(start);
-        if (it == blocks.end()) continue;
-        for (u16 offset : it->second.offsets) sites.erase(start + offset);
-        BlockSlot& slot = block_slots[(start ^ (start >> 12)) & (kBlockSlots - 1)];
-        if (slot.block == &it->second) slot = BlockSlot{};
-        if (cur_block_info == &it->second) cur_block_info = nullptr;
-        blocks.erase(it);
-    }
+    for (u64 start : starts) forget_block(start);
+}
+
+void Engine::Impl::on_new_translation(u64 pc)
+{
+    if (blocks.find(pc) != blocks.end()) forget_block(pc);
+}
+
+void Engine::Impl::forget_block(u64 start)
+{
+    const auto it = blocks.find(start);
+    if (it == blocks.end()) return;
+    for (u16 offset : it->second.offsets) sites.erase(start + offset);
+    BlockSlot& slot = block_slots[(start ^ (start >> 12)) & (kBlockSlots - 1)];
+    if (slot.block == &it->second) slot = BlockSlot{};
+    if (cur_block_info == &it->second) cur_block_info = nullptr;
+    blocks.erase(it);
 }
 
 void Engine::Impl::on_block(u64 address, u32 size)

@@ -190,6 +190,11 @@ struct Engine::Impl final : LiveGuestState {
     std::unordered_map<u64, u64> code_pages;
     std::unordered_map<u64, std::vector<u64>> page_blocks;
     void code_page_filled(u64 linear_page, u64 machine_page);
+    // Unicorn translated the block at `pc` anew (UC_HOOK_EDGE_GENERATED):
+    // its bytes may have changed (guest self-modifying code, which Unicorn
+    // detects itself), so a decode made before is dropped.
+    void on_new_translation(u64 pc);
+    void forget_block(u64 start);
     void note_code_page(u64 linear_page, u64 block_address);
     void count_block(u64 address, const Block* block);  // on_block's bookkeeping
     // Direct-mapped front cache of `blocks` (the block hook runs per block).
@@ -213,7 +218,7 @@ struct Engine::Impl final : LiveGuestState {
     u64 walk_rip = 0;
     bool walk_fetch = false;  // the failed fill was an instruction fetch
 
-    uc_hook block_hook = 0, intr_hook = 0, tlb_hook = 0, invalid_hook = 0;
+    uc_hook block_hook = 0, intr_hook = 0, tlb_hook = 0, invalid_hook = 0, edge_hook = 0;
 };
 
 }  // namespace xeno::sim
