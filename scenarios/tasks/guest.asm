@@ -11,7 +11,8 @@
 ;   code on the handler task's stack: from a bad selector load, and from a
 ;   JMP to the busy current TSS (the check before the switch faults); a
 ;   task whose TSS holds another CR3 (paging on: another mapping of the
-;   same linear address), and the caller's CR3 back after IRET.
+;   same linear address), and the caller's CR3 back after IRET, under 32-bit
+;   and under PAE paging (the new task's PDPTEs loaded from its CR3).
 %include "xeno.inc"
 %include "xeno_check.inc"
 
@@ -23,6 +24,10 @@ STACK_PG    equ 0x4800
 LDT_DATA    equ 0x100000        ; base of task 1's LDT data segment
 PD1         equ 0x20000         ; VA 4 MiB -> PA 4 MiB
 PD2         equ 0x21000         ; VA 4 MiB -> PA 8 MiB
+PDPT1       equ 0x22000         ; PAE: 32-byte PDPTs, one page
+PDPT2       equ 0x22020
+PD_A        equ 0x23000         ; PAE: VA 4 MiB -> PA 4 MiB
+PD_B        equ 0x24000         ; PAE: VA 4 MiB -> PA 8 MiB
 MAGIC_LDT   equ 0x1d7da7a0
 MAGIC_A     equ 0xaaaa0004
 MAGIC_B     equ 0xbbbb0008
@@ -49,6 +54,7 @@ NT          equ 1 << 14
 CR0_TS      equ 1 << 3
 CR0_PG      equ 1 << 31
 CR4_PSE     equ 1 << 4
+CR4_PAE     equ 1 << 5
 
 ; CHECK_EQ "name", value: EAX against value.
 %macro CHECK_EQ 2
@@ -206,6 +212,40 @@ after_int2:
     mov eax, cr0
     and eax, ~CR0_PG
     mov cr0, eax
+    clts
+
+    ; ---- the same under PAE paging: the new task's PDPTEs come from its CR3 --
+    mov dword [PDPT1], PD_A | 1
+    mov dword [PDPT2], PD_B | 1
+    mov dword [PD_A], 0x00000083        ; 0-2 MiB identity, 2 MiB page
+    mov dword [PD_A + 2 * 8], 0x00400083 ; 4 MiB -> 4 MiB
+    mov dword [PD_B], 0x00000083
+    mov dword [PD_B + 2 * 8], 0x00800083 ; 4 MiB -> 8 MiB
+    mov dword [tss_main + TSS_CR3], PDPT1
+    mov dword [tss_pg + TSS_CR3], PDPT2
+    mov eax, cr4
+    or eax, CR4_PAE
+    mov cr4, eax
+    mov eax, PDPT1
+    mov cr3, eax
+    mov eax, cr0
+    or eax, CR0_PG
+    mov cr0, eax
+    call SEL_PG:0
+    mov eax, [pg_value]
+    CHECK_EQ "pae-task-sees-its-mapping", MAGIC_B
+    mov eax, [pg_cr3]
+    CHECK_EQ "pae-task-cr3", PDPT2
+    mov eax, cr3
+    CHECK_EQ "pae-caller-cr3-restored", PDPT1
+    mov eax, [0x400000]
+    CHECK_EQ "pae-caller-mapping", MAGIC_A
+    mov eax, cr0
+    and eax, ~CR0_PG
+    mov cr0, eax
+    mov eax, cr4
+    and eax, ~CR4_PAE
+    mov cr4, eax
     clts
 
     mov eax, [failures]
