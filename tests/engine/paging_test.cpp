@@ -205,4 +205,70 @@ TEST_CASE("EPT: translation and an EPT violation with the SDM qualification", "[
     CHECK(g.exits[0].gla == 0x200200);
 }
 
+// PAE paging under EPT runs on the PDPTE registers (SDM Vol. 3A 4.4.1): VM
+// entry loads them from the VMCS (Vol. 3C 26.3.2.4), MOV to CR3 from memory,
+// VM exit saves them (27.3.4). The PDPT in memory is not read by the walks.
+TEST_CASE("EPT with PAE paging: PDPTE registers from the VMCS, reloaded by MOV CR3, saved at exit", "[engine][ept]")
+{
+    Guest g;
+    g.flat32(0x10000);
+    g.vmcs.set(f::CPU_BASED_VM_EXEC_CONTROL, vmx::proc::HLT_EXITING | vmx::proc::ACTIVATE_SECONDARY_CONTROLS);
+    g.vmcs.set(f::SECONDARY_VM_EXEC_CONTROL, vmx::proc2::ENABLE_EPT);
+    g.mem.store<u64>(0x100000, 0x101007);  // EPT: GPA 0-6 MiB identity (2 MiB pages)
+    g.mem.store<u64>(0x101000, 0x102007);
+    g.mem.store<u64>(0x102000, 0x000000 | 0x87 | (6u << 3));
+    g.mem.store<u64>(0x102008, 0x200000 | 0x87 | (6u << 3));
+    g.mem.store<u64>(0x102010, 0x400000 | 0x87 | (6u << 3));
+    g.vmcs.set(f::EPT_POINTER, 0x100000 | 0x18 | 6);
+    // Two page directories for linear 0-1 GiB: A maps 0x200000 to 0x200000,
+    // B maps it to 0x400000 (2 MiB pages; 0-2 MiB identity in both).
+    g.mem.store<u64>(0x20000, 0x83);
+    g.mem.store<u64>(0x20008, 0x200083);
+    g.mem.store<u64>(0x21000, 0x83);
+    g.mem.store<u64>(0x21008, 0x400083);
+    g.mem.store<u64>(0x22000, 0x21001);  // the PDPT in memory: B
+    g.mem.store<u32>(0x200000, 0xaaaa);
+    g.mem.store<u32>(0x400000, 0xbbbb);
+    g.vmcs.set(f::GUEST_CR3, 0x22000);
+    g.vmcs.set(f::GUEST_CR0, 0x80000031);  // PG, NE, ET, PE
+    g.vmcs.set(f::GUEST_CR4, 0x2020);      // VMXE, PAE
+    g.vmcs.set(f::GUEST_PDPTE0, 0x20001);  // the registers: A
+    g.code(0x10000, {
+        0xa1, 0x00, 0x00, 0x20, 0x00,  // mov eax, [0x200000]: through the registers (A)
+        0x0f, 0x20, 0xd9,              // mov ecx, cr3
+        0x0f, 0x22, 0xd9,              // mov cr3, ecx: reload from memory (B)
+        0x8b, 0x1d, 0x00, 0x00, 0x20, 0x00,  // mov ebx, [0x200000]
+        0xf4,
+    });
+    REQUIRE(g.run() == hal::VmxResult::SUCCEED);
+    REQUIRE(g.exits.size() == 1);
+    CHECK(g.exits[0].reason == reason(ExitReason::HLT));
+    CHECK((g.regs.gpr[0] & 0xffffffff) == 0xaaaa);
+    CHECK((g.regs.gpr[3] & 0xffffffff) == 0xbbbb);
+    CHECK(g.vmcs.get(f::GUEST_PDPTE0) == 0x21001);  // saved at the exit
+
+    SECTION("a reserved bit in a PDPTE makes MOV CR3 #GP(0)")
+    {
+        Guest h;
+        h.flat32(0x10000);
+        h.vmcs.set(f::CPU_BASED_VM_EXEC_CONTROL, vmx::proc::HLT_EXITING | vmx::proc::ACTIVATE_SECONDARY_CONTROLS);
+        h.vmcs.set(f::SECONDARY_VM_EXEC_CONTROL, vmx::proc2::ENABLE_EPT);
+        for (u64 a : {u64{0x100000}, u64{0x101000}, u64{0x102000}, u64{0x102008}}) h.mem.store<u64>(a, g.mem.load<u64>(a));
+        h.vmcs.set(f::EPT_POINTER, 0x100000 | 0x18 | 6);
+        h.mem.store<u64>(0x20000, 0x83);
+        h.mem.store<u64>(0x22000, 0x20001);
+        h.mem.store<u64>(0x23000, 0x20001 | 0x4);  // bit 2 (U/S) is reserved in a PDPTE
+        h.vmcs.set(f::GUEST_CR3, 0x22000);
+        h.vmcs.set(f::GUEST_CR0, 0x80000031);
+        h.vmcs.set(f::GUEST_CR4, 0x2020);
+        h.vmcs.set(f::GUEST_PDPTE0, 0x20001);
+        h.vmcs.set(f::EXCEPTION_BITMAP, 1u << vmx::vector::GP);
+        h.code(0x10000, {0xb8, 0x00, 0x30, 0x02, 0x00, 0x0f, 0x22, 0xd8, 0xf4});  // mov eax, 0x23000; mov cr3, eax
+        REQUIRE(h.run() == hal::VmxResult::SUCCEED);
+        CHECK(h.exits[0].reason == reason(ExitReason::EXCEPTION_NMI));
+        CHECK((h.exits[0].intr_info & 0xff) == vmx::vector::GP);
+        CHECK(h.exits[0].rip == 0x10005);
+    }
+}
+
 }  // namespace xeno::sim::test

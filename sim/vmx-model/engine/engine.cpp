@@ -314,7 +314,33 @@ TranslationContext Engine::Impl::translation_context()
     c.user = test_bit(rflags, 17) || (test_bit(c.cr0, 0) && (reg(UC_X86_REG_CS) & 3) == 3);
     c.ept = ept;
     c.eptp = eptp;
+    if (pdptes_active && ept && pae_paging(c.cr0, c.cr4, c.efer)) {
+        c.pdptes_valid = true;
+        for (int i = 0; i < 4; ++i) c.pdptes[i] = pdptes[i];
+    }
     return c;
+}
+
+bool Engine::Impl::load_pdptes(u64 cr3)
+{
+    TranslationContext c;
+    c.ept = ept;
+    c.eptp = eptp;
+    u64 loaded[4] = {};
+    for (int i = 0; i < 4; ++i) {
+        const WalkResult w = translate_guest_physical(memory, c, (cr3 & 0xffffffe0) + 8u * i, Access::READ, false, false);
+        if (w.status != WalkStatus::OK) {
+            // Not readable through EPT: the walks read the PDPT themselves
+            // (and exit for it) instead of using registers.
+            pdptes_active = false;
+            return true;
+        }
+        loaded[i] = memory.load<u64>(w.machine_page + (((cr3 & 0xfe0) + 8u * i) & 0xfff));
+        if ((loaded[i] & 1) && ((loaded[i] & 0x1e6) || (loaded[i] >> 52))) return false;  // SDM 4.4.1: #GP(0)
+    }
+    for (int i = 0; i < 4; ++i) pdptes[i] = loaded[i];
+    pdptes_active = true;
+    return true;
 }
 
 bool Engine::Impl::read_linear(u64 va, void* out, usize len)
@@ -410,6 +436,14 @@ void Engine::Impl::load_guest_state()
     if (entry_ctls & vmx::entry_ctl::LOAD_PAT) wrmsr(0x277, v.get(f::GUEST_IA32_PAT));
     interruptibility = v.get(f::GUEST_INTERRUPTIBILITY_INFO);
     activity = v.get(f::GUEST_ACTIVITY_STATE);
+    // 26.3.2.4: PAE paging with EPT takes its PDPTEs from the VMCS.
+    pdptes_active = ept && pae_paging(v.get(f::GUEST_CR0), v.get(f::GUEST_CR4), efer);
+    if (pdptes_active) {
+        pdptes[0] = v.get(f::GUEST_PDPTE0);
+        pdptes[1] = v.get(f::GUEST_PDPTE1);
+        pdptes[2] = v.get(f::GUEST_PDPTE2);
+        pdptes[3] = v.get(f::GUEST_PDPTE3);
+    }
     uc_ctl_flush_tlb(uc);
     blob_fresh = false;
 }
@@ -435,6 +469,14 @@ void Engine::Impl::save_guest_state()
     v.set(f::GUEST_CR3, blob.cr(3));
     v.set(f::GUEST_CR4, blob.cr(4));
     const u64 efer = blob.efer();
+    // 27.3.4: with EPT, PAE paging's PDPTE registers go to the VMCS.
+    if (ept && pae_paging(blob.cr(0), blob.cr(4), efer)) {
+        if (!pdptes_active) (void)load_pdptes(blob.cr(3));
+        v.set(f::GUEST_PDPTE0, pdptes[0]);
+        v.set(f::GUEST_PDPTE1, pdptes[1]);
+        v.set(f::GUEST_PDPTE2, pdptes[2]);
+        v.set(f::GUEST_PDPTE3, pdptes[3]);
+    }
     if (exit_ctls & vmx::exit_ctl::SAVE_EFER) v.set(f::GUEST_IA32_EFER, efer);
     // 27.2: "IA-32e mode guest" follows EFER.LMA on every VM exit. The
     // model saves lazily, after the exit handler ran: a value the handler

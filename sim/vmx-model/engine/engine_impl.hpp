@@ -81,6 +81,7 @@ struct Engine::Impl final : LiveGuestState {
     bool msr_exits(u32 msr, bool write);
     u64 effective_address(u64 address, const DecodedInsn& d, bool* ok);
     void write_cr_emulated(int cr, u64 value);
+    bool entering_pae_loads_pdptes(unsigned cr, u64 old_value, u64 new_value);  // see engine_sites.cpp
     void site_io(u64 address, const DecodedInsn& d);
     void site_cr(u64 address, const DecodedInsn& d);
     u64 reg(int uc_reg);
@@ -171,6 +172,16 @@ struct Engine::Impl final : LiveGuestState {
     u64 cr3_targets[4] = {};
     u64 io_bitmap_a = 0, io_bitmap_b = 0, msr_bitmap = 0, tsc_offset = 0, eptp = 0;
     bool ept = false;
+    // The PDPTE registers for PAE paging under EPT (TranslationContext).
+    bool pdptes_active = false;
+    u64 pdptes[4] = {};
+    // MOV to CR3 (or to CR0/CR4 into PAE paging) under EPT: load the
+    // registers from the PDPT at `cr3`. False: a reserved bit (#GP(0)).
+    bool load_pdptes(u64 cr3);
+    static bool pae_paging(u64 cr0, u64 cr4, u64 efer)
+    {
+        return (cr0 & (u64{1} << 31)) && (cr4 & (u64{1} << 5)) && !(efer & (u64{1} << 10));
+    }
     u32 interruptibility = 0, activity = 0;
     u64 preemption_deadline = ~u64{0};
     u64 idle_ns = 0;  // virtual time spent in HLT

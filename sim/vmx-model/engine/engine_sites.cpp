@@ -146,6 +146,21 @@ u64 Engine::Impl::effective_address(u64 address, const DecodedInsn& d, bool* ok)
     return ea;
 }
 
+// MOV to CR0/CR4 that leaves PAE paging in use and changes CR0.PG/CD/NW
+// or CR4.PAE/PGE/PSE/SMEP loads the PDPTEs (SDM Vol. 3A 4.4.1). False: one
+// has a reserved bit set (#GP(0), nothing written).
+bool Engine::Impl::entering_pae_loads_pdptes(unsigned cr, u64 old_value, u64 new_value)
+{
+    blob.save();
+    const u64 cr0 = cr == 0 ? new_value : blob.cr(0), cr4 = cr == 4 ? new_value : blob.cr(4);
+    u64 efer = blob.efer();
+    if (cr == 0 && !(old_value & kCr0Pg) && (new_value & kCr0Pg) && (efer & kEferLme)) efer |= kEferLma;
+    if (!pae_paging(cr0, cr4, efer)) return true;
+    const u64 watched = cr == 0 ? (kCr0Pg | (u64{1} << 30) | (u64{1} << 29)) : ((1u << 5) | (1u << 7) | (1u << 4) | (1u << 20));
+    if (!((old_value ^ new_value) & watched)) return true;
+    return load_pdptes(blob.cr(3));
+}
+
 void Engine::Impl::write_cr_emulated(int cr, u64 value)
 {
     blob.save();
@@ -229,7 +244,13 @@ void Engine::Impl::site_cr(u64 address, const DecodedInsn& d)
                 return;
             }
             const u64 cur = reg(cr == 0 ? UC_X86_REG_CR0 : UC_X86_REG_CR4);
-            write_cr_emulated(static_cast<int>(cr), (cur & mask) | (value & ~mask));
+            const u64 nv = (cur & mask) | (value & ~mask);
+            if (ept && !entering_pae_loads_pdptes(cr, cur, nv)) {
+                retire_block_partial(address, false);
+                exception(vmx::vector::GP, InterruptionType::HARDWARE_EXCEPTION, true, 0, 0, 0);
+                return;
+            }
+            write_cr_emulated(static_cast<int>(cr), nv);
             emulate_skip(address, next);
             return;
         }
@@ -237,8 +258,18 @@ void Engine::Impl::site_cr(u64 address, const DecodedInsn& d)
             bool target = false;
             for (u32 i = 0; i < cr3_target_count && i < 4; ++i)
                 if (cr3_targets[i] == value) target = true;
-            if (!target) take_exit(address, x);
-            return;
+            if (!target) {
+                take_exit(address, x);
+                return;
+            }
+        }
+        if (cr == 3 && ept) {
+            blob.save();
+            if (pae_paging(blob.cr(0), blob.cr(4), blob.efer()) && !load_pdptes(value)) {
+                retire_block_partial(address, false);
+                exception(vmx::vector::GP, InterruptionType::HARDWARE_EXCEPTION, true, 0, 0, 0);
+            }
+            return;  // executes natively
         }
         if (cr == 8 && (proc & vmx::proc::CR8_LOAD_EXITING)) take_exit(address, x);
         return;  // executes natively

@@ -173,10 +173,15 @@ WalkResult translate_linear(MachineMemory& m, const TranslationContext& c, u64 v
             table = c.cr3 & kAddrMask;
             level = 4;
         } else {
-            // PAE: PDPTE from CR3 bits 31:5 (4.4.1).
-            u64 pdpte_gpa = (c.cr3 & 0xffffffe0) + 8 * bits(va, 31, 30), pdpte_m;
-            if (!gpa_to_machine(m, c, pdpte_gpa, Access::READ, true, false, &pdpte_m, &fail)) return fail;
-            const u64 pdpte = m.load<u64>(pdpte_m);
+            // PAE: the PDPTE registers, or the PDPT at CR3 bits 31:5 (4.4.1).
+            u64 pdpte;
+            if (c.pdptes_valid) {
+                pdpte = c.pdptes[bits(va, 31, 30)];
+            } else {
+                u64 pdpte_gpa = (c.cr3 & 0xffffffe0) + 8 * bits(va, 31, 30), pdpte_m;
+                if (!gpa_to_machine(m, c, pdpte_gpa, Access::READ, true, false, &pdpte_m, &fail)) return fail;
+                pdpte = m.load<u64>(pdpte_m);
+            }
             if (!(pdpte & 1)) return page_fault(0);
             if ((pdpte & 0x1e6) || (pdpte & ((~u64{0}) << kMaxPhys))) return page_fault(pfec::P | pfec::RSVD);
             table = pdpte & kAddrMask;

@@ -17,6 +17,11 @@ struct TranslationContext {
     bool user = false;   // CPL 3
     bool ept = false;    // "enable EPT"
     u64 eptp = 0;
+    // PAE paging with EPT uses the processor's PDPTE registers (loaded at VM
+    // entry from the VMCS, or by MOV to CR3/CR0/CR4; SDM Vol. 3A 4.4.1,
+    // Vol. 3C 26.3.2.4), not the PDPT in memory. Without them: memory.
+    bool pdptes_valid = false;
+    u64 pdptes[4] = {};
 };
 
 enum class WalkStatus : u8 { OK, PAGE_FAULT, EPT_VIOLATION, EPT_MISCONFIG, NO_MEMORY };
