@@ -68,6 +68,11 @@ public:
     // row exactly that one came back (a fill that does not stick).
     u64 shadow_last_fault[3] = {};  // rip, linear address, error code
     u32 shadow_fault_repeats = 0;
+    // The last exit that interrupted an event delivery (IDT-vectoring
+    // information valid), and how many times in a row exactly that one came
+    // back: an event that can never be delivered (exit_dispatch.cpp).
+    u64 vectoring_last[5] = {};  // reason, qualification, rip, vectoring info and error code, linear/physical address
+    u32 vectoring_repeats = 0;
     u8 guest_maxphyaddr = 36;  // what the guest's CPUID reports (bounds reserved bits in its page tables)
     bool guest_1gb_pages = false;
     u64 cr8 = 0;

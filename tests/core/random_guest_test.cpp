@@ -40,6 +40,14 @@ std::vector<std::uint8_t> random_guest(std::uint32_t seed, Start start)
     put(0x1008, {0xff, 0xff, 0x00, 0x00, 0x00, 0x9a, 0xcf, 0x00});  // GDT 0x08: flat code
     put(0x1010, {0xff, 0xff, 0x00, 0x00, 0x00, 0x92, 0xcf, 0x00});  // GDT 0x10: flat data
     put(0x3000, {0x83, 0x00, 0x00, 0x00});                          // PDE 0: 0-4 MiB, 4 MiB page
+    // Most IDT entries valid 32-bit interrupt gates into the random code (so
+    // guests live on through their faults), the rest left random.
+    for (std::size_t v = 0; v < 256; ++v) {
+        if (rng() % 5 == 0) continue;
+        const std::uint32_t offset = 0x8100 + rng() % 0xe00;
+        put(0x2000 + 8 * v, {static_cast<std::uint8_t>(offset), static_cast<std::uint8_t>(offset >> 8), 0x08, 0x00,
+                             0x00, 0x8e, 0x00, 0x00});
+    }
     put(0x7f00, {0xff, 0x07, 0x00, 0x10, 0x00, 0x00});              // GDTR: 0x1000, limit 0x7ff
     put(0x7f08, {0xff, 0x07, 0x00, 0x20, 0x00, 0x00});              // IDTR: 0x2000, limit 0x7ff
     std::size_t at = 0x8000;

@@ -64,6 +64,31 @@ void reinject_idt_vectoring(Vcpu& v, const ExitInfo& exit)
         (void)vmcs_write(field::VM_ENTRY_INSTRUCTION_LEN, exit.instruction_length);
 }
 
+// An event whose delivery exits the same way again and again (its handler
+// re-injects it, the delivery faults the same way, and so on) makes no
+// progress: the guest would spin in VM exits forever. A processor has no
+// such loop (it escalates to #DF and shutdown); the hypervisor ends the
+// domain after kMaxVectoringRepeats identical exits in a row.
+constexpr u32 kMaxVectoringRepeats = 64;
+
+bool stuck_in_delivery(Vcpu& v, const ExitInfo& exit)
+{
+    if (!(exit.idt_vectoring_info & intr_info::VALID)) {
+        v.vectoring_repeats = 0;
+        return false;
+    }
+    const u64 now[5] = {exit.reason_field, exit.qualification, exit.rip,
+                        u64{exit.idt_vectoring_info} << 32 | exit.idt_vectoring_error_code,
+                        exit.guest_physical ^ (exit.guest_linear << 1)};
+    bool same = v.vectoring_repeats > 0;
+    for (unsigned i = 0; i < 5; ++i) {
+        same = same && v.vectoring_last[i] == now[i];
+        v.vectoring_last[i] = now[i];
+    }
+    v.vectoring_repeats = same ? v.vectoring_repeats + 1 : 1;
+    return v.vectoring_repeats >= kMaxVectoringRepeats;
+}
+
 }  // namespace
 
 ExitHandlerFn exit_handler_for(u32 reason_field)
@@ -81,6 +106,13 @@ hal::ExitAction dispatch_exit(Vcpu& v, const ExitInfo& exit)
     ++v.exit_seq;
     if (exit.reason < Vcpu::kExitReasons) ++v.exit_counts[exit.reason];
     if (exit.entry_failure) ++v.entry_failures;
+    if (stuck_in_delivery(v, exit)) {
+        FixedWriter<128> why;
+        why.str("event ").hex(exit.idt_vectoring_info).str(" undeliverable: the same exit (reason ").dec(exit.reason)
+            .str(") ").dec(kMaxVectoringRepeats).str(" times in a row at rip=").hex(exit.rip);
+        v.end_guest_fault(why.c_str());
+        return hal::ExitAction::YIELD;
+    }
     reinject_idt_vectoring(v, exit);
     exit_handler_for(exit.reason_field)(v, exit);
     return v.domain().ended() ? hal::ExitAction::YIELD : hal::ExitAction::RESUME;

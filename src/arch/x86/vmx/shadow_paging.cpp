@@ -145,6 +145,15 @@ void handle_shadow_page_fault(Vcpu& v, const ExitInfo& exit)
     if (paging::paging_mode(g) == paging::PagingMode::NONE) {
         // Paging off: the physical-mode tables map all of guest RAM, so the
         // access went past it. Emulate it against the bus (reads all ones).
+        // An event delivery that reached there (a stack past RAM) is not
+        // emulated: the domain ends, as under EPT (handle_ept_violation).
+        if (exit.idt_vectoring_info & intr_info::VALID) {
+            FixedWriter<128> why;
+            why.str("event delivery reached guest-physical memory outside RAM at ").hex(linear)
+                .str(" rip=").hex(exit.rip);
+            v.end_guest_fault(why.c_str());
+            return;
+        }
         emulate_guest_instruction(v);
         return;
     }
