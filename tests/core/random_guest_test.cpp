@@ -90,11 +90,15 @@ TEST_CASE("guests of random bytes end only themselves, on every profile and pagi
             config.decoy_bytes = std::uint64_t{1} << 20;
             xeno::sim::MachineOutput out;
             out.guest_console = [](const char*, std::size_t) {};
-            out.log = [](const char*, std::size_t) {};
+            std::string log;
+            out.log = [&log](const char* b, std::size_t n) { log.append(b, n); };
             out.trace = [](const char*, std::size_t) {};
             const xeno::sim::MachineResult r = xeno::sim::run_machine(config, out);
             INFO("error: " << r.error);
             CHECK(r.decoy_hash_before == r.decoy_hash_after);
+            // The guest state the hypervisor hands to VM entry is always
+            // valid, whatever the guest did (a failed entry is its bug).
+            CHECK(log.find("VM entry failed") == std::string::npos);
             if (seed <= 4) {
                 // Determinism holds for any guest: the same run again leaves
                 // machine memory byte for byte the same.

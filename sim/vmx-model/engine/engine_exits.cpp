@@ -465,6 +465,11 @@ u64 Engine::Impl::page_crossing_instruction(u64 linear_rip)
 void Engine::Impl::after_stop()
 {
     set_rip(walk_rip);
+    if (walk_va >> 32) {
+        // Linear addresses outside 64-bit mode are 32 bits (see exit()).
+        blob.save();
+        if (code_bits() != 64) walk_va &= 0xffffffffu;
+    }
     if (walk_fetch) {
         blob.save();
         const u64 linear_rip = rip() + blob.segment(1).base;
