@@ -227,6 +227,36 @@ TEST_CASE("shadow: paging turned off drops every shadow; tables rewritten meanwh
     CHECK(s.mmu.stats().full_flushes == 1);  // the same controls as before: no flush at the way back
 }
 
+TEST_CASE("shadow: unprotect lets the processor write a frame still shadowed as a page table", "[paging][shadow]")
+{
+    // Address space A uses a page table; the guest switches to B and reuses
+    // A's page table as a stack without touching A's directory: the cached
+    // shadows of A still protect the frame. An event delivery writing there
+    // needs it writable: unprotect drops those shadows.
+    Setup s(PagingMode::BITS32);
+    s.t.map(0x40'0000, 0x5'0000, 1, P | RW | US | D);
+    const u64 a_pt = s.t.get(0x40'0000, 2) & ~u64{0xfff};
+    s.start();
+    REQUIRE(s.access(0x40'0000, AccessType::READ).outcome == Outcome::OK);
+    REQUIRE(s.mmu.write_protected(a_pt >> 12));
+    GuestTables b(s.d, PagingMode::BITS32, 0x8000, 0x9000);
+    b.map(0x40'0000, 0x6'0000, 1, P | RW | US | D);
+    PagingState gb = b.state();
+    REQUIRE(s.mmu.activate(gb).ok());
+    REQUIRE(cpu_access(s.mmu, s.d, gb, 0x40'0000, AccessType::READ, 0).outcome == Outcome::OK);
+    CHECK(s.mmu.write_protected(a_pt >> 12));  // A's cached shadows
+    CHECK(s.mmu.unprotect(a_pt >> 12));
+    CHECK_FALSE(s.mmu.write_protected(a_pt >> 12));
+    // B's own directory is the active root: it stays protected.
+    CHECK_FALSE(s.mmu.unprotect(0x8));
+    CHECK(s.mmu.write_protected(0x8));
+    // Back in A the table is shadowed (and protected) again at the next walk.
+    REQUIRE(s.mmu.activate(s.g).ok());
+    REQUIRE(s.access(0x40'0000, AccessType::READ).outcome == Outcome::OK);
+    CHECK(s.mmu.write_protected(a_pt >> 12));
+    check_oracle(s.mmu, s.d, s.g);
+}
+
 TEST_CASE("shadow: MMIO and guest tables outside RAM", "[paging][shadow]")
 {
     Setup s(PagingMode::LEVEL4);

@@ -367,6 +367,24 @@ void ShadowMmu::invlpg(const PagingState& guest, Gla linear)
     if (s.zap_entry(cur, table_index(s.format, la, 1))) ++stats_.zapped_entries;
 }
 
+bool ShadowMmu::unprotect(u64 gfn)
+{
+    if (!impl_ || !write_protected(gfn)) return true;
+    Impl& s = *impl_;
+    constexpr unsigned kMaxCollect = 64;  // as in guest_wrote
+    u32 found[kMaxCollect];
+    unsigned count = 0;
+    for (u32 i = s.key_buckets[hash64(gfn, s.bucket_mask)]; i != kNone && count < kMaxCollect; i = s.pages[i].key_next)
+        if (s.pages[i].key.gfn == gfn && s.pages[i].tracks_guest_frame()) found[count++] = i;
+    for (unsigned n = 0; n < count; ++n) {
+        const u32 i = found[n];
+        if (i == s.active) return false;
+        if (!s.pages[i].in_use() || s.pages[i].key.gfn != gfn || !s.pages[i].tracks_guest_frame()) continue;
+        s.unshadow(i);
+    }
+    return !write_protected(gfn);
+}
+
 void ShadowMmu::guest_wrote(Gpa gpa, u32 length)
 {
     if (!impl_ || length == 0) return;

@@ -151,6 +151,13 @@ public:
     // the active root), so later writes to it run natively.
     void guest_wrote(Gpa gpa, u32 length);
 
+    // The processor itself must write guest frame `gfn` (an event delivery
+    // pushing its frame onto a page that is still shadowed as a page table,
+    // typically a freed page-table page reused as a stack): drop the shadows
+    // of that frame, so it is no longer write-protected, unless one of them
+    // is the active root. False: it stays protected (the active root).
+    bool unprotect(u64 gfn);
+
     // Whether guest frame `gfn` is currently shadowed as a paging structure
     // (and so mapped read-only in every shadow).
     bool write_protected(u64 gfn) const;

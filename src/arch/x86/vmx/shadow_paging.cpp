@@ -187,12 +187,20 @@ void handle_shadow_page_fault(Vcpu& v, const ExitInfo& exit)
         inject_page_fault(v, linear, r.error_code);
         return;
     case paging::FaultAction::EMULATE_WRITE:
+        if (exit.idt_vectoring_info & intr_info::VALID) {
+            // The processor itself writes (an event frame onto a page still
+            // shadowed as a page table, e.g. a freed page table reused as a
+            // stack): the frame stops being a shadowed page table and the
+            // event, already queued again, is delivered natively.
+            if (v.shadow.unprotect(r.gpa.frame())) return;
+            v.end_guest_fault("event delivery wrote to the guest's active page directory");
+            return;
+        }
+        emulate_guest_instruction(v);
+        return;
     case paging::FaultAction::MMIO:
         if (exit.idt_vectoring_info & intr_info::VALID) {
-            // The processor itself wrote (an exception frame onto a page
-            // that is also a page table): not something the emulator can
-            // replay. No sane guest does this.
-            v.end_guest_fault("event delivery wrote to a guest page table or outside guest RAM");
+            v.end_guest_fault("event delivery wrote outside guest RAM");
             return;
         }
         emulate_guest_instruction(v);
