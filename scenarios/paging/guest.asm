@@ -146,6 +146,9 @@ setup_tables:
     call set_gate64
     test ecx, ecx
     jnz .exc
+    mov ecx, 0x1f                       ; INT 0x1f: returns at once
+    mov eax, iret32
+    call set_gate32
     mov ecx, 14
     mov eax, pf32
     call set_gate32
@@ -153,6 +156,9 @@ setup_tables:
     call set_gate64
     lidt [idt32_desc]
     ret
+
+iret32:
+    iretd
 
 ; ECX = vector, EAX = handler, DL = type byte.
 set_gate32:
@@ -486,6 +492,8 @@ err_log:       dd 0
 pf_resume:     dd 0
 pf_skip:       dd 0
 saved_esp:     dd 0
+reuse_top:     dd 0             ; the end of the page table used as a stack
+reuse_saved:   times 4 dd 0
 user_ebx:      dd 0
 user_ecx:      dd 0
 bad:           dd 0             ; OR of mismatches in a loop
