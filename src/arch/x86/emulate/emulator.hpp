@@ -5,6 +5,7 @@
 
 #include "arch/x86/emulate/alu.hpp"
 #include "arch/x86/emulate/emulate.hpp"
+#include "arch/x86/vmx/vmx_arch.hpp"
 
 namespace xeno::emu {
 
@@ -89,6 +90,7 @@ public:
     bool iret(unsigned size);
     bool io_permitted(u16 port, unsigned size);
     bool load_system_segment(bool task_register, u16 selector);  // LLDT, LTR
+    bool mark_accessed(u16 selector, u64 descriptor);  // sets the accessed bit in memory, as a load does
     // A task switch caused by this instruction (task_switch.cpp): the old
     // task resumes at next_ip(). Far JMP/CALL to a TSS or task gate, IRET with NT.
     bool switch_task(u16 tss_selector, TaskSwitchSource source);
@@ -140,5 +142,24 @@ constexpr u32 desc_limit(u64 d)
 }
 // The VMCS access-rights image of a descriptor: bits 47:40 and 55:52.
 constexpr u32 desc_ar(u64 d) { return static_cast<u32>((d >> 40) & 0xf0ff); }
+
+// Access-rights and selector helpers (SDM Vol. 3A 3.4.2, 3.4.5, 6.13).
+constexpr bool is_code(u32 ar) { return (ar & vmx::ar::S) && (ar & 8); }
+constexpr bool is_data(u32 ar) { return (ar & vmx::ar::S) && !(ar & 8); }
+constexpr unsigned dpl_of(u32 ar) { return (ar >> vmx::ar::DPL_SHIFT) & 3; }
+constexpr u16 ec_of(u16 selector) { return selector & 0xfffc; }  // a selector as an error code
+// System descriptor types of a TSS: 16-bit (1 available, 3 busy), 32-bit (9, 11).
+constexpr bool is_tss_type(u32 type) { return type == 1 || type == 3 || type == 9 || type == 11; }
+
+// The segment register image of a loaded descriptor (accessed, as a load leaves it).
+constexpr Segment from_descriptor(u16 selector, u64 d)
+{
+    return Segment{selector, desc_base(d), desc_limit(d), desc_ar(d) | 1};
+}
+// A segment register in virtual-8086 mode: base selector << 4, 64 KiB, DPL 3.
+constexpr Segment vm86_segment(u16 selector, bool code)
+{
+    return Segment{selector, u64{selector} << 4, 0xffff, code ? 0xfbu : 0xf3u};
+}
 
 }  // namespace xeno::emu

@@ -14,12 +14,6 @@ namespace vec = vmx::vector;
 
 namespace {
 
-constexpr u32 kAccessed = 1;  // type bit 0
-constexpr bool is_code(u32 a) { return (a & ar::S) && (a & 8); }
-constexpr bool is_data(u32 a) { return (a & ar::S) && !(a & 8); }
-constexpr unsigned dpl_of(u32 a) { return (a >> ar::DPL_SHIFT) & 3; }
-constexpr u16 ec_of(u16 sel) { return sel & 0xfffc; }
-
 Segment real_mode_segment(const Segment& old, u16 sel)
 {
     // Real mode: only selector and base change; limit and attributes stay,
@@ -29,11 +23,6 @@ Segment real_mode_segment(const Segment& old, u16 sel)
     sg.base = u64{sel} << 4;
     sg.ar = (sg.ar & ~ar::UNUSABLE) | ar::P | ar::S;
     return sg;
-}
-
-Segment vm86_segment(u16 sel, bool code)
-{
-    return Segment{sel, u64{sel} << 4, 0xffff, (code ? 0xfbu : 0xf3u)};
 }
 
 }  // namespace
@@ -52,24 +41,14 @@ bool Emulator::read_descriptor(u16 sel, u64& desc, u8 fault_vector)
     return true;
 }
 
-namespace {
-
-// Sets the accessed bit in the descriptor in memory, as a load does.
-bool mark_accessed(Emulator& e, u16 sel, u64 desc)
+bool Emulator::mark_accessed(u16 sel, u64 desc)
 {
     if (desc & (u64{1} << 40)) return true;
     const bool ldt = sel & 4;
-    const u64 base = ldt ? e.s.ldtr.base : e.s.gdtr.base;
+    const u64 base = ldt ? s.ldtr.base : s.gdtr.base;
     const u8 byte = static_cast<u8>((desc >> 40) | 1);
-    return e.write_linear(base + (sel & 0xfff8) + 5, &byte, 1, true);
+    return write_linear(base + (sel & 0xfff8) + 5, &byte, 1, true);
 }
-
-Segment from_descriptor(u16 sel, u64 desc)
-{
-    return Segment{sel, desc_base(desc), desc_limit(desc), desc_ar(desc) | kAccessed};
-}
-
-}  // namespace
 
 // Loads a data or stack segment in protected mode for privilege level `level`.
 static bool load_protected(Emulator& e, Seg seg, u16 sel, unsigned level)
@@ -90,7 +69,7 @@ static bool load_protected(Emulator& e, Seg seg, u16 sel, unsigned level)
         const u32 a = desc_ar(d);
         if (!is_data(a) || !(a & 2) || dpl_of(a) != level) return e.fault(vec::GP, ec_of(sel));
         if (!(a & ar::P)) return e.fault(vec::SS, ec_of(sel));
-        if (!mark_accessed(e, sel, d)) return false;
+        if (!e.mark_accessed(sel, d)) return false;
         sg = from_descriptor(sel, d);
         return true;
     }
@@ -105,7 +84,7 @@ static bool load_protected(Emulator& e, Seg seg, u16 sel, unsigned level)
     const bool conforming_code = is_code(a) && (a & 4);
     if (!conforming_code && ((sel & 3) > dpl_of(a) || level > dpl_of(a))) return e.fault(vec::GP, ec_of(sel));
     if (!(a & ar::P)) return e.fault(vec::NP, ec_of(sel));
-    if (!mark_accessed(e, sel, d)) return false;
+    if (!e.mark_accessed(sel, d)) return false;
     sg = from_descriptor(sel, d);
     return true;
 }
@@ -214,7 +193,7 @@ bool Emulator::load_cs_far(u16 sel, u64 offset, bool is_call, unsigned size)
     const unsigned c = cpl(s);
     if (!check_code_for_transfer(*this, sel, d, c)) return false;
     if (is_call && (!push(old_cs, size) || !push(ret, size))) return false;
-    if (!mark_accessed(*this, sel, d)) return false;
+    if (!mark_accessed(sel, d)) return false;
     s.sreg(Seg::CS) = from_descriptor(static_cast<u16>((sel & ~3) | c), d);
     return enter_code(*this, offset, size);
 }
@@ -251,13 +230,13 @@ bool return_far(Emulator& e, u16 sel, u64 ip, unsigned size, u16 pop_bytes, bool
     const u64 spm = alu::size_mask(e.stack_size());
     e.s.gpr[RSP] = (e.s.gpr[RSP] & ~spm) | ((e.s.gpr[RSP] + pop_bytes) & spm);
     if (rpl == c && !always_pop_ss) {
-        if (!mark_accessed(e, sel, d)) return false;
+        if (!e.mark_accessed(sel, d)) return false;
         e.s.sreg(Seg::CS) = from_descriptor(sel, d);
         return enter_code(e, ip, size);
     }
     u64 new_sp = 0, new_ss = 0;
     if (!e.pop(new_sp, size) || !e.pop(new_ss, size)) return false;
-    if (!mark_accessed(e, sel, d)) return false;
+    if (!e.mark_accessed(sel, d)) return false;
     e.s.sreg(Seg::CS) = from_descriptor(sel, d);
     e.mode = cpu_mode(e.s);
     if (!load_protected(e, Seg::SS, static_cast<u16>(new_ss), rpl)) return false;
@@ -427,7 +406,7 @@ bool Emulator::deliver(u8 vector, bool has_error_code, u32 error_code, u64 retur
     }
     if (!push(old_flags, push_size) || !push(old_cs, push_size) || !push(return_rip, push_size)) return false;
     if (has_error_code && !push(error_code, push_size)) return false;
-    if (!mark_accessed(*this, sel, d)) return false;
+    if (!mark_accessed(sel, d)) return false;
     s.sreg(Seg::CS) = from_descriptor(static_cast<u16>((sel & ~3) | new_cpl), d);
     s.rflags &= ~(flag::TF | flag::NT | flag::RF | flag::VM);
     if (!(type & 1)) s.rflags &= ~flag::IF;  // interrupt gate, not trap gate

@@ -28,9 +28,6 @@ constexpr unsigned kLink = 0x00, kCr3 = 0x1c, kEip = 0x20, kEflags = 0x24, kGprs
 constexpr unsigned kTss32Bytes = 0x68;
 
 constexpr u32 kTypeBusy = 2;  // type bit 1 of a TSS descriptor
-constexpr u16 ec_of(u16 sel) { return sel & 0xfffc; }
-constexpr unsigned dpl_of(u32 a) { return (a >> ar::DPL_SHIFT) & 3; }
-constexpr bool is_code(u32 a) { return (a & ar::S) && (a & 8); }
 
 u32 le32(const u8* p) { return u32{p[0]} | u32{p[1]} << 8 | u32{p[2]} << 16 | u32{p[3]} << 24; }
 u16 le16(const u8* p) { return static_cast<u16>(p[0] | p[1] << 8); }
@@ -65,8 +62,7 @@ private:
         if (!e_.read_descriptor(sel, desc_, bad_vector)) return false;
         const u32 a = desc_ar(desc_);
         const u32 type = a & ar::TYPE_MASK;
-        const bool tss = !(a & ar::S) && (type == 1 || type == 3 || type == 9 || type == 11);
-        if (!tss) return e_.fault(bad_vector, ec_of(sel));
+        if ((a & ar::S) || !is_tss_type(type)) return e_.fault(bad_vector, ec_of(sel));
         const bool busy = (type & kTypeBusy) != 0;
         if (busy != iret()) return e_.fault(bad_vector, ec_of(sel));  // IRET returns to a busy task; the rest need an available one
         if (!(a & ar::P)) return e_.fault(vec::NP, ec_of(sel));
@@ -132,10 +128,7 @@ private:
         e_.mode = cpu_mode(s());
         if (!load_ldt()) return false;
         if (e_.mode == CpuMode::VM86) {
-            for (unsigned i = 0; i < kSegCount; ++i) {
-                Segment& sg = s().seg[i];
-                sg = Segment{sg.selector, u64{sg.selector} << 4, 0xffff, i == 1 ? 0xfbu : 0xf3u};
-            }
+            for (unsigned i = 0; i < kSegCount; ++i) s().seg[i] = vm86_segment(s().seg[i].selector, i == 1);
             return true;
         }
         return load_cs() && load_ss() && load_data(Seg::DS) && load_data(Seg::ES) && load_data(Seg::FS) &&
@@ -158,13 +151,8 @@ private:
     bool load_descriptor(Seg seg, u64 d)
     {
         const u16 sel = s().sreg(seg).selector;
-        if (!(d & (u64{1} << 40))) {  // the accessed bit, set as a load does
-            const bool ldt = sel & 4;
-            const u8 byte = static_cast<u8>((d >> 40) | 1);
-            if (!e_.write_linear((ldt ? s().ldtr.base : s().gdtr.base) + (sel & 0xfff8u) + 5, &byte, 1, true))
-                return false;
-        }
-        s().sreg(seg) = Segment{sel, desc_base(d), desc_limit(d), desc_ar(d) | 1};
+        if (!e_.mark_accessed(sel, d)) return false;
+        s().sreg(seg) = from_descriptor(sel, d);
         return true;
     }
 
@@ -257,7 +245,7 @@ bool Emulator::far_to_system(u16 sel, u64 d, bool is_call)
         if (dpl_of(a) < privilege) return fault(vec::GP, ec_of(sel));
         if (!(a & ar::P)) return fault(vec::NP, ec_of(sel));
         tss = static_cast<u16>(d >> 16);
-    } else if (type == 1 || type == 3 || type == 9 || type == 11) {
+    } else if (is_tss_type(type)) {
         if (dpl_of(a) < privilege) return fault(vec::GP, ec_of(sel));
     } else {
         return unhandled();
