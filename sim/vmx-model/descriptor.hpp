@@ -34,6 +34,12 @@ struct Raw {
 };
 
 constexpr u32 ar_type(u32 ar) { return ar & vmx::ar::TYPE_MASK; }
+// A TSS descriptor type, 16- or 32-bit, available or busy.
+constexpr bool is_tss_type(u32 type)
+{
+    return type == TYPE_TSS16_AVAILABLE || type == TYPE_TSS16_BUSY || type == TYPE_TSS32_AVAILABLE ||
+           type == TYPE_TSS32_BUSY;
+}
 constexpr u32 ar_dpl(u32 ar) { return (ar & vmx::ar::DPL_MASK) >> vmx::ar::DPL_SHIFT; }
 constexpr bool ar_present(u32 ar) { return (ar & vmx::ar::P) != 0; }
 constexpr bool ar_unusable(u32 ar) { return (ar & vmx::ar::UNUSABLE) != 0; }

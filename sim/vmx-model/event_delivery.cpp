@@ -215,9 +215,8 @@ DeliveryResult detail::Delivery::check_task_target(u16 selector, bool iret)
     XENO_DELIVERY_TRY(read_descriptor(selector, bad, raw, address));
     const u32 ar = desc::ar_from_raw(raw);
     const u32 type = desc::ar_type(ar);
-    const bool tss16 = type == desc::TYPE_TSS16_AVAILABLE || type == desc::TYPE_TSS16_BUSY;
     const bool tss32 = type == desc::TYPE_TSS32_AVAILABLE || type == desc::TYPE_TSS32_BUSY;
-    if ((ar & vmx::ar::S) || !(tss16 || tss32)) return fault(bad, selector_error(selector));
+    if ((ar & vmx::ar::S) || !desc::is_tss_type(type)) return fault(bad, selector_error(selector));
     const bool busy = (type & desc::TYPE_WRITABLE) != 0;  // type bit 1: busy
     if (busy != iret) return fault(bad, selector_error(selector));
     if (!desc::ar_present(ar)) return fault(vmx::vector::NP, selector_error(selector));
@@ -231,6 +230,19 @@ DeliveryResult check_task_target(const DeliveryState& state, DeliveryMemory& mem
     detail::Delivery d(state, memory, software);
     d.ext = false;
     return d.check_task_target(selector, iret);
+}
+
+DeliveryResult read_descriptor(const DeliveryState& state, DeliveryMemory& memory, u16 selector, u32& lo, u32& hi)
+{
+    const Event software;  // an instruction's access: no EXT bit in error codes
+    detail::Delivery d(state, memory, software);
+    d.ext = false;
+    desc::Raw raw;
+    u64 address = 0;
+    XENO_DELIVERY_TRY(d.read_descriptor(selector, vmx::vector::GP, raw, address));
+    lo = raw.lo;
+    hi = raw.hi;
+    return {};
 }
 
 DeliveryResult deliver_event(DeliveryState& state, DeliveryMemory& memory, const Event& event)

@@ -110,6 +110,11 @@ DeliveryResult deliver_event(DeliveryState& state, DeliveryMemory& memory, const
 // raises it (#TS for IRET, else #GP; #NP; #TS for the limit).
 DeliveryResult check_task_target(const DeliveryState& state, DeliveryMemory& memory, u16 selector, bool iret);
 
+// The descriptor `selector` names, from the GDT or the LDT, read as delivery
+// reads one: FAULT #GP(selector) past the table limit or through an unusable
+// LDTR, else the read's own fault. `lo`/`hi`: its two dwords.
+DeliveryResult read_descriptor(const DeliveryState& state, DeliveryMemory& memory, u16 selector, u32& lo, u32& hi);
+
 // ---- Double-fault classification (SDM Vol. 3A 6.15, Tables 6-4 and 6-5) ----
 
 // #DE, #TS, #NP, #SS, #GP, #CP.

@@ -94,15 +94,11 @@ void Engine::Impl::task_switch_site(u64 address, const DecodedInsn& d)
         const bool call = direct ? d.opcode == 0x9a : ((d.modrm >> 3) & 7) == 3;
         source = call ? kQualCall : kQualJmp;
         if ((sel & 0xfffcu) == 0) return;  // null: Unicorn raises #GP(0)
-        const bool local = (sel & 4) != 0;
-        const u64 table = local ? st.ldtr.base : st.gdtr_base;
-        const u32 limit = local ? st.ldtr.limit : st.gdtr_limit;
-        if ((local && (st.ldtr.ar & vmx::ar::UNUSABLE)) || (sel & 0xfff8u) + 7u > limit) return;  // Unicorn: #GP(sel)
-        u8 raw_bytes[8] = {};
-        if (!read((table + (sel & 0xfff8u)) & 0xffffffffu, raw_bytes, 8)) return;
         desc::Raw raw;
-        raw.lo = u32{raw_bytes[0]} | u32{raw_bytes[1]} << 8 | u32{raw_bytes[2]} << 16 | u32{raw_bytes[3]} << 24;
-        raw.hi = u32{raw_bytes[4]} | u32{raw_bytes[5]} << 8 | u32{raw_bytes[6]} << 16 | u32{raw_bytes[7]} << 24;
+        const DeliveryResult rd = read_descriptor(st, mem, sel, raw.lo, raw.hi);
+        // Past the table: #GP(selector), which Unicorn raises itself.
+        if (rd.kind == DeliveryResult::Kind::FAULT && rd.fault_vector == vmx::vector::GP) return;
+        if (!rd.delivered()) return fault(rd);
         const u32 ar = desc::ar_from_raw(raw);
         if (ar & vmx::ar::S) return;  // a code segment: an ordinary far transfer
         const u32 type = desc::ar_type(ar);
@@ -111,8 +107,7 @@ void Engine::Impl::task_switch_site(u64 address, const DecodedInsn& d)
             if (desc::ar_dpl(ar) < privilege) return selector_fault(vmx::vector::GP, sel);
             if (!desc::ar_present(ar)) return selector_fault(vmx::vector::NP, sel);
             tss = static_cast<u16>(raw.lo >> 16);
-        } else if (type == desc::TYPE_TSS16_AVAILABLE || type == desc::TYPE_TSS16_BUSY ||
-                   type == desc::TYPE_TSS32_AVAILABLE || type == desc::TYPE_TSS32_BUSY) {
+        } else if (desc::is_tss_type(type)) {
             if (desc::ar_dpl(ar) < privilege) return selector_fault(vmx::vector::GP, sel);
             tss = sel;
         } else {
