@@ -336,7 +336,7 @@ bool Engine::Impl::load_pdptes(u64 cr3)
             return true;
         }
         loaded[i] = memory.load<u64>(w.machine_page + (((cr3 & 0xfe0) + 8u * i) & 0xfff));
-        if ((loaded[i] & 1) && ((loaded[i] & 0x1e6) || (loaded[i] >> 52))) return false;  // SDM 4.4.1: #GP(0)
+        if (pae_pdpte_reserved(loaded[i])) return false;  // #GP(0)
     }
     for (int i = 0; i < 4; ++i) pdptes[i] = loaded[i];
     pdptes_active = true;

@@ -440,6 +440,17 @@ u64 Engine::Impl::exact_fault_address(u64 page, bool fetch)
     return page;
 }
 
+// Unicorn lets EIP run past 4 GiB in 32-bit code (a near jump below 0 leaves
+// it sign-extended, and the addresses it then faults on too); a processor
+// wraps it. Outside 64-bit mode RIP and linear addresses are 32 bits (SDM
+// Vol. 3C 26.3.1.4).
+u64 Engine::Impl::outside_64bit_wrapped(u64 v)
+{
+    if (!(v >> 32)) return v;
+    blob.save();
+    return code_bits() == 64 ? v : v & 0xffffffffu;
+}
+
 // Unicorn translates a block ahead of executing it, and fetches the next
 // page as soon as the block's last instruction reaches into it. When that
 // fetch fails, no instruction of the block has run: the fault belongs to
@@ -465,11 +476,7 @@ u64 Engine::Impl::page_crossing_instruction(u64 linear_rip)
 void Engine::Impl::after_stop()
 {
     set_rip(walk_rip);
-    if (walk_va >> 32) {
-        // Linear addresses outside 64-bit mode are 32 bits (see exit()).
-        blob.save();
-        if (code_bits() != 64) walk_va &= 0xffffffffu;
-    }
+    walk_va = outside_64bit_wrapped(walk_va);
     if (walk_fetch) {
         blob.save();
         const u64 linear_rip = rip() + blob.segment(1).base;

@@ -114,6 +114,7 @@ struct Engine::Impl final : LiveGuestState {
     // Far JMP/CALL to a TSS or task gate, IRET with NT (engine_tasks.cpp).
     void task_switch_site(u64 address, const DecodedInsn& d);
     u64 page_crossing_instruction(u64 linear_rip);  // see after_stop
+    u64 outside_64bit_wrapped(u64 rip_or_linear);    // bits 63:32 cleared outside 64-bit mode
     u64 run_until = ~u64{0};  // a linear address uc_emu_start stops at (once), see after_stop
     u64 exact_fault_address(u64 page, bool fetch);  // handle what stopped uc_emu_start
     // Deliver an exit to the handler; returns true when the guest goes on.

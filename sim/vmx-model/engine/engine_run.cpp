@@ -175,13 +175,7 @@ bool Engine::Impl::exit(const ExitInfo& x)
     save_preemption_timer();
     if (!exit_rip_valid) exit_rip = rip();
     exit_rip_valid = false;
-    // Unicorn lets EIP run past 4 GiB in 32-bit code (a near jump below 0
-    // leaves it sign-extended); a processor wraps it. Outside 64-bit mode
-    // RIP bits 63:32 are 0 (SDM Vol. 3C 26.3.1.4).
-    if (exit_rip >> 32) {
-        blob.save();
-        if (code_bits() != 64) exit_rip &= 0xffffffffu;
-    }
+    exit_rip = outside_64bit_wrapped(exit_rip);
     if (!gprs_valid) read_gprs(*regs);
     gprs_valid = false;
     regs_at_exit = *regs;

@@ -183,7 +183,7 @@ WalkResult translate_linear(MachineMemory& m, const TranslationContext& c, u64 v
                 pdpte = m.load<u64>(pdpte_m);
             }
             if (!(pdpte & 1)) return page_fault(0);
-            if ((pdpte & 0x1e6) || (pdpte & ((~u64{0}) << kMaxPhys))) return page_fault(pfec::P | pfec::RSVD);
+            if (pae_pdpte_reserved(pdpte)) return page_fault(pfec::P | pfec::RSVD);
             table = pdpte & kAddrMask;
             level = 2;
             va &= 0xffffffff;

@@ -57,6 +57,13 @@ inline constexpr u64 GLA_VALID = 1u << 7;
 inline constexpr u64 GLA_TRANSLATION = 1u << 8;  // the access was to the final translation
 }  // namespace eptq
 
+// A present PAE PDPTE with a reserved bit set (bits 2:1, 8:5, 63:52; SDM
+// Vol. 3A 4.4.1): #PF with RSVD in a walk, #GP(0) when loaded by MOV to CR3.
+constexpr bool pae_pdpte_reserved(u64 pdpte)
+{
+    return (pdpte & 1) && ((pdpte & 0x1e6) || (pdpte >> 52));
+}
+
 // Translate linear address va for an access of kind acc. Updates guest A/D bits.
 WalkResult translate_linear(MachineMemory& memory, const TranslationContext& ctx, u64 va, Access acc);
 
