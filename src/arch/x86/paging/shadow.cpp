@@ -371,11 +371,8 @@ bool ShadowMmu::unprotect(u64 gfn)
 {
     if (!impl_ || !write_protected(gfn)) return true;
     Impl& s = *impl_;
-    constexpr unsigned kMaxCollect = 64;  // as in guest_wrote
-    u32 found[kMaxCollect];
-    unsigned count = 0;
-    for (u32 i = s.key_buckets[hash64(gfn, s.bucket_mask)]; i != kNone && count < kMaxCollect; i = s.pages[i].key_next)
-        if (s.pages[i].key.gfn == gfn && s.pages[i].tracks_guest_frame()) found[count++] = i;
+    u32 found[Impl::kMaxShadowsOfFrame];
+    const unsigned count = s.shadows_of(gfn, found);
     for (unsigned n = 0; n < count; ++n) {
         const u32 i = found[n];
         if (i == s.active) return false;
@@ -396,16 +393,12 @@ void ShadowMmu::guest_wrote(Gpa gpa, u32 length)
         if (!write_protected(gfn)) continue;
         touched = true;
         // Collect first: zapping can free other pages of the same chain.
-        constexpr unsigned kMaxCollect = 64;  // a frame has at most 4 levels x 8 access keys of shadows
-        u32 found[kMaxCollect];
-        unsigned count = 0;
-        for (u32 i = s.key_buckets[hash64(gfn, s.bucket_mask)];
-             i != kNone && count < kMaxCollect; i = s.pages[i].key_next)
-            if (s.pages[i].key.gfn == gfn && s.pages[i].tracks_guest_frame()) found[count++] = i;
+        u32 found[Impl::kMaxShadowsOfFrame];
+        const unsigned count = s.shadows_of(gfn, found);
         const u64 frame_start = gfn << kPageShift;
         const u64 lo = (start > frame_start ? start : frame_start) - frame_start;
         const u64 hi = (end < frame_start + kPageSize ? end : frame_start + kPageSize) - frame_start - 1;
-        u32 flooded[kMaxCollect];
+        u32 flooded[Impl::kMaxShadowsOfFrame];
         unsigned flood_count = 0;
         for (unsigned n = 0; n < count; ++n) {
             const u32 i = found[n];

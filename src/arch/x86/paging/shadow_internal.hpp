@@ -96,6 +96,11 @@ struct ShadowMmu::Impl {
     // --- shadow_pool.cpp ---
     void setup_tables();
     u32 find(const shadow::Key& key) const;
+    // The shadow pages that shadow guest frame `gfn` as a paging structure
+    // (not direct, not PAE roots), collected into `out` before the caller
+    // zaps or frees any (that can unlink others of the same hash chain).
+    static constexpr unsigned kMaxShadowsOfFrame = 64;  // at most 4 levels x 8 access keys
+    unsigned shadows_of(u64 gfn, u32 (&out)[kMaxShadowsOfFrame]) const;
     // A new zeroed shadow page for `key` (evicting inactive roots when the
     // pool is full). NO_MEMORY when nothing is left to evict.
     Result<u32> create(const shadow::Key& key);

@@ -256,6 +256,14 @@ void ShadowMmu::Impl::write_protect(u64 gfn)
     writable_maps[gfn] = 0;
 }
 
+unsigned ShadowMmu::Impl::shadows_of(u64 gfn, u32 (&out)[kMaxShadowsOfFrame]) const
+{
+    unsigned count = 0;
+    for (u32 i = key_buckets[hash64(gfn, bucket_mask)]; i != kNone && count < kMaxShadowsOfFrame; i = pages[i].key_next)
+        if (pages[i].key.gfn == gfn && pages[i].tracks_guest_frame()) out[count++] = i;
+    return count;
+}
+
 void ShadowMmu::Impl::unshadow(u32 index)
 {
     Page& p = pages[index];
