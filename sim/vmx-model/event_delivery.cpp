@@ -266,8 +266,7 @@ DeliveryResult deliver_event(DeliveryState& state, DeliveryMemory& memory, const
 
 bool is_contributory(u8 vector)
 {
-    using namespace vmx::vector;
-    return vector == DE || vector == TS || vector == NP || vector == SS || vector == GP || vector == 21;  // 21 = #CP
+    return vmx::exception_is_contributory(vector);
 }
 
 bool exception_sets_rf(u8 vector)

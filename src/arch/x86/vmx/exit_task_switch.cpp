@@ -18,11 +18,6 @@ namespace xeno::vmx {
 
 namespace {
 
-bool contributory(u8 v)
-{
-    return v == vector::DE || v == vector::TS || v == vector::NP || v == vector::SS || v == vector::GP;
-}
-
 // A fault raised by the switch itself. Through a task gate it interrupted
 // the delivery of `event` (IDT-vectoring information): SDM Vol. 3A 6.15,
 // Table 6-5 decides between delivering it and a double fault.
@@ -37,8 +32,9 @@ void deliver_switch_fault(Vcpu& v, const TaskSwitchOutcome& f, const ExitInfo& e
                 v.end_guest_fault("a fault in the task switch for a double fault (the guest would triple fault)");
                 return;
             }
-            const bool second_serious = contributory(f.vector) || f.vector == vector::PF;
-            if ((contributory(first) && contributory(f.vector)) || (first == vector::PF && second_serious)) {
+            const bool second_contributory = exception_is_contributory(f.vector);
+            const bool second_serious = second_contributory || f.vector == vector::PF;
+            if ((exception_is_contributory(first) && second_contributory) || (first == vector::PF && second_serious)) {
                 inject_exception(v, vector::DF, 0);
                 return;
             }

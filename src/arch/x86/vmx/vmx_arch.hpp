@@ -308,6 +308,13 @@ inline constexpr u8 DE = 0, DB = 1, NMI = 2, BP = 3, OF = 4, BR = 5, UD = 6, NM 
                     NP = 11, SS = 12, GP = 13, PF = 14, MF = 16, AC = 17, MC = 18, XM = 19, VE = 20;
 }  // namespace vector
 
+// Contributory exceptions (SDM Vol. 3A 6.15, Table 6-4): #DE, #TS, #NP,
+// #SS, #GP and #CP (21). Two in a row, or one after a #PF, make a #DF.
+constexpr bool exception_is_contributory(u8 v)
+{
+    return v == vector::DE || v == vector::TS || v == vector::NP || v == vector::SS || v == vector::GP || v == 21;
+}
+
 // Exceptions that push an error code in protected mode.
 constexpr bool exception_has_error_code(u8 v)
 {
