@@ -30,3 +30,14 @@ constexpr u64 align_up(u64 value, u64 alignment) { return (value + alignment - 1
 constexpr u64 align_down(u64 value, u64 alignment) { return value & ~(alignment - 1); }
 
 }  // namespace xeno
+
+namespace xeno {
+
+// a * b / c without overflowing the product (clock conversions: ns <-> ticks
+// of a device's oscillator). c != 0; the quotient must fit in 64 bits.
+constexpr u64 muldiv64(u64 a, u64 b, u64 c)
+{
+    return static_cast<u64>(static_cast<unsigned __int128>(a) * b / c);
+}
+
+}  // namespace xeno
