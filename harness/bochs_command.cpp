@@ -39,6 +39,8 @@ constexpr std::array<std::string_view, 13> kLogTags = {
 };
 constexpr std::string_view kGuestStarted = "domain: running guest at";
 constexpr std::string_view kStatusLine = "xeno: exit status ";
+constexpr std::string_view kEndLine = "domain: end=";     // core/start.cpp: how the domain ended
+constexpr std::string_view kEndedLine = "domain: ended (";  // core/domain.cpp: ... with the reason
 constexpr std::string_view kStatsLine = "exits: ";
 
 bool starts_with_tag(std::string_view line)
@@ -76,10 +78,17 @@ std::optional<T> parse_number(std::string_view text)
     return value;
 }
 
-// A LOG line: pick out the status and the stats.
+// A LOG line: pick out the status, how the domain ended and the stats.
 void note_log_line(std::string_view line, Com1Report& report)
 {
-    if (line.substr(0, kStatusLine.size()) == kStatusLine) {
+    if (line.substr(0, kEndLine.size()) == kEndLine) {
+        std::string_view rest = line.substr(kEndLine.size());
+        report.end = std::string(rest.substr(0, rest.find(' ')));
+    } else if (line.substr(0, kEndedLine.size()) == kEndedLine) {
+        std::string_view rest = line.substr(kEndedLine.size());
+        const std::size_t colon = rest.find(": ");
+        if (colon != std::string_view::npos) report.end_reason = std::string(rest.substr(colon + 2));
+    } else if (line.substr(0, kStatusLine.size()) == kStatusLine) {
         if (auto status = parse_number<int>(line.substr(kStatusLine.size()))) {
             report.status = *status;
         }
@@ -351,6 +360,7 @@ int run_bochs(const BochsOptions& options, const CliEnv& env)
     summary.vtime = 0;
     summary.wall_seconds = wall;
     summary.emulated = report.emulated.value_or(0);
+    summary.end = report.end;
 
     env.out << report.console;
     if (!report.console.empty() && report.console.back() != '\n') {
@@ -363,12 +373,16 @@ int run_bochs(const BochsOptions& options, const CliEnv& env)
         return fail(env, kExitFailed, "cannot write the trace or witness file");
     }
     if (options.expect) {
-        if (auto diff = compare_expectation(*scenario.expect, summary.status, report.console)) {
+        if (auto diff = compare_expectation(*scenario.expect, summary.status, report.console, report.end,
+                                            report.end_reason)) {
             env.err << "xeno: expect: " << scenario.name << " (" << options.profile << ", bochs): " << *diff << '\n';
             env.err.flush();
             return kExitFailed;
         }
         return kExitOk;
+    }
+    if (!guest_chose_end(report.end)) {
+        return fail(env, kExitFailed, fmt::format("the domain ended ({}): {}", report.end, report.end_reason));
     }
     if (summary.status < 0 || summary.status > 255) {
         return fail(env, kExitFailed,

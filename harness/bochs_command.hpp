@@ -40,6 +40,8 @@ struct Com1Report {
     std::optional<int> status;           // from the last "xeno: exit status <n>"
     std::optional<std::uint64_t> emulated;  // from the "exits: <n> emulated=<m> ..." stats line
     bool guest_started = false;          // the "domain: running guest at" line was seen
+    std::string end;                     // from "domain: end=<kind> ..." (empty: not said)
+    std::string end_reason;              // from "domain: ended (<kind>) with status <n>: <reason>"
 };
 
 // Splits COM1 into console and LOG. Everything up to and including the line

@@ -69,13 +69,22 @@ std::string compare_console(std::string_view want, std::string_view got)
 
 }  // namespace
 
-std::optional<std::string> compare_expectation(const Expectation& expect, int status, std::string_view console)
+bool guest_chose_end(std::string_view end)
+{
+    return end.empty() || end == "exit" || end == "poweroff";
+}
+
+std::optional<std::string> compare_expectation(const Expectation& expect, int status, std::string_view console,
+                                               std::string_view end, std::string_view end_reason)
 {
     // The console first: when a check fails, its FAIL line says more than the status.
     if (expect.console && *expect.console != console) {
         return compare_console(*expect.console, console);
     }
-    if (status != expect.status) {
+    if (!end.empty() && end != expect.end) {
+        return fmt::format("the domain ended ({}: {}) but expected {}", end, end_reason, expect.end);
+    }
+    if (guest_chose_end(expect.end) && status != expect.status) {
         return fmt::format("status {} but expected {}", status, expect.status);
     }
     return std::nullopt;

@@ -154,12 +154,18 @@ int run_scenario(const RunOptions& options, const CliEnv& env)
         return kExitFailed;
     }
     if (options.expect) {
-        if (auto diff = compare_expectation(*scenario.expect, result.status, console)) {
+        if (auto diff = compare_expectation(*scenario.expect, result.status, console, result.end, result.end_reason)) {
             env.err << "xeno: expect: " << scenario.name << " (" << options.profile << "): " << *diff << '\n';
             env.err.flush();
             return kExitFailed;
         }
         return kExitOk;
+    }
+    if (!guest_chose_end(result.end)) {
+        // The hypervisor ended the domain (a triple fault, every vcpu halted
+        // for good, ...): not a status the guest gave.
+        env.err << "xeno: the domain ended (" << result.end << "): " << result.end_reason << '\n';
+        return kExitFailed;
     }
     if (result.status < 0 || result.status > 255) {
         env.err << "xeno: the guest's status " << result.status << " is not an exit status (0-255)\n";

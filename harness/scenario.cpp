@@ -272,10 +272,17 @@ void read_run(Reader& r, const toml::table& run, Scenario& s)
 
 void read_expect(Reader& r, const toml::table& expect, Scenario& s)
 {
-    r.only_keys(expect, "expect", {"status", "console"});
+    r.only_keys(expect, "expect", {"status", "console", "end"});
     Expectation e;
     if (auto status = r.integer(expect, "expect", "status", 0, 255, false)) {
         e.status = static_cast<int>(*status);
+    }
+    if (auto end = r.string(expect, "expect", "end", false)) {
+        if (*end != "exit" && *end != "poweroff" && *end != "crash" && *end != "halted" && *end != "reset") {
+            r.fail("expect.end", fmt::format("expected one of exit, poweroff, crash, halted, reset, got \"{}\"", *end));
+        } else {
+            e.end = *end;
+        }
     }
     e.console = r.string(expect, "expect", "console", false);
     s.expect = std::move(e);

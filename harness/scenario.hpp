@@ -32,8 +32,9 @@ inline constexpr std::uint64_t kMaxGuestMemoryMb = 3072;
 inline constexpr std::uint64_t kMaxRealModeEntry = 0xffff;
 
 struct Expectation {
-    int status = 0;                      // the guest's exit status, 0-255
+    int status = 0;                      // the guest's exit status, 0-255 (compared when end is exit or poweroff)
     std::optional<std::string> console;  // exact console output; absent: not compared
+    std::string end = "exit";            // how the domain must end: exit, poweroff, crash, halted, reset
 };
 
 struct Scenario {

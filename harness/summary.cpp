@@ -16,6 +16,7 @@ Summary make_summary(std::string_view scenario, std::string_view profile, const 
     s.vtime = result.vtime_ns;
     s.wall_seconds = wall_seconds;
     s.emulated = result.emulated_instructions;
+    s.end = result.end;
     if (with_memhash) {
         s.memhash = result.memory_hash;
     }
@@ -28,6 +29,9 @@ std::string format_summary(const Summary& s)
                                    "emulated={}",
                                    s.scenario, s.profile, s.status, s.exits, s.insns, s.vtime, s.wall_seconds,
                                    s.emulated);
+    if (!s.end.empty()) {
+        line += fmt::format(" end={}", s.end);
+    }
     if (s.memhash) {
         line += fmt::format(" memhash={:#018x}", *s.memhash);
     }

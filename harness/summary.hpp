@@ -1,5 +1,5 @@
 // The one summary line `xeno run` prints after the guest's console:
-//   summary: scenario=<name> profile=<p> status=<n> exits=<n> insns=<n> vtime=<n> wall=<s.mmm> emulated=<n>
+//   summary: scenario=<name> profile=<p> status=<n> exits=<n> insns=<n> vtime=<n> wall=<s.mmm> emulated=<n> end=<kind>
 // Everything but wall= comes from the deterministic machine, so two runs of a
 // scenario print the same line apart from wall= (the determinism tests rely
 // on it). --memhash appends memhash=0x<16 hex digits>.
@@ -23,6 +23,7 @@ struct Summary {
     std::uint64_t vtime = 0;
     double wall_seconds = 0.0;  // host time: the harness's only clock reading
     std::uint64_t emulated = 0;
+    std::string end;  // how the domain ended (MachineResult::end); empty: not known
     std::optional<std::uint64_t> memhash;
 };
 

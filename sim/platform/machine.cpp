@@ -142,6 +142,8 @@ MachineResult run_machine(const MachineConfig& config, const MachineOutput& outp
         result.emulated_instructions = last_run_stats().emulated_instructions;
         result.shadow_paging = last_run_stats().shadow_paging;
         result.shadow = last_run_stats().shadow;
+        result.end = domain_end_name(last_run_stats().end);
+        result.end_reason = last_run_stats().end_reason;
     }
     result.memory_hash = XXH64(memory.data(), memory.size(), 0);
     if (config.decoy_bytes) result.decoy_hash_after = XXH64(memory.data() + decoy_base, config.decoy_bytes, 0);

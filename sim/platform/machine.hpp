@@ -39,6 +39,11 @@ struct MachineOutput {
 
 struct MachineResult {
     int status = -1;                   // the guest's exit status (xeno::start's result), or -1
+    // How the domain ended (core/domain.hpp DomainEnd): "exit" (the guest
+    // wrote its status to the debug exit port), "poweroff" (status 0), or one
+    // the hypervisor decided: "crash", "halted", "reset"; with its reason.
+    std::string end;
+    std::string end_reason;
     bool ok = false;                   // false: the run could not complete; see error
     std::string error;                 // one line, when !ok
     std::uint64_t exits = 0;           // VM exits taken

@@ -91,6 +91,15 @@ Status parse_cmdline(const char* cmdline, Options* out, Writer& error)
                 o.trace = false;
             else
                 return bad("trace must be on or off");
+        } else if (word_is(word, eq, "smp")) {
+            if (!parse_number(value, vlen, &n) || n == 0 || n > kMaxSmp) return bad("smp must be 1..32");
+            o.smp = static_cast<u32>(n);
+        } else if (word_is(word, eq, "quantum_us")) {
+            if (!parse_number(value, vlen, &n) || n == 0 || n > 1000000) return bad("quantum_us must be 1..1000000");
+            o.quantum_us = n;
+        } else if (word_is(word, eq, "rtc_epoch")) {
+            if (!parse_number(value, vlen, &n) || n > (u64{1} << 40)) return bad("rtc_epoch must be Unix seconds");
+            o.rtc_epoch = n;
         } else {
             return bad("unknown key");
         }

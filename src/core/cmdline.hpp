@@ -6,6 +6,9 @@
 //   paging=ept|shadow    default: ept when the CPU has EPT and unrestricted guest, else shadow
 //   shadow_pages=<n>     shadow paging: at most n shadow page-table pages (default 1024, 16..65536)
 //   trace=on|off         one trace line per VM exit on the TRACE channel (default off)
+//   smp=<n>              vcpus (default 1, 1..32): vcpu 0 starts at the entry, the others wait for INIT-SIPI-SIPI
+//   quantum_us=<n>       time slice of a vcpu when others are runnable on its CPU (default 100, 1..1000000)
+//   rtc_epoch=<n>        the RTC's time at machine-clock 0, in Unix seconds (default 1767225600: 2026-01-01 00:00 UTC)
 //
 // Numbers are decimal or 0x-prefixed hex. An unknown key or a bad value is an
 // error with a one-line message; parsing is pure (no hal) so it is unit tested.
@@ -22,6 +25,9 @@ enum class PagingMode : u8 { AUTO, EPT, SHADOW };
 inline constexpr u32 kMinShadowPages = 16;
 inline constexpr u32 kMaxShadowPages = 65536;
 inline constexpr u32 kDefaultShadowPages = 1024;
+inline constexpr u32 kMaxSmp = 32;
+inline constexpr u64 kDefaultQuantumUs = 100;
+inline constexpr u64 kDefaultRtcEpoch = 1767225600;  // 2026-01-01 00:00:00 UTC
 
 struct Options {
     u64 guest_mem_mb = 16;
@@ -31,6 +37,9 @@ struct Options {
     PagingMode paging = PagingMode::AUTO;
     u32 shadow_pages = kDefaultShadowPages;
     bool trace = false;
+    u32 smp = 1;
+    u64 quantum_us = kDefaultQuantumUs;
+    u64 rtc_epoch = kDefaultRtcEpoch;
 };
 
 // Parse `cmdline` (nullptr or "" gives the defaults). On error, returns

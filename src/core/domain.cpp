@@ -1,26 +1,141 @@
 #include "core/domain.hpp"
 
 #include "core/log.hpp"
+#include "core/vcpu.hpp"
 #include "hal/console.hpp"
 #include "hal/memory.hpp"
+#include "hal/cpu.hpp"
+#include "hal/timer.hpp"
 
 namespace xeno {
 
-Domain::Domain() : uart_(kUartPort, &Domain::console_sink, this), debug_exit_(&Domain::debug_exit, this),
-      system_control_a_(&Domain::reset_request, this)
+const char* domain_end_name(DomainEnd end)
 {
-    // Fixed, distinct ranges on an empty bus: cannot fail.
+    switch (end) {
+    case DomainEnd::RUNNING: return "running";
+    case DomainEnd::EXIT_PORT: return "exit";
+    case DomainEnd::POWER_OFF: return "poweroff";
+    case DomainEnd::CRASHED: return "crash";
+    case DomainEnd::HALTED: return "halted";
+    case DomainEnd::RESET: return "reset";
+    }
+    return "?";
+}
+
+Domain::Domain(const Options& options)
+    : timers_(&Domain::clock_now, this),
+      uart_(kUartPort, &Domain::console_sink, this),
+      debug_exit_(&Domain::debug_exit, this),
+      system_control_a_(&Domain::reset_request, this),
+      pit_(timers_, isa_irq_line(0)),
+      system_control_b_(pit_, timers_),
+      pic_(&Domain::pic_output, this),
+      ioapic_(0, &Domain::ioapic_deliver, this),
+      rtc_(timers_, isa_irq_line(8), options.rtc_epoch),
+      acpi_pm_(timers_, isa_irq_line(kSciIrq), kAcpiPmBase),
+      i8042_(isa_irq_line(1), isa_irq_line(12), &Domain::reset_request, this)
+{
+    guest_tsc_.to_ns = &Domain::tsc_to_ns;
+    guest_tsc_.from_ns = &Domain::ns_to_tsc;
+    guest_tsc_.context = this;
+    uart_.set_irq(isa_irq_line(kUartIrq));
+    uart_.set_timers(timers_);
+    acpi_pm_.set_sleep_handler(&Domain::sleep_request, this);
+    attach_devices();
+}
+
+void Domain::attach_devices()
+{
+    // Fixed, distinct ranges on empty buses: cannot fail.
     (void)io_.attach(kUartPort, kUartPort + 7, devices::port_device(uart_), true);
     (void)io_.attach(devices::DebugExit::kDefaultPort, devices::DebugExit::kDefaultPort,
                      devices::port_device(debug_exit_), false);
     (void)io_.attach(devices::SystemControlA::kPort, devices::SystemControlA::kPort,
                      devices::port_device(system_control_a_), true);
+    (void)io_.attach(0x40, 0x43, devices::port_device(pit_), true);
+    (void)io_.attach(0x61, 0x61, devices::port_device(system_control_b_), true);
+    (void)io_.attach(0x20, 0x21, devices::port_device(pic_), true);
+    (void)io_.attach(0xa0, 0xa1, devices::port_device(pic_), true);
+    (void)io_.attach(0x4d0, 0x4d1, devices::port_device(pic_), true);
+    (void)io_.attach(0x70, 0x71, devices::port_device(rtc_), true);
+    (void)io_.attach(0x60, 0x60, devices::port_device(i8042_), true);
+    (void)io_.attach(0x64, 0x64, devices::port_device(i8042_), true);
+    (void)io_.attach(kAcpiPmBase, kAcpiPmBase + 11, devices::port_device(acpi_pm_), false);
+    (void)mmio_.attach(kIoApicBase, 0x1000, devices::mmio_device(ioapic_));
 }
 
-void Domain::reset_request(void* context)
+// ---- the machine clock, the guest's TSC ----
+
+u64 Domain::clock_now(void*) { return hal::time_ns(); }
+
+u64 Domain::tsc_to_ns(void* context, u64 guest_tsc)
 {
-    static_cast<Domain*>(context)->end(kGuestCrashStatus, "guest requested a reset through port 0x92 (not supported yet)");
+    const Domain& d = *static_cast<Domain*>(context);
+    return hal::time_at_tsc(guest_tsc - d.tsc_offset_);
 }
+
+u64 Domain::ns_to_tsc(void* context, u64 ns)
+{
+    const Domain& d = *static_cast<Domain*>(context);
+    return hal::tsc_at(ns) + d.tsc_offset_;
+}
+
+// ---- interrupt wiring ----
+
+devices::IrqLine Domain::isa_irq_line(u32 irq)
+{
+    devices::IrqLine l;
+    l.set = &Domain::isa_irq;
+    l.context = this;
+    l.line = irq;
+    return l;
+}
+
+void Domain::isa_irq(void* context, u32 line, bool level)
+{
+    static_cast<Domain*>(context)->set_isa_irq(line, level);
+}
+
+void Domain::set_isa_irq(u32 irq, bool level)
+{
+    if (irq >= 16) return;
+    pic_.set_irq(irq, level);
+    ioapic_.set_irq(irq == 0 ? 2 : irq, level);
+}
+
+void Domain::pic_output(void* context, bool level)
+{
+    // The 8259A's INT is wired to the BSP's LINT0 (virtual-wire mode; the
+    // INTR pin itself with the local APIC disabled): the APIC then reports an
+    // ExtINT, and the injection code runs the INTA cycle on the PIC for the
+    // vector (interrupt_injection.cpp).
+    Domain& d = *static_cast<Domain*>(context);
+    if (d.vcpu_count_ > 0) d.vcpus_[0]->lapic().set_lint(0, level);
+}
+
+void Domain::ioapic_deliver(void* context, const devices::ApicMessage& message)
+{
+    static_cast<Domain*>(context)->apic_bus_.deliver(-1, message);
+}
+
+void Domain::kick(u32 vcpu)
+{
+    if (kick_) kick_(kick_context_, vcpu);
+}
+
+Status Domain::add_vcpu(Vcpu& vcpu)
+{
+    if (vcpu_count_ == kMaxVcpus) return Status::TOO_LARGE;
+    vcpus_[vcpu_count_++] = &vcpu;
+    if (vcpu_count_ == 1) {
+        // One page for every vcpu: the APIC bus hands each access to the
+        // APIC of the vcpu that made it (open bus outside xAPIC mode).
+        XENO_TRY(mmio_.attach(kLocalApicBase, 0x1000, devices::mmio_device(apic_bus_)));
+    }
+    return apic_bus_.attach(vcpu.lapic());
+}
+
+// ---- devices that end the domain ----
 
 void Domain::console_sink(void*, const char* bytes, usize length)
 {
@@ -29,19 +144,44 @@ void Domain::console_sink(void*, const char* bytes, usize length)
 
 void Domain::debug_exit(void* context, u32 status)
 {
-    Domain& d = *static_cast<Domain*>(context);
-    if (d.ended_) return;
-    d.ended_ = true;
-    d.exit_status_ = static_cast<int>(status & 0x7fffffff);
-    LogLine{}.str("domain: guest wrote ").dec(status).str(" to the debug exit port");
+    FixedWriter<64> why;
+    why.str("the guest wrote ").dec(status).str(" to the debug exit port");
+    static_cast<Domain*>(context)->end(DomainEnd::EXIT_PORT, static_cast<int>(status & 0x7fffffff), why.c_str());
 }
 
-void Domain::end(int status, const char* why)
+void Domain::reset_request(void* context)
 {
-    if (ended_) return;
-    ended_ = true;
+    static_cast<Domain*>(context)->end(DomainEnd::RESET, kGuestCrashStatus,
+                                       "the guest requested a reset (port 0x92, the i8042 or INIT to the BSP); "
+                                       "a domain cannot reset");
+}
+
+void Domain::sleep_request(void* context, u8 slp_typ)
+{
+    Domain& d = *static_cast<Domain*>(context);
+    if (slp_typ == devices::AcpiPm::kSlpTypS5) {
+        d.end(DomainEnd::POWER_OFF, 0, "guest powered off");
+        return;
+    }
+    FixedWriter<96> why;
+    why.str("the guest entered ACPI sleep type ").dec(slp_typ).str(", which the platform does not have");
+    d.end(DomainEnd::CRASHED, kGuestCrashStatus, why.c_str());
+}
+
+void Domain::end(DomainEnd kind, int status, const char* why)
+{
+    if (ended() || kind == DomainEnd::RUNNING) return;
+    end_ = kind;
     exit_status_ = status;
-    LogLine{}.str("domain: ended with status ").sdec(status).str(": ").str(why);
+    end_reason_.clear();
+    end_reason_.str(why);
+    LogLine{}.str("domain: ended (").str(domain_end_name(kind)).str(") with status ").sdec(status).str(": ").str(why);
+}
+
+void Domain::attach_serial_input(const u8* bytes, usize length)
+{
+    uart_.set_input(bytes, length, timers_);
+    LogLine{}.str("domain: ").dec(length).str(" bytes of serial input for the UART");
 }
 
 Status Domain::build(mm::FrameAllocator& frames, u64 mem_bytes, const BootModule& image, Gpa load)
@@ -69,6 +209,7 @@ Status Domain::build(mm::FrameAllocator& frames, u64 mem_bytes, const BootModule
         LogLine{}.str("domain: copying the guest image failed: ").str(status_name(s));
         return s;
     }
+    rtc_.set_memory_size(mem_bytes);
     LogLine{}.str("domain: ").dec(mem_bytes >> 20).str(" MiB guest RAM, image ").dec(image.size)
         .str(" bytes at ").hex(load.value());
     return Status::OK;

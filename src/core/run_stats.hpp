@@ -4,12 +4,16 @@
 #pragma once
 
 #include "arch/x86/paging/shadow.hpp"
+#include "core/domain.hpp"
 #include "lib/types.hpp"
 
 namespace xeno {
 
 struct RunStats {
-    u64 exits = 0;                  // VM exits handled
+    DomainEnd end = DomainEnd::RUNNING;  // how the domain ended (RUNNING: it did not run)
+    char end_reason[160] = {};      // and why, in one line (NUL-terminated)
+    u64 exits = 0;                  // VM exits handled, all vcpus
+    u64 vcpu_switches = 0;          // the scheduler switched from one vcpu to another
     u64 emulated_instructions = 0;  // guest instructions the x86 emulator executed
     bool shadow_paging = false;     // the vcpu ran on shadow page tables
     paging::ShadowStats shadow;     // their counters at the end of the run

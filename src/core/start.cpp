@@ -11,6 +11,7 @@
 #include "core/domain.hpp"
 #include "core/log.hpp"
 #include "core/run_stats.hpp"
+#include "core/scheduler.hpp"
 #include "core/vcpu.hpp"
 #include "hal/memory.hpp"
 #include "mm/heap.hpp"
@@ -82,13 +83,42 @@ void record_shadow_stats(Vcpu& v)
     v.shadow.destroy();
 }
 
-void log_exit_counts(const Vcpu& v)
+void log_exit_counts(Vcpu& v)
 {
     LogLine line;
     line.str("exits: ").dec(v.exit_seq).str(" emulated=").dec(v.emulated_instructions);
+    if (v.domain().vcpu_count() > 1) line.str(" vcpu=").dec(v.id());
     for (usize r = 0; r < Vcpu::kExitReasons; ++r)
         if (v.exit_counts[r]) line.ch(' ').str(vmx::exit_reason_name(static_cast<u32>(r))).ch('=').dec(v.exit_counts[r]);
 }
+
+// The boot module the harness or the boot loader named `name`, or null.
+const BootModule* find_module(const BootInfo& boot, const char* name)
+{
+    for (usize i = 1; i < boot.module_count; ++i)
+        if (boot.modules[i].cmdline && string_equal(boot.modules[i].cmdline, name)) return &boot.modules[i];
+    return nullptr;
+}
+
+void report_vmx_failure(Vcpu& vcpu, hal::VmxResult r)
+{
+    u64 err = 0;
+    if (r == hal::VmxResult::FAIL_VALID) (void)hal::vmread(vmx::field::VM_INSTRUCTION_ERROR.kEncoding, &err);
+    LogLine{}.str("vmx: VM entry of vcpu ").dec(vcpu.id()).str(" failed (")
+        .str(r == hal::VmxResult::FAIL_INVALID ? "VMfailInvalid" : "VMfailValid, VM-instruction error ")
+        .dec(r == hal::VmxResult::FAIL_VALID ? err : 0).ch(')');
+    vmx::dump_guest_state(vcpu);
+}
+
+// The vcpus of the domain, from the hypervisor heap; destroyed in reverse.
+struct VcpuSet {
+    Vcpu* vcpus[kMaxVcpus] = {};
+    u32 count = 0;
+    ~VcpuSet()
+    {
+        while (count) destroy(vcpus[--count]);
+    }
+};
 
 // Everything after VMXON; the caller leaves VMX operation whatever happens.
 int run_domain(const BootInfo& boot, const Options& opts, mm::FrameAllocator& frames, const vmx::VmxCaps& caps)
@@ -100,37 +130,57 @@ int run_domain(const BootInfo& boot, const Options& opts, mm::FrameAllocator& fr
         return kErrorDomain;
     }
 
-    Domain domain;
+    Domain domain(opts);
     if (domain.build(frames, opts.guest_mem_mb << 20, boot.modules[0], Gpa{opts.guest_load}) != Status::OK)
         return kErrorDomain;
+    if (const BootModule* input = find_module(boot, "serial-in"))
+        domain.attach_serial_input(static_cast<const u8*>(hal::machine_to_virt(input->start)), input->size);
 
-    Vcpu vcpu(domain, caps);
-    vcpu.paging = paging.value();
-    vcpu.trace = opts.trace;
-    vcpu.shadow_max_pages = opts.shadow_pages;
-    if (vmx::vmcs_setup(vcpu, frames, static_cast<u16>(opts.guest_entry)) != Status::OK) return kErrorVmx;
+    VcpuSet set;
+    for (u32 i = 0; i < opts.smp; ++i) {
+        Result<Vcpu*> made = create<Vcpu>(domain, caps, i);
+        if (!made.ok()) {
+            LogLine{}.str("domain: no memory for vcpu ").dec(i);
+            return kErrorDomain;
+        }
+        Vcpu& vcpu = *made.value();
+        set.vcpus[set.count++] = &vcpu;
+        vcpu.paging = paging.value();
+        vcpu.trace = opts.trace;
+        vcpu.shadow_max_pages = opts.shadow_pages;
+        if (domain.add_vcpu(vcpu) != Status::OK) return kErrorDomain;
+        if (vmx::vmcs_setup(vcpu, frames, static_cast<u16>(opts.guest_entry)) != Status::OK) return kErrorVmx;
+    }
     LogLine{}.str("domain: running guest at 0:").hex(opts.guest_entry).str(" (")
-        .str(vcpu.paging == GuestPaging::EPT ? "ept" : "shadow").str(")");
+        .str(paging.value() == GuestPaging::EPT ? "ept" : "shadow").str(", ").dec(opts.smp).str(" vcpu")
+        .str(opts.smp == 1 ? ")" : "s)");
 
-    const hal::VmxResult r = hal::run(vcpu.regs, &vmx::on_vm_exit, &vcpu);
-    g_run_stats.exits = vcpu.exit_seq;
-    g_run_stats.emulated_instructions = vcpu.emulated_instructions;
-    record_shadow_stats(vcpu);
-    log_exit_counts(vcpu);
+    Scheduler scheduler(domain, opts.quantum_us * 1000);
+    const hal::VmxResult r = scheduler.run();
+    u64 exits = 0, emulated = 0;
+    for (u32 i = 0; i < set.count; ++i) {
+        exits += set.vcpus[i]->exit_seq;
+        emulated += set.vcpus[i]->emulated_instructions;
+    }
+    g_run_stats.exits = exits;
+    g_run_stats.emulated_instructions = emulated;
+    g_run_stats.vcpu_switches = scheduler.switches();
+    record_shadow_stats(*set.vcpus[0]);
+    for (u32 i = 0; i < set.count; ++i) log_exit_counts(*set.vcpus[i]);
     if (r != hal::VmxResult::SUCCEED) {
-        u64 err = 0;
-        if (r == hal::VmxResult::FAIL_VALID) (void)hal::vmread(vmx::field::VM_INSTRUCTION_ERROR.kEncoding, &err);
-        LogLine{}.str("vmx: VM entry failed (")
-            .str(r == hal::VmxResult::FAIL_INVALID ? "VMfailInvalid" : "VMfailValid, VM-instruction error ")
-            .dec(r == hal::VmxResult::FAIL_VALID ? err : 0).ch(')');
-        vmx::dump_guest_state(vcpu);
+        report_vmx_failure(scheduler.current() ? *scheduler.current() : *set.vcpus[0], r);
         return kErrorVmEntry;
     }
     if (!domain.ended()) {
-        LogLine{}.str("domain: hal::run returned before the domain ended");
+        LogLine{}.str("domain: the scheduler returned before the domain ended");
         return kErrorVmEntry;
     }
-    LogLine{}.str("domain: exit status ").sdec(domain.exit_status());
+    g_run_stats.end = domain.end_kind();
+    const char* why = domain.end_reason();
+    usize n = 0;
+    for (; why[n] && n + 1 < sizeof g_run_stats.end_reason; ++n) g_run_stats.end_reason[n] = why[n];
+    g_run_stats.end_reason[n] = '\0';
+    LogLine{}.str("domain: end=").str(domain_end_name(domain.end_kind())).str(" status ").sdec(domain.exit_status());
     return domain.exit_status();
 }
 

@@ -6,6 +6,7 @@
 #include "arch/x86/paging/shadow.hpp"
 #include "arch/x86/vmx/vmx_caps.hpp"
 #include "core/cmdline.hpp"
+#include "devices/local_apic.hpp"
 #include "hal/vmx.hpp"
 #include "lib/status.hpp"
 #include "lib/types.hpp"
@@ -22,12 +23,18 @@ enum class GuestPaging : u8 {
 
 // Emulated MSRs that are not VMCS guest state (exit_msr.cpp).
 struct VcpuMsrs {
-    u64 apic_base = 0xfee00900;  // xAPIC at 0xfee00000, enabled (bit 11), BSP (bit 8)
     u64 misc_enable = 0x1801;    // fast strings; BTS and PEBS unavailable (bits 11, 12)
     u64 mtrr_def_type = 0;       // MTRRs disabled at reset (firmware enables them)
     u64 pat = 0x0007040600070406;  // power-on PAT, when the CPU cannot switch PAT in the VMCS
     u64 efer = 0;                // guest EFER, when the CPU cannot switch EFER in the VMCS or under shadow paging
     u64 tsc_aux = 0;
+};
+
+// Whether the scheduler may run a vcpu (scheduler.hpp).
+enum class VcpuRunState : u8 {
+    RUNNABLE,
+    HALTED,         // executed HLT: waits for an interrupt it can take (or NMI, INIT)
+    WAIT_FOR_SIPI,  // an AP before its first SIPI, or any vcpu after INIT
 };
 
 // The controls actually in effect (after adjustment against the capability MSRs).
@@ -45,12 +52,21 @@ public:
     // vm86 TSS (shadow mode only): see realmode.hpp.
     static constexpr u64 kVm86TssFrames = 3;
 
-    Vcpu(Domain& domain, const vmx::VmxCaps& caps) : domain_(domain), caps_(caps) {}
+    // Vcpu `id` of `domain` (0: the BSP), with its local APIC (APIC ID = id).
+    Vcpu(Domain& domain, const vmx::VmxCaps& caps, u32 id);
     Vcpu(const Vcpu&) = delete;
     Vcpu& operator=(const Vcpu&) = delete;
 
     Domain& domain() { return domain_; }
     const vmx::VmxCaps& caps() const { return caps_; }
+    u32 id() const { return id_; }
+    bool is_bsp() const { return id_ == 0; }
+    devices::LocalApic& lapic() { return lapic_; }
+
+    VcpuRunState run_state = VcpuRunState::RUNNABLE;
+    bool halted_with_if = false;  // HALTED: RFLAGS.IF at the HLT (what can wake it)
+    bool window_exiting = false;  // interrupt-window exiting is on in the VMCS
+    bool nmi_window_exiting = false;
 
     hal::GuestRegs regs{};
     Hpa vmcs{};
@@ -62,7 +78,10 @@ public:
     Hpa vm86_tss_frames{};  // shadow: its machine frames
     u64 guest_cr3 = 0;      // shadow: the guest's CR3 (the real one is the shadow root or phys_mode_root)
     u64 pae_pdptes[4] = {}; // shadow: the guest's PDPTE registers (PAE paging), loaded as MOV CR3 does
-    paging::ShadowMmu shadow;  // shadow: the shadow page tables
+    // shadow: the shadow page tables, the domain's (one cache for all its
+    // vcpus: a guest page table is write-protected for every vcpu, and each
+    // vcpu switched in activates its own root: shadow_switch_in).
+    paging::ShadowMmu& shadow;
     u32 shadow_max_pages = 0;  // shadow: the bound given to `shadow`
     // shadow: the last #PF exit the shadow filled, and how many times in a
     // row exactly that one came back (a fill that does not stick).
@@ -93,8 +112,14 @@ public:
     void end_guest_fault(const char* why);
 
 private:
+    static void notify(void* context, u32 vcpu);
+    static void send_ipi(void* context, u32 source_vcpu, const devices::ApicMessage& message);
+    static void eoi(void* context, u8 vector);
+
     Domain& domain_;
     const vmx::VmxCaps& caps_;
+    u32 id_;
+    devices::LocalApic lapic_;
 };
 
 }  // namespace xeno

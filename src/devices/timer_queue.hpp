@@ -57,7 +57,7 @@ public:
     // timer); may be null.
     using Changed = void (*)(void* context, u64 earliest);
 
-    TimerQueue(Now now, void* now_context) : now_(now), now_context_(now_context) {}
+    TimerQueue(Now clock, void* clock_context) : now_(clock), now_context_(clock_context) {}
     TimerQueue(const TimerQueue&) = delete;
     TimerQueue& operator=(const TimerQueue&) = delete;
 

@@ -52,11 +52,14 @@ TEST_CASE("UART: receive FIFO, DR, overrun, interrupts, loopback", "[devices][ua
     std::string out;
     Uart16550 u(0x3f8, &capture, &out);
     CHECK_FALSE(u.pio_read(0x3fd, 1) & Uart16550::LSR_DR);
+    // FIFO mode: two bytes wait in the FIFO (in 16450 mode the second would
+    // overrun the one-byte RBR).
+    u.pio_write(0x3fa, 1, Uart16550::FCR_ENABLE);
     u.receive('a');
     u.receive('b');
     CHECK(u.pio_read(0x3fd, 1) & Uart16550::LSR_DR);
     u.pio_write(0x3f9, 1, Uart16550::IER_RDA);
-    CHECK(u.pio_read(0x3fa, 1) == Uart16550::IIR_RDA);
+    CHECK(u.pio_read(0x3fa, 1) == (Uart16550::IIR_FIFO | Uart16550::IIR_RDA));
     CHECK(u.irq_pending());
     CHECK(u.pio_read(0x3f8, 1) == 'a');
     CHECK(u.pio_read(0x3f8, 1) == 'b');

@@ -112,10 +112,12 @@ TEST_CASE("core on the model: triple fault and halt end only the domain", "[core
         REQUIRE(r.result.ok);
         CHECK(r.result.status == 255);
         CHECK(contains(r.log, "guest triple fault at rip="));
+        CHECK(r.result.end == "crash");
         r = run_guest(kHalt, profile);
         REQUIRE(r.result.ok);
         CHECK(r.result.status == 255);
-        CHECK(contains(r.log, "guest halted with IF=0 and no interrupt source at rip=0x8001"));
+        CHECK(r.result.end == "halted");
+        CHECK(r.result.end_reason == "halted with interrupts disabled");
         // In vm86 (penryn) HLT at CPL 3 raises #GP, which has priority over
         // HLT exiting (SDM 26.1.1); the hypervisor then emulates the HLT.
         if (std::string(profile) == "skylake")

@@ -164,3 +164,55 @@ TEST_CASE("EPT misconfiguration (write without read) exits with the GPA", "[engi
 }
 
 }  // namespace xeno::sim::test
+
+namespace xeno::sim::test {
+
+// The external interrupt is recognised at the instruction boundary where
+// virtual time reaches its deadline, inside a block too: the number of
+// guest instructions retired before the exit is exactly the deadline minus
+// the time at entry (1 ns per instruction), wherever the block boundaries
+// fall, and the guest state at the exit is the one before that instruction.
+TEST_CASE("external interrupt exits at exactly the instruction where the deadline falls", "[engine][events]")
+{
+    for (u64 deadline : {u64{1}, u64{2}, u64{3}, u64{7}, u64{1000}, u64{1001}, u64{12345}}) {
+        Guest g;
+        g.flat32(0x10000);
+        g.vmcs.set(f::PIN_BASED_VM_EXEC_CONTROL, vmx::pin::EXTERNAL_INTERRUPT_EXITING);
+        g.vmcs.set(f::VM_EXIT_CONTROLS, vmx::exit_ctl::ACK_INTERRUPT_ON_EXIT);
+        g.vmcs.set(f::CPU_BASED_VM_EXEC_CONTROL, 0);
+        // l: inc eax; inc ebx; inc ecx; inc edx; jmp l  (a 5-instruction block)
+        g.code(0x10000, {0x40, 0x43, 0x41, 0x42, 0xeb, 0xfa});
+        g.engine.raise_external_interrupt_at(deadline, 0x30);
+        g.on_exit = [](Guest&, const RecordedExit&) { return hal::ExitAction::YIELD; };
+        REQUIRE(g.run() == hal::VmxResult::SUCCEED);
+        REQUIRE(g.exits.size() == 1);
+        CHECK(g.exits[0].reason == reason(ExitReason::EXTERNAL_INTERRUPT));
+        CHECK(g.exits[0].instructions == deadline);
+        const u64 k = deadline % 5;  // the instruction of the loop the exit comes before
+        const u64 rounds = deadline / 5;
+        CHECK(g.exits[0].rip == 0x10000 + k);
+        CHECK(g.regs.gpr[0] == rounds + (k > 0));
+        CHECK(g.regs.gpr[3] == rounds + (k > 1));
+        CHECK(g.regs.gpr[1] == rounds + (k > 2));
+        CHECK(g.regs.gpr[2] == rounds + (k > 3));
+    }
+}
+
+TEST_CASE("the host idles until the pending external interrupt: virtual time jumps to it", "[engine][events]")
+{
+    Guest g;
+    CHECK_FALSE(g.engine.idle_until_external_interrupt());
+    g.engine.raise_external_interrupt_at(10'000'000'000, 0xf0);
+    CHECK(g.engine.external_interrupt_pending());
+    CHECK(g.engine.idle_until_external_interrupt());
+    CHECK(g.engine.vtime_ns() == 10'000'000'000);
+    CHECK_FALSE(g.engine.external_interrupt_pending());
+    g.engine.raise_external_interrupt_at(5, 0xf0);  // already past: no time passes
+    CHECK(g.engine.idle_until_external_interrupt());
+    CHECK(g.engine.vtime_ns() == 10'000'000'000);
+    g.engine.raise_external_interrupt_at(20, 0xf0);
+    g.engine.cancel_external_interrupt();
+    CHECK_FALSE(g.engine.external_interrupt_pending());
+}
+
+}  // namespace xeno::sim::test

@@ -17,7 +17,7 @@ Scenario sample()
     s.memory_mb = 16;
     s.profiles = {"penryn", "skylake"};
     s.max_instructions = 1000;
-    s.expect = Expectation{0, std::string("hello from xeno\n")};
+    s.expect = Expectation{0, std::string("hello from xeno\n"), "exit"};
     return s;
 }
 

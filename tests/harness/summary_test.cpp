@@ -26,6 +26,10 @@ TEST_CASE("the summary line has the fields in order, wall with three decimals, e
     Summary h = make_summary("hello", "skylake", r, 0.5, true);
     CHECK(format_summary(h) == "summary: scenario=hello profile=skylake status=3 exits=12 insns=3456 vtime=7890 "
                                "wall=0.500 emulated=5 memhash=0x0000000000000abc");
+    r.end = "halted";
+    Summary e = make_summary("idle", "penryn", r, 0.25, false);
+    CHECK(format_summary(e) == "summary: scenario=idle profile=penryn status=3 exits=12 insns=3456 vtime=7890 "
+                               "wall=0.250 emulated=5 end=halted");
 }
 
 TEST_CASE("strip_wall removes only the wall field", "[summary]")
@@ -38,7 +42,7 @@ TEST_CASE("strip_wall removes only the wall field", "[summary]")
 
 TEST_CASE("expectations: a match, a wrong status, console differences", "[expect]")
 {
-    Expectation e{0, std::string("ok a\nok b\ndone\n")};
+    Expectation e{0, std::string("ok a\nok b\ndone\n"), "exit"};
     CHECK_FALSE(compare_expectation(e, 0, "ok a\nok b\ndone\n").has_value());
     CHECK(compare_expectation(e, 1, "ok a\nok b\ndone\n") == std::optional<std::string>("status 1 but expected 0"));
     CHECK(compare_expectation(e, 1, "ok a\nFAIL b x=0x1\ndone\n") ==
@@ -54,9 +58,26 @@ TEST_CASE("expectations: a match, a wrong status, console differences", "[expect
     CHECK(compare_expectation(e, 0, "ok a\nok b\ndone") ==
           std::optional<std::string>(R"(console ends early at line 3, column 5: expected the line "done")"));
 
-    Expectation status_only{5, std::nullopt};
+    Expectation status_only{5, std::nullopt, "exit"};
     CHECK_FALSE(compare_expectation(status_only, 5, "anything").has_value());
     CHECK(compare_expectation(status_only, 0, "") == std::optional<std::string>("status 0 but expected 5"));
+}
+
+TEST_CASE("expectations: how the domain ended", "[expect]")
+{
+    Expectation exit5{5, std::nullopt, "exit"};
+    CHECK_FALSE(compare_expectation(exit5, 5, "", "exit", "the guest wrote 5 to the debug exit port").has_value());
+    // A hypervisor-decided end never passes for the status a guest wrote.
+    CHECK(compare_expectation(exit5, 255, "", "halted", "halted with interrupts disabled") ==
+          std::optional<std::string>("the domain ended (halted: halted with interrupts disabled) but expected exit"));
+    Expectation halted{0, std::string("x\n"), "halted"};
+    CHECK_FALSE(compare_expectation(halted, 255, "x\n", "halted", "halted with interrupts disabled").has_value());
+    CHECK(compare_expectation(halted, 0, "x\n", "exit", "the guest wrote 0 to the debug exit port").has_value());
+    CHECK(guest_chose_end("exit"));
+    CHECK(guest_chose_end("poweroff"));
+    CHECK_FALSE(guest_chose_end("crash"));
+    CHECK_FALSE(guest_chose_end("halted"));
+    CHECK_FALSE(guest_chose_end("reset"));
 }
 
 TEST_CASE("quote escapes what would break a one-line message", "[expect]")

@@ -159,6 +159,10 @@ DecodedInsn decode_insn(const u8* b, usize avail, unsigned mode)
         case 0xf1: d.kind = InsnKind::INT1; break;
         case 0x90: if (f3) d.kind = InsnKind::PAUSE; break;
         case 0xcf: d.kind = InsnKind::IRET; break;
+        case 0xfb: d.kind = InsnKind::STI; break;
+        case 0x9d: d.kind = InsnKind::POPF; break;
+        case 0x17: if (mode != 64) d.kind = InsnKind::MOV_SS; break;  // POP SS
+        case 0x8e: if (reg == 2) d.kind = InsnKind::MOV_SS; break;
         case 0xea: case 0x9a: if (mode != 64) d.kind = InsnKind::FAR_JMP_CALL; break;
         case 0xff: if (mod != 3 && (reg == 3 || reg == 5)) d.kind = InsnKind::FAR_JMP_CALL; break;
         default: break;

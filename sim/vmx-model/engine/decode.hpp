@@ -39,6 +39,9 @@ enum class InsnKind : u8 {
     GETSEC,
     FAR_JMP_CALL,  // JMP/CALL ptr16:16/32, JMP/CALL m16:16/32/64: a TSS or task gate switches tasks
     IRET,          // with EFLAGS.NT in protected mode: a task switch
+    STI,           // blocks interrupts for one instruction when it sets IF (SDM Vol. 3C 25.4.2 Table 25-3)
+    MOV_SS,        // MOV SS / POP SS: block interrupts and debug traps for one instruction
+    POPF,          // may set IF: an interrupt window may open right after it
 };
 
 struct DecodedInsn {

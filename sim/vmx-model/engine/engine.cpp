@@ -141,6 +141,23 @@ void Engine::raise_external_interrupt_at(u64 deadline_ns, u8 vector)
     ext_pending_ = true;
     ext_deadline_ = deadline_ns;
     ext_vector_ = vector;
+    impl_->update_async_deadline();
+}
+
+void Engine::cancel_external_interrupt()
+{
+    ext_pending_ = false;
+    ext_deadline_ = ~u64{0};
+    impl_->update_async_deadline();
+}
+
+bool Engine::idle_until_external_interrupt()
+{
+    if (!ext_pending_) return false;
+    const u64 now = vtime_ns();
+    if (ext_deadline_ > now) impl_->idle_ns += ext_deadline_ - now;
+    cancel_external_interrupt();
+    return true;
 }
 
 void Engine::flush_tlb()
@@ -435,6 +452,8 @@ void Engine::Impl::load_guest_state()
     wrmsr(0x176, v.get(f::GUEST_SYSENTER_EIP));
     if (entry_ctls & vmx::entry_ctl::LOAD_PAT) wrmsr(0x277, v.get(f::GUEST_IA32_PAT));
     interruptibility = v.get(f::GUEST_INTERRUPTIBILITY_INFO);
+    // Blocking by STI/MOV SS at entry covers the instruction at GUEST_RIP.
+    shadowed = v.get(f::GUEST_RIP) + v.get(f::GUEST_CS_BASE);
     activity = v.get(f::GUEST_ACTIVITY_STATE);
     // 26.3.2.4: PAE paging with EPT takes its PDPTEs from the VMCS.
     pdptes_active = ept && pae_paging(v.get(f::GUEST_CR0), v.get(f::GUEST_CR4), efer);

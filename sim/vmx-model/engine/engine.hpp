@@ -74,8 +74,17 @@ public:
 
     // A host external interrupt becomes pending when vtime reaches deadline
     // (delivered as an EXTERNAL_INTERRUPT exit when the guest runs with
-    // "external-interrupt exiting"). One pending interrupt at a time.
+    // "external-interrupt exiting"), at exactly the instruction boundary
+    // where virtual time reaches it. One pending interrupt at a time: a new
+    // one replaces it. hal::timer_set_deadline is this with the host timer's
+    // vector.
     void raise_external_interrupt_at(u64 deadline_ns, u8 vector);
+    void cancel_external_interrupt();
+    // The host idles in root operation until the pending external interrupt
+    // arrives: virtual time jumps to its deadline (idle costs no host time),
+    // and it is consumed. False when none is pending (nothing would end the
+    // wait).
+    bool idle_until_external_interrupt();
 
     // Switch the machine off (abort_machine) once the guest has executed more
     // than `limit` instructions; 0: no limit. A hung guest cannot hang CI.

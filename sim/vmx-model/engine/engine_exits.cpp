@@ -167,16 +167,19 @@ void Engine::Impl::forget_block(u64 start)
 
 void Engine::Impl::on_block(u64 address, u32 size)
 {
-    // Runs once per executed block: the common case (nothing armed, block
-    // in the direct-mapped cache, under the limit) stays free of calls so the
+    // Runs once per executed block: the common case (no window exiting, no
+    // asynchronous deadline at or inside this block, block in the
+    // direct-mapped cache, under the limit) stays free of calls so the
     // compiler gives it no stack frame; everything else is out of line.
-    if (engine.ext_pending_ || (proc & (vmx::proc::INTERRUPT_WINDOW_EXITING | vmx::proc::NMI_WINDOW_EXITING)) ||
-        preemption_deadline != ~u64{0}) [[unlikely]] {
+    const BlockSlot& slot = block_slots[(address ^ (address >> 12)) & (kBlockSlots - 1)];
+    if (slot.address != address || slot.size != size ||
+        (proc & (vmx::proc::INTERRUPT_WINDOW_EXITING | vmx::proc::NMI_WINDOW_EXITING))) [[unlikely]] {
         on_block_slow(address, size);
         return;
     }
-    const BlockSlot& slot = block_slots[(address ^ (address >> 12)) & (kBlockSlots - 1)];
-    if (slot.address != address || slot.size != size) [[unlikely]] {
+    if (async_deadline != ~u64{0} &&
+        virtual_time_ns(engine.instructions_, engine.exits_) + idle_ns + slot.block->offsets.size() > async_deadline)
+        [[unlikely]] {
         on_block_slow(address, size);
         return;
     }
@@ -190,7 +193,7 @@ void Engine::Impl::count_block(u64 address, const Block* block)
     cur_block_info = block;
     if (engine.instruction_limit_ && engine.instructions_ > engine.instruction_limit_) [[unlikely]]
         instruction_limit_reached();
-    interruptibility &= ~(vmx::interruptibility::BLOCKING_BY_STI | vmx::interruptibility::BLOCKING_BY_MOV_SS);
+    end_shadow_unless_at(address);
 }
 
 void Engine::Impl::instruction_limit_reached()
@@ -205,6 +208,7 @@ void Engine::Impl::instruction_limit_reached()
 
 void Engine::Impl::on_block_slow(u64 address, u32 size)
 {
+    end_shadow_unless_at(address);  // an instruction boundary: the shadow may be over
     if (async_check()) return;
     BlockSlot& slot = block_slots[(address ^ (address >> 12)) & (kBlockSlots - 1)];
     const Block* block = slot.block;
@@ -223,17 +227,51 @@ void Engine::Impl::on_block_slow(u64 address, u32 size)
         block = &it->second;
         if (!block->unread) slot = BlockSlot{address, size, block};
     }
+    if (stop_at_deadline(address, *block)) return;
     count_block(address, block);
+}
+
+void Engine::Impl::window_check_at(u64 site, u64 target)
+{
+    if (active_until == target) return;  // already running up to there
+    retire_block_partial(site, false);
+    run_until = target;
+    stop = Stop::DEADLINE;
+    cur_block_info = nullptr;
+    set_rip(rip());
+    uc_emu_stop(uc);
+}
+
+bool Engine::Impl::stop_at_deadline(u64 address, const Block& block)
+{
+    if (async_deadline == ~u64{0}) return false;
+    const u64 now = engine.vtime_ns();
+    const u64 n = block.offsets.size();
+    // async_check took a deadline already reached; one beyond the block's
+    // last instruction is for a later block.
+    if (async_deadline <= now || async_deadline >= now + n) return false;
+    // Instruction k of the block starts at now + k: the asynchronous event
+    // is recognised at that boundary. Leave the block unexecuted and run
+    // from its start to there (uc_emu_start's `until`); the block hook then
+    // sees the rest of the block as a new one, at the deadline.
+    run_until = address + block.offsets[async_deadline - now];
+    stop = Stop::DEADLINE;
+    cur_block_info = nullptr;
+    set_rip(rip());
+    uc_emu_stop(uc);
+    return true;
 }
 
 bool Engine::Impl::async_check()
 {
     const bool windows = proc & (vmx::proc::INTERRUPT_WINDOW_EXITING | vmx::proc::NMI_WINDOW_EXITING);
-    if (!engine.ext_pending_ && !windows && preemption_deadline == ~u64{0}) return false;
+    if (!windows && async_deadline == ~u64{0}) return false;
     const u64 now = engine.vtime_ns();
+    if (!windows && now < async_deadline) return false;
     cur_block_info = nullptr;
     if (now >= preemption_deadline) {
         preemption_deadline = now;  // expired: saves as 0
+        update_async_deadline();
         ExitInfo x;
         x.reason = reason(ExitReason::PREEMPTION_TIMER);
         exit(x);
@@ -245,6 +283,7 @@ bool Engine::Impl::async_check()
     if (engine.ext_pending_ && now >= engine.ext_deadline_) {
         if (pin & vmx::pin::EXTERNAL_INTERRUPT_EXITING) {
             engine.ext_pending_ = false;
+            update_async_deadline();
             ExitInfo x;
             x.reason = reason(ExitReason::EXTERNAL_INTERRUPT);
             if (exit_ctls & vmx::exit_ctl::ACK_INTERRUPT_ON_EXIT)
@@ -255,6 +294,7 @@ bool Engine::Impl::async_check()
         }
         if (if_open) {
             engine.ext_pending_ = false;
+            update_async_deadline();
             activity = static_cast<u32>(vmx::ActivityState::ACTIVE);
             Event e;
             e.vector = engine.ext_vector_;
@@ -321,7 +361,7 @@ bool Engine::Impl::on_tlb_fill(u64 vaddr, uc_mem_type type, uc_tlb_entry* entry)
                                              (p.executable ? UC_PROT_EXEC : 0));
         return true;
     }
-    if (stop == Stop::WALK || stop_requested) return false;
+    if (stop != Stop::NONE || stop_requested) return false;
     const Access acc = type == UC_MEM_WRITE ? Access::WRITE : type == UC_MEM_FETCH ? Access::FETCH : Access::READ;
     TranslationContext c = translation_context();
     WalkResult w = translate_linear(memory, c, vaddr, acc);

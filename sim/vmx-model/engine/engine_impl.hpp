@@ -184,7 +184,41 @@ struct Engine::Impl final : LiveGuestState {
         return (cr0 & (u64{1} << 31)) && (cr4 & (u64{1} << 5)) && !(efer & (u64{1} << 10));
     }
     u32 interruptibility = 0, activity = 0;
+    // Blocking by STI / MOV SS (SDM Vol. 3C 25.4.2) lasts until the
+    // instruction after the one that set it has run: `shadowed` is that
+    // instruction's linear address. A block that starts there keeps the
+    // blocking (the instruction has not run); any other instruction boundary
+    // the model sees (a later block, an exit elsewhere) ends it.
+    u64 shadowed = ~u64{0};
+    void begin_shadow(u32 blocking, u64 next_linear)
+    {
+        interruptibility |= blocking;
+        shadowed = next_linear;
+    }
+    // The guest must stop at linear address `target` (an instruction
+    // boundary inside the current block) for the asynchronous checks of the
+    // block hook: an interrupt window may open there. The instruction at
+    // `site` (a hook) has not run yet: run again from it until `target`.
+    u64 active_until = ~u64{0};  // the `until` of the uc_emu_start in progress
+    void window_check_at(u64 site, u64 target);
+    void end_shadow_unless_at(u64 linear)
+    {
+        if (linear != shadowed) {
+            interruptibility &= ~(vmx::interruptibility::BLOCKING_BY_STI | vmx::interruptibility::BLOCKING_BY_MOV_SS);
+            shadowed = ~u64{0};
+        }
+    }
     u64 preemption_deadline = ~u64{0};
+    // The earliest virtual time at which an asynchronous exit may be due
+    // (the pending external interrupt's deadline, the preemption timer's),
+    // ~0 for none: the block hook compares against it alone, and a deadline
+    // inside a block stops the guest at exactly that instruction.
+    u64 async_deadline = ~u64{0};
+    void update_async_deadline()
+    {
+        const u64 ext = engine.ext_pending_ ? engine.ext_deadline_ : ~u64{0};
+        async_deadline = ext < preemption_deadline ? ext : preemption_deadline;
+    }
     u64 idle_ns = 0;  // virtual time spent in HLT
 
     // Decoded blocks and interception sites (linear addresses).
@@ -209,6 +243,9 @@ struct Engine::Impl final : LiveGuestState {
     void forget_block(u64 start);
     void note_code_page(u64 linear_page, u64 block_address);
     void count_block(u64 address, const Block* block);  // on_block's bookkeeping
+    // A deadline falls inside the block at `address`: run up to the
+    // instruction where it falls (true), so the exit happens exactly there.
+    bool stop_at_deadline(u64 address, const Block& block);
     // Direct-mapped front cache of `blocks` (the block hook runs per block).
     struct BlockSlot {
         u64 address = ~u64{0};
@@ -223,7 +260,7 @@ struct Engine::Impl final : LiveGuestState {
     const Block* cur_block_info = nullptr;
 
     // What stopped the engine from inside a hook.
-    enum class Stop : u8 { NONE, WALK, UNICORN_ERROR };
+    enum class Stop : u8 { NONE, WALK, UNICORN_ERROR, DEADLINE };
     Stop stop = Stop::NONE;
     WalkResult walk{};
     u64 walk_va = 0;

@@ -56,7 +56,9 @@ hal::VmxResult Engine::run(VmcsStore& vmcs, hal::GuestRegs& regs, hal::ExitHandl
             m.stop = Impl::Stop::NONE;
             const u64 until = m.run_until;
             m.run_until = ~u64{0};
+            m.active_until = until;
             const uc_err err = uc_emu_start(uc_, m.rip(), until, 0, 0);
+            m.active_until = ~u64{0};
             m.cur_block_info = nullptr;
             if (m.stop_requested) break;
             if (until != ~u64{0} && m.stop == Impl::Stop::NONE && err == UC_ERR_OK) {
@@ -67,6 +69,7 @@ hal::VmxResult Engine::run(VmcsStore& vmcs, hal::GuestRegs& regs, hal::ExitHandl
                 m.after_stop();
                 continue;
             }
+            if (m.stop == Impl::Stop::DEADLINE) continue;  // on to the instruction where it falls: see stop_at_deadline
             if (err != UC_ERR_OK)
                 engine_abort(std::string("engine: unicorn stopped: ") + uc_strerror(err) + " at rip " +
                               std::to_string(m.rip()));
@@ -128,6 +131,7 @@ void Engine::Impl::arm_preemption_timer()
         const u64 value = vmcs->get(f::VMX_PREEMPTION_TIMER_VALUE);
         preemption_deadline = engine.vtime_ns() + (value << engine.profile_.preemption_timer_rate());
     }
+    update_async_deadline();
 }
 
 bool Engine::Impl::inject_event()
@@ -176,6 +180,10 @@ bool Engine::Impl::exit(const ExitInfo& x)
     if (!exit_rip_valid) exit_rip = rip();
     exit_rip_valid = false;
     exit_rip = outside_64bit_wrapped(exit_rip);
+    if (interruptibility & (vmx::interruptibility::BLOCKING_BY_STI | vmx::interruptibility::BLOCKING_BY_MOV_SS)) {
+        blob.save();
+        end_shadow_unless_at(exit_rip + blob.segment(1).base);
+    }
     if (!gprs_valid) read_gprs(*regs);
     gprs_valid = false;
     regs_at_exit = *regs;

@@ -361,6 +361,28 @@ void Engine::Impl::on_site(u64 address)
     };
     switch (d.kind) {
     case InsnKind::OTHER: return;
+    case InsnKind::STI:
+        // Only an STI that sets IF opens a shadow (SDM Vol. 2B STI); with
+        // interrupt-window exiting the window opens right after the
+        // instruction it covers: the guest stops there (window_check_at).
+        if (!test_bit(reg(UC_X86_REG_EFLAGS), 9)) {
+            const u64 linear = address;
+            begin_shadow(vmx::interruptibility::BLOCKING_BY_STI, linear + d.length);
+            if (proc & vmx::proc::INTERRUPT_WINDOW_EXITING) {
+                u8 b[15] = {};
+                usize n = 15;
+                while (n && !read_linear(linear + d.length, b, n)) --n;
+                const DecodedInsn shadowed_insn = n ? decode_insn(b, n, code_bits()) : DecodedInsn{};
+                if (shadowed_insn.length) window_check_at(linear, linear + d.length + shadowed_insn.length);
+            }
+        }
+        return;
+    case InsnKind::POPF:
+        // POPF may set IF with no shadow: the window opens after it.
+        if ((proc & vmx::proc::INTERRUPT_WINDOW_EXITING) && !test_bit(reg(UC_X86_REG_EFLAGS), 9))
+            window_check_at(address, address + d.length);
+        return;
+    case InsnKind::MOV_SS: begin_shadow(vmx::interruptibility::BLOCKING_BY_MOV_SS, address + d.length); return;
     case InsnKind::FAR_JMP_CALL:
     case InsnKind::IRET: task_switch_site(address, d); return;
     case InsnKind::IO:

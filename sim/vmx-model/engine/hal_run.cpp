@@ -6,9 +6,11 @@
 #include "hal/cpu.hpp"
 #include "hal/memory.hpp"
 #include "hal/panic.hpp"
+#include "hal/timer.hpp"
 #include "hal/vmx.hpp"
 #include "sim/platform/sim_context.hpp"
 #include "sim/vmx-model/engine/engine.hpp"
+#include "sim/vmx-model/engine/vtime.hpp"
 #include "sim/vmx-model/entry_checks.hpp"
 #include "sim/vmx-model/host_cpu.hpp"
 #include "sim/vmx-model/vmx_cpu.hpp"
@@ -73,5 +75,32 @@ u64 time_ns()
     sim::SimContext& ctx = sim::sim_context();
     return ctx.engine ? ctx.engine->vtime_ns() : 0;
 }
+
+}  // namespace xeno::hal
+
+namespace xeno::hal {
+
+void timer_set_deadline(u64 deadline_ns)
+{
+    sim::Engine* engine = sim::sim_context().engine;
+    if (!engine) return;
+    if (deadline_ns == kNoDeadline)
+        engine->cancel_external_interrupt();
+    else
+        engine->raise_external_interrupt_at(deadline_ns, kHostTimerVector);
+}
+
+void wait_for_interrupt()
+{
+    sim::Engine* engine = sim::sim_context().engine;
+    if (!engine || !engine->idle_until_external_interrupt())
+        panic("sim: wait_for_interrupt with no host timer armed: nothing could end the wait");
+}
+
+void host_interrupt_done(u8) {}
+
+// The virtual TSC counts kTscPerNs per virtual nanosecond from 0.
+u64 tsc_at(u64 ns) { return ns * sim::kTscPerNs; }
+u64 time_at_tsc(u64 tsc) { return tsc / sim::kTscPerNs; }
 
 }  // namespace xeno::hal

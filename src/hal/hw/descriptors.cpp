@@ -41,12 +41,14 @@ constexpr usize kIstStackSize = 16 * 1024;
 alignas(16) u8 g_ist_stack[kIstStackSize];  // #DF, NMI, #MC: a known-good stack
 Tss g_tss;
 alignas(16) u64 g_gdt[5];
-alignas(16) IdtGate g_idt[32];
+alignas(16) IdtGate g_idt[256];
 
 }  // namespace
 }  // namespace xeno::hw
 
 extern "C" const xeno::u64 hw_isr_table[32];
+extern "C" void hw_irq_240();
+extern "C" void hw_irq_255();
 
 namespace xeno::hw {
 
@@ -65,17 +67,22 @@ void descriptors_init()
                           (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
     g_gdt[(SEL_TSS >> 3) + 1] = base >> 32;
 
-    for (unsigned v = 0; v < 32; ++v) {
-        const u64 handler = hw_isr_table[v];
+    auto gate = [](unsigned v, u64 handler, u8 ist) {
         IdtGate& g = g_idt[v];
         g.offset_low = static_cast<u16>(handler);
         g.selector = SEL_KERNEL_CS;
-        g.ist = (v == 2 || v == 8 || v == 18) ? 1 : 0;  // NMI, #DF, #MC on IST1
-        g.type_attr = 0x8e;                              // present, DPL 0, interrupt gate
+        g.ist = ist;
+        g.type_attr = 0x8e;  // present, DPL 0, interrupt gate
         g.offset_mid = static_cast<u16>(handler >> 16);
         g.offset_high = static_cast<u32>(handler >> 32);
         g.reserved = 0;
-    }
+    };
+    for (unsigned v = 0; v < 32; ++v) gate(v, hw_isr_table[v], (v == 2 || v == 8 || v == 18) ? 1 : 0);  // NMI, #DF, #MC on IST1
+    // Host interrupts (host_timer.cpp): the timer and the local APIC's
+    // spurious vector. The other vectors stay not present: the hypervisor
+    // programs no other source, and one would be a bug worth a #GP dump.
+    gate(0xf0, reinterpret_cast<u64>(&hw_irq_240), 0);
+    gate(0xff, reinterpret_cast<u64>(&hw_irq_255), 0);
 
     const TableRegister gdtr{sizeof(g_gdt) - 1, reinterpret_cast<u64>(g_gdt)};
     const TableRegister idtr{sizeof(g_idt) - 1, reinterpret_cast<u64>(g_idt)};

@@ -45,6 +45,12 @@ void log_capabilities();
 
 // ---- time.cpp ----
 void time_init();  // TSC frequency (CPUID 0x15, or measured against the PIT)
+u64 rdtsc();
+u64 tsc_hz();
+u64 tsc_at_ns(u64 ns);  // the TSC value at hal::time_ns() == ns
+
+// ---- host_timer.cpp: the local APIC timer and host interrupts ----
+void host_timer_init();  // after time_init
 
 // ---- pic.cpp ----
 void pic_disable();  // remap the 8259As away from the exception vectors, mask all lines

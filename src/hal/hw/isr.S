@@ -74,6 +74,42 @@ isr_common:
     hlt
     jmp 1b
 
+/* Host interrupts taken in root operation (the hypervisor's idle wait,
+ * `sti; hlt`): the timer and the spurious vector. Caller-saved registers are
+ * kept (the interrupted code is C++), then hw_host_interrupt(vector). */
+.macro HOST_IRQ n
+    .global hw_irq_\n
+hw_irq_\n:
+    push %rbp
+    push %rax
+    push %rcx
+    push %rdx
+    push %rsi
+    push %rdi
+    push %r8
+    push %r9
+    push %r10
+    push %r11
+    mov %rsp, %rbp
+    mov $\n, %edi
+    and $-16, %rsp
+    call hw_host_interrupt
+    mov %rbp, %rsp
+    pop %r11
+    pop %r10
+    pop %r9
+    pop %r8
+    pop %rdi
+    pop %rsi
+    pop %rdx
+    pop %rcx
+    pop %rax
+    pop %rbp
+    iretq
+.endm
+HOST_IRQ 240
+HOST_IRQ 255
+
     .section .rodata
     .balign 8
     .global hw_isr_table

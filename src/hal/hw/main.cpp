@@ -61,6 +61,7 @@ extern "C" [[noreturn]] void hw_main(xeno::u64 magic, xeno::u64 info)
     hw::paging_extend_direct_map(hw::usable_limit(hw::g_boot));
     hw::log_boot_info(hw::g_boot);
     hw::time_init();
+    hw::host_timer_init();
     hw::log_capabilities();
 
     const int status = start(hw::g_boot);

@@ -12,13 +12,6 @@ namespace {
 u64 g_tsc_hz = 1'000'000'000;  // until time_init: 1 tick = 1 ns
 u64 g_tsc_at_boot = 0;
 
-u64 rdtsc()
-{
-    u32 lo, hi;
-    asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
-    return (u64{hi} << 32) | lo;
-}
-
 u64 tsc_hz_from_cpuid()
 {
     if (hal::cpuid(0, 0).eax < 0x15) return 0;
@@ -46,6 +39,22 @@ u64 tsc_hz_from_pit()
 }
 
 }  // namespace
+
+u64 rdtsc()
+{
+    u32 lo, hi;
+    asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return (u64{hi} << 32) | lo;
+}
+
+u64 tsc_hz() { return g_tsc_hz; }
+
+u64 tsc_at_ns(u64 ns)
+{
+    const u64 seconds = ns / 1'000'000'000;
+    const u64 rest = ns % 1'000'000'000;
+    return g_tsc_at_boot + seconds * g_tsc_hz + rest * g_tsc_hz / 1'000'000'000;
+}
 
 void time_init()
 {

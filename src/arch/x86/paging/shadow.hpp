@@ -111,6 +111,7 @@ public:
     // Set up for a domain whose memory is `p2m` (its guest_frames() bounds the
     // per-frame tracking arrays, which come from `frames`). max_pages >= 8.
     Status init(mm::FrameAllocator& frames, mm::MapFn map, const mm::P2m& p2m, u32 max_pages);
+    bool ready() const { return impl_ != nullptr; }
     // Free every shadow page and tracking array (nothing stays allocated).
     void destroy();
 

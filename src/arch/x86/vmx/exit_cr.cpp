@@ -123,7 +123,14 @@ void handle_cr_access(Vcpu& v, const ExitInfo& exit)
         case 3: ok = set_cr3(v, value); break;
         case 4: ok = set_cr4(v, value); break;
         case 8:
-            if (value & ~u64{0xf}) ok = false;
+            // CR8 is the local APIC's TPR bits 7:4 (SDM Vol. 3A 11.8.6.1):
+            // a lower TPR may unmask a pending interrupt, which the
+            // injection before the re-entry then delivers.
+            if (value & ~u64{0xf}) {
+                ok = false;
+                break;
+            }
+            v.lapic().set_tpr(static_cast<u8>(value << 4));
             v.cr8 = value;
             break;
         default: handle_unexpected(v, exit); return;
@@ -134,7 +141,7 @@ void handle_cr_access(Vcpu& v, const ExitInfo& exit)
         if (q.cr == 3)
             write_gpr(v, q.gpr, get_cr3(v));
         else if (q.cr == 8)
-            write_gpr(v, q.gpr, v.cr8);
+            write_gpr(v, q.gpr, v.lapic().tpr() >> 4);
         else {
             handle_unexpected(v, exit);
             return;

@@ -2,6 +2,7 @@
 
 #include "arch/x86/vmx/guest_state.hpp"
 #include "core/domain.hpp"
+#include "core/scheduler.hpp"
 #include "core/trace.hpp"
 
 namespace xeno::vmx {
@@ -16,6 +17,8 @@ struct ReasonHandler {
 constexpr ReasonHandler kHandlers[] = {
     {ExitReason::EXCEPTION_NMI, &handle_exception_nmi},
     {ExitReason::EXTERNAL_INTERRUPT, &handle_external_interrupt},
+    {ExitReason::INTERRUPT_WINDOW, &handle_event_window},
+    {ExitReason::NMI_WINDOW, &handle_event_window},
     {ExitReason::TRIPLE_FAULT, &handle_triple_fault},
     {ExitReason::TASK_SWITCH, &handle_task_switch},
     {ExitReason::CPUID, &handle_cpuid},
@@ -115,7 +118,10 @@ hal::ExitAction dispatch_exit(Vcpu& v, const ExitInfo& exit)
     }
     reinject_idt_vectoring(v, exit);
     exit_handler_for(exit.reason_field)(v, exit);
-    return v.domain().ended() ? hal::ExitAction::YIELD : hal::ExitAction::RESUME;
+    if (v.domain().ended()) return hal::ExitAction::YIELD;
+    Scheduler* s = v.domain().scheduler;
+    if (s && !s->before_entry(v)) return hal::ExitAction::YIELD;
+    return hal::ExitAction::RESUME;
 }
 
 hal::ExitAction on_vm_exit(void* context, hal::GuestRegs& regs)

@@ -7,6 +7,8 @@
 #include "arch/x86/vmx/shadow_paging.hpp"
 #include "core/domain.hpp"
 #include "core/log.hpp"
+#include "core/scheduler.hpp"
+#include "hal/timer.hpp"
 
 namespace xeno::vmx {
 
@@ -48,13 +50,21 @@ void handle_exception_nmi(Vcpu& v, const ExitInfo& exit)
     handle_unexpected(v, exit);
 }
 
-void handle_external_interrupt(Vcpu&, const ExitInfo& exit)
+void handle_external_interrupt(Vcpu& v, const ExitInfo& exit)
 {
-    // With "acknowledge interrupt on exit" the vector is in the exit
-    // interruption information. Xeno programs no host interrupt sources yet,
-    // so there is nobody to hand it to: log it and resume.
-    LogLine{}.str("vmx: external interrupt vector ").dec(exit.intr_info & intr_info::VECTOR_MASK)
-        .str(" during guest rip=").hex(exit.rip);
+    // A host interrupt (acknowledged on exit: its vector is in the exit
+    // interruption information). The host timer's: whatever is due now
+    // happens before the next entry (Scheduler::before_entry fires the
+    // device timers, injects, re-arms).
+    const u8 vec = static_cast<u8>(exit.intr_info & intr_info::VECTOR_MASK);
+    hal::host_interrupt_done(vec);
+    if (vec == hal::kHostTimerVector && v.domain().scheduler) v.domain().scheduler->host_timer_fired();
+}
+
+void handle_event_window(Vcpu&, const ExitInfo&)
+{
+    // Interrupt- or NMI-window exiting: the guest can take the event now;
+    // the injection before the re-entry delivers it.
 }
 
 }  // namespace xeno::vmx

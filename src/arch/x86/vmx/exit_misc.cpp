@@ -2,6 +2,7 @@
 // entry failures, EPT violations, and everything unexpected.
 #include "arch/x86/vmx/exit_handlers.hpp"
 #include "arch/x86/vmx/guest_state.hpp"
+#include "arch/x86/vmx/interrupt_injection.hpp"
 #include "arch/x86/vmx/realmode_emulate.hpp"
 #include "arch/x86/vmx/shadow_paging.hpp"
 #include "core/domain.hpp"
@@ -22,14 +23,16 @@ void handle_triple_fault(Vcpu& v, const ExitInfo& exit)
 
 void handle_hlt(Vcpu& v, const ExitInfo& exit)
 {
-    // Xeno has no interrupt source for guests yet (no PIC/PIT/APIC models),
-    // so a halted vcpu could never wake: whatever IF says, the domain ends
-    // with kGuestCrashStatus and the reason in the log. Once devices raise
-    // interrupts, HLT with IF=1 will block until one is pending.
+    // HLT completes (RIP past it) and the vcpu blocks until an event it can
+    // take arrives: an interrupt with IF=1, an NMI, INIT. One that is
+    // already waiting makes HLT fall through at once. The scheduler ends
+    // the domain when nothing could ever wake it (IF=0 and no NMI source,
+    // or no timer at all).
+    advance_rip(v, exit);
     const bool if_set = (vmcs_read(field::GUEST_RFLAGS) & kRflagsIF) != 0;
-    FixedWriter<128> why;
-    why.str("guest halted with IF=").dec(if_set ? 1 : 0).str(" and no interrupt source at rip=").hex(exit.rip);
-    v.end_guest_fault(why.c_str());
+    if (has_wakeup_event(v, if_set)) return;
+    v.run_state = VcpuRunState::HALTED;
+    v.halted_with_if = if_set;
 }
 
 void handle_invlpg(Vcpu& v, const ExitInfo& exit)

@@ -5,6 +5,7 @@
 #include "arch/x86/vmx/guest_state.hpp"
 #include "arch/x86/vmx/shadow_paging.hpp"
 #include "core/domain.hpp"
+#include "core/log.hpp"
 #include "hal/cpu.hpp"
 
 namespace xeno::vmx {
@@ -15,6 +16,11 @@ constexpr u32 kMtrrCap = 0xfe;
 constexpr u32 kMiscEnable = 0x1a0;
 constexpr u32 kMtrrDefType = 0x2ff;
 constexpr u32 kTscAux = 0xc0000103;
+constexpr u32 kTscDeadline = 0x6e0;
+
+// IA32_TSC_DEADLINE exists where CPUID.01H:ECX[24] says so (the guest's
+// CPUID is the host's for this bit).
+bool tsc_deadline_available() { return (hal::cpuid(1, 0).ecx & (1u << 24)) != 0; }
 // MTRRcap: 8 variable ranges, fixed ranges, write-combining (SDM Vol. 3A 12.11.2.1).
 constexpr u64 kMtrrCapValue = 0x508;
 // EFER bits a guest may set: SCE, LME, NXE (LMA is the CPU's).
@@ -36,7 +42,11 @@ bool msr_read(Vcpu& v, u32 msr, u64* value)
 {
     switch (msr) {
     case msr::IA32_TSC: *value = hal::rdmsr(msr::IA32_TSC) + v.domain().tsc_offset(); return true;
-    case msr::IA32_APIC_BASE: *value = v.msrs.apic_base; return true;
+    case msr::IA32_APIC_BASE: *value = v.lapic().apic_base(); return true;
+    case kTscDeadline:
+        if (!tsc_deadline_available()) return false;
+        *value = v.lapic().tsc_deadline();
+        return true;
     case msr::IA32_FEATURE_CONTROL: *value = kFeatureControlLock; return true;  // locked, VMX off: no nesting
     case kMtrrCap: *value = kMtrrCapValue; return true;
     case kMiscEnable: *value = v.msrs.misc_enable; return true;
@@ -50,7 +60,9 @@ bool msr_read(Vcpu& v, u32 msr, u64* value)
     case msr::IA32_SYSENTER_EIP: *value = vmcs_read(field::GUEST_SYSENTER_EIP); return true;
     case msr::IA32_FS_BASE: *value = vmcs_read(field::GUEST_FS_BASE); return true;
     case msr::IA32_GS_BASE: *value = vmcs_read(field::GUEST_GS_BASE); return true;
-    default: return false;
+    default:
+        if (devices::LocalApic::is_x2apic_msr(msr)) return v.lapic().msr_read(msr, value);
+        return false;
     }
 }
 
@@ -62,10 +74,23 @@ bool msr_write(Vcpu& v, u32 msr, u64 value)
         v.domain().set_tsc_offset(value - hal::rdmsr(msr::IA32_TSC));
         (void)vmcs_write(field::TSC_OFFSET, v.domain().tsc_offset());
         return true;
-    case msr::IA32_APIC_BASE:
-        // Bits 7:0, 9 and above bit 35 reserved; the APIC stays at its address.
-        if (value & (0xffull | bit(9) | ~((u64{1} << 36) - 1))) return false;
-        v.msrs.apic_base = value;
+    case msr::IA32_APIC_BASE: {
+        // x2APIC mode only where the guest's CPUID has it (CPUID.01H:ECX[21]).
+        constexpr u64 kExtd = bit(10);
+        if ((value & kExtd) && !(hal::cpuid(1, 0).ecx & (1u << 21))) return false;
+        if ((value & ~u64{0xfff}) != devices::LocalApic::kDefaultBase && (value & bit(11))) {
+            // The APIC page is an MMIO range of the domain's bus at
+            // 0xfee00000 for every vcpu: relocation is refused (#GP), which
+            // the SDM allows no guest to count on anyway.
+            LogLine{}.str("vcpu ").dec(v.id()).str(": the guest moved its local APIC to ").hex(value & ~u64{0xfff})
+                .str(": refused (#GP)");
+            return false;
+        }
+        return v.lapic().write_apic_base(value);
+    }
+    case kTscDeadline:
+        if (!tsc_deadline_available()) return false;
+        v.lapic().write_tsc_deadline(value);
         return true;
     case kMiscEnable: v.msrs.misc_enable = value; return true;
     case kMtrrDefType:
@@ -95,7 +120,9 @@ bool msr_write(Vcpu& v, u32 msr, u64 value)
     case msr::IA32_SYSENTER_EIP: (void)vmcs_write(field::GUEST_SYSENTER_EIP, value); return true;
     case msr::IA32_FS_BASE: (void)vmcs_write(field::GUEST_FS_BASE, value); return true;
     case msr::IA32_GS_BASE: (void)vmcs_write(field::GUEST_GS_BASE, value); return true;
-    default: return false;
+    default:
+        if (devices::LocalApic::is_x2apic_msr(msr)) return v.lapic().msr_write(msr, value);
+        return false;
     }
 }
 

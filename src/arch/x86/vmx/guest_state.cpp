@@ -26,7 +26,7 @@ void real_segment(VmcsWriter& w, unsigned seg, u16 sel, u32 ar)
 
 }  // namespace
 
-void write_initial_guest_state(Vcpu& v, VmcsWriter& w, u16 entry)
+void write_initial_guest_state(Vcpu& v, VmcsWriter& w, u16 cs, u16 ip, u16 sp)
 {
     const bool vm86 = v.paging == GuestPaging::SHADOW;
     const CrPolicy p{v.unrestricted(), vm86};
@@ -38,7 +38,8 @@ void write_initial_guest_state(Vcpu& v, VmcsWriter& w, u16 entry)
 
     // Segments: vm86 form (AR 0xf3: DPL 3 data, everything 64 KiB at sel<<4)
     // or real mode proper.
-    for (unsigned seg = 0; seg < 6; ++seg) real_segment(w, seg, 0, vm86 ? kVm86SegmentAr : (seg == 1 ? 0x9b : 0x93));
+    for (unsigned seg = 0; seg < 6; ++seg)
+        real_segment(w, seg, seg == 1 ? cs : 0, vm86 ? kVm86SegmentAr : (seg == 1 ? 0x9b : 0x93));
 
     w.set(field::GUEST_LDTR_SELECTOR, 0).set(field::GUEST_LDTR_BASE, 0).set(field::GUEST_LDTR_LIMIT, 0xffff);
     w.set(field::GUEST_LDTR_AR_BYTES, ar::UNUSABLE);
@@ -53,7 +54,7 @@ void write_initial_guest_state(Vcpu& v, VmcsWriter& w, u16 entry)
     w.set(field::GUEST_GDTR_BASE, 0).set(field::GUEST_GDTR_LIMIT, 0xffff);
     w.set(field::GUEST_IDTR_BASE, 0).set(field::GUEST_IDTR_LIMIT, 0xffff);
 
-    w.set(field::GUEST_RIP, entry).set(field::GUEST_RSP, entry);
+    w.set(field::GUEST_RIP, ip).set(field::GUEST_RSP, sp);
     w.set(field::GUEST_RFLAGS, vm86 ? kRflagsReserved1 | kRflagsVM | kRflagsIOPL : kRflagsReserved1);
     w.set(field::GUEST_ACTIVITY_STATE, static_cast<u32>(ActivityState::ACTIVE));
     w.set(field::GUEST_INTERRUPTIBILITY_INFO, 0).set(field::GUEST_PENDING_DBG_EXCEPTIONS, 0);

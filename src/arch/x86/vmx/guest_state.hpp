@@ -16,11 +16,11 @@ inline constexpr u64 kRflagsRF = bit(16);
 inline constexpr u64 kRflagsVM = bit(17);
 inline constexpr u64 kRflagsAC = bit(18);
 
-// Real mode at 0:entry, SP=entry (the stack grows down below the image),
-// the guest view CR0=ET. With unrestricted guest the state is real mode
-// itself (SDM 26.3.1.2 real-mode rules); without it, the vm86 form
-// (realmode.hpp). SDM 10.1.1 gives the reset values the rest follows.
-void write_initial_guest_state(Vcpu& vcpu, VmcsWriter& w, u16 entry);
+// Real mode at cs:ip (CS base cs << 4, the other segments 0), SP=sp, the
+// guest view CR0=ET. With unrestricted guest the state is real mode itself
+// (SDM 26.3.1.2 real-mode rules); without it, the vm86 form (realmode.hpp).
+// SDM 10.1.1 gives the reset values the rest follows.
+void write_initial_guest_state(Vcpu& vcpu, VmcsWriter& w, u16 cs, u16 ip, u16 sp);
 
 // General registers by x86 encoding; RSP (4) lives in the VMCS.
 u64 read_gpr(Vcpu& vcpu, unsigned index);

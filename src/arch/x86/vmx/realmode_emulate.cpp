@@ -117,6 +117,37 @@ emu::AccessStatus for_each_page_piece(u64 linear, u32 size, Fn&& fn)
     return emu::AccessStatus::OK;
 }
 
+// Guest-physical addresses outside RAM go to the domain's MMIO bus (the
+// local and I/O APICs; open bus where no device is), in naturally sized
+// pieces, little-endian, from the vcpu that made the access. Instruction
+// fetches never reach a device: they read open bus.
+void mmio_read(Vcpu& v, u64 gpa, u8* d, u32 n, bool fetch)
+{
+    if (fetch) {
+        for (u32 i = 0; i < n; ++i) d[i] = 0xff;
+        return;
+    }
+    devices::MmioBus& bus = v.domain().mmio();
+    if (n == 1 || n == 2 || n == 4 || n == 8) {
+        const u64 value = bus.read(v.id(), gpa, static_cast<u8>(n));
+        for (u32 i = 0; i < n; ++i) d[i] = static_cast<u8>(value >> (8 * i));
+        return;
+    }
+    for (u32 i = 0; i < n; ++i) d[i] = static_cast<u8>(bus.read(v.id(), gpa + i, 1));
+}
+
+void mmio_write(Vcpu& v, u64 gpa, const u8* b, u32 n)
+{
+    devices::MmioBus& bus = v.domain().mmio();
+    if (n == 1 || n == 2 || n == 4 || n == 8) {
+        u64 value = 0;
+        for (u32 i = 0; i < n; ++i) value |= u64{b[i]} << (8 * i);
+        bus.write(v.id(), gpa, static_cast<u8>(n), value);
+        return;
+    }
+    for (u32 i = 0; i < n; ++i) bus.write(v.id(), gpa + i, 1, b[i]);
+}
+
 emu::AccessStatus read_linear(void* ctx, u64 linear, void* dst, u32 size, emu::AccessKind kind, bool implicit,
                               u32* pf_error_code)
 {
@@ -127,7 +158,7 @@ emu::AccessStatus read_linear(void* ctx, u64 linear, void* dst, u32 size, emu::A
         const emu::AccessStatus st = translate(c, at, access_type(kind), implicit, &gpa, pf_error_code);
         if (st != emu::AccessStatus::OK) return st;
         if (c.v.domain().p2m().copy_from_guest(&d[offset], Gpa{gpa}, n) != Status::OK)
-            for (u32 i = 0; i < n; ++i) d[offset + i] = 0xff;
+            mmio_read(c.v, gpa, &d[offset], n, kind == emu::AccessKind::EXECUTE);
         return emu::AccessStatus::OK;
     });
 }
@@ -140,8 +171,9 @@ emu::AccessStatus write_linear(void* ctx, u64 linear, const void* src, u32 size,
         u64 gpa = 0;
         const emu::AccessStatus st = translate(c, at, paging::AccessType::WRITE, implicit, &gpa, pf_error_code);
         if (st != emu::AccessStatus::OK) return st;
-        if (c.v.domain().p2m().copy_to_guest(Gpa{gpa}, &b[offset], n, &hal::machine_memory_written) == Status::OK &&
-            c.v.paging == GuestPaging::SHADOW)
+        if (c.v.domain().p2m().copy_to_guest(Gpa{gpa}, &b[offset], n, &hal::machine_memory_written) != Status::OK)
+            mmio_write(c.v, gpa, &b[offset], n);
+        else if (c.v.paging == GuestPaging::SHADOW)
             c.v.shadow.guest_wrote(Gpa{gpa}, n);
         return emu::AccessStatus::OK;
     });

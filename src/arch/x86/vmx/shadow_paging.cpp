@@ -29,8 +29,17 @@ Status shadow_setup(Vcpu& v, mm::FrameAllocator& frames)
     const hal::CpuidResult max_ext = hal::cpuid(0x80000000, 0);
     if (max_ext.eax >= 0x80000008) v.guest_maxphyaddr = static_cast<u8>(hal::cpuid(0x80000008, 0).eax & 0xff);
     if (max_ext.eax >= 0x80000001) v.guest_1gb_pages = (hal::cpuid(0x80000001, 0).edx >> 26) & 1;
-    if (!shadowing(v)) return Status::OK;
+    if (!shadowing(v) || v.shadow.ready()) return Status::OK;  // the domain's cache: the first vcpu builds it
     return v.shadow.init(frames, &hal::machine_to_virt, v.domain().p2m(), v.shadow_max_pages);
+}
+
+void shadow_switch_in(Vcpu& v)
+{
+    // The shared cache activated another vcpu's address space last (or was
+    // dropped because a vcpu with paging off ran: its physical-mode tables
+    // map the guest's page tables writable): load this vcpu's root.
+    // shadow_sync does exactly that, and a cached root is one look-up.
+    shadow_sync(v);
 }
 
 u64 guest_efer_view(Vcpu& v)

@@ -31,6 +31,11 @@ Status shadow_setup(Vcpu& vcpu, mm::FrameAllocator& frames);
 // The guest's paging controls as it sees them (CPL from SS.DPL).
 paging::PagingState guest_paging_state(Vcpu& vcpu);
 
+// The vcpu is about to run on this CPU after another vcpu of its domain
+// (whose VMCS is current now): activate its own address space in the
+// domain's shared shadow cache and point its VMCS at the root.
+void shadow_switch_in(Vcpu& vcpu);
+
 // The guest's EFER as it sees it (shadow: VcpuMsrs::efer; the VMCS holds the
 // real one).
 u64 guest_efer_view(Vcpu& vcpu);

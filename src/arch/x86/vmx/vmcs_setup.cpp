@@ -40,7 +40,11 @@ Result<VcpuControls> compute_controls(const VmxCaps& caps, GuestPaging paging, W
     if (!adjust("pin-based", pin::EXTERNAL_INTERRUPT_EXITING | pin::NMI_EXITING, 0, caps.pinbased, &c.pin, error))
         return Status::UNSUPPORTED;
 
-    u32 proc_req = proc::HLT_EXITING | proc::USE_IO_BITMAPS | proc::USE_MSR_BITMAPS | proc::USE_TSC_OFFSETTING;
+    // CR8 load/store exiting: without them (or a TPR shadow) a 64-bit guest's
+    // MOV CR8 would read and write the host's own TPR; CR8 is the virtual
+    // local APIC's TPR (exit_cr.cpp).
+    u32 proc_req = proc::HLT_EXITING | proc::USE_IO_BITMAPS | proc::USE_MSR_BITMAPS | proc::USE_TSC_OFFSETTING |
+                   proc::CR8_LOAD_EXITING | proc::CR8_STORE_EXITING;
     if (shadow) proc_req |= proc::INVLPG_EXITING | proc::CR3_LOAD_EXITING | proc::CR3_STORE_EXITING;
     if (!shadow) proc_req |= proc::ACTIVATE_SECONDARY_CONTROLS;
     const u32 proc_opt = caps.secondary() ? proc::ACTIVATE_SECONDARY_CONTROLS : 0;
@@ -135,10 +139,15 @@ Status setup_bitmaps(Vcpu& v, mm::FrameAllocator& frames)
 
 Status setup_ept(Vcpu& v, mm::FrameAllocator& frames)
 {
+    if (v.domain().eptp) {  // another vcpu of the domain built it
+        v.eptp = v.domain().eptp;
+        return Status::OK;
+    }
     paging::EptBuilder ept(frames, &hal::machine_to_virt);
     XENO_TRY(ept.create_root());
     XENO_TRY(ept.map_p2m(v.domain().p2m()));
     v.eptp = paging::make_eptp(ept.root());
+    v.domain().eptp = v.eptp;
     // Translations the processor may hold for this EPTP from an earlier
     // user of the same root frame must go before the first entry (SDM Vol.
     // 3C 29.4.3.1). Single-context when the CPU has it (bit 25), else all.
@@ -199,7 +208,9 @@ void write_controls(Vcpu& v, VmcsWriter& w)
     w.set(field::VM_ENTRY_MSR_LOAD_COUNT, 0).set(field::VM_ENTRY_INTR_INFO_FIELD, 0);
     w.set(field::CR0_GUEST_HOST_MASK, v.ctl.cr0_mask).set(field::CR4_GUEST_HOST_MASK, v.ctl.cr4_mask);
     if (v.ctl.proc2 & proc2::ENABLE_EPT) w.set(field::EPT_POINTER, v.eptp);
-    if (v.ctl.proc2 & proc2::ENABLE_VPID) w.set(field::VIRTUAL_PROCESSOR_ID, 1);
+    // VPID 0 is the host's; each vcpu its own, so switching between them
+    // keeps their translations apart without flushes.
+    if (v.ctl.proc2 & proc2::ENABLE_VPID) w.set(field::VIRTUAL_PROCESSOR_ID, v.id() + 1);
 }
 
 }  // namespace
@@ -236,7 +247,7 @@ Status vmcs_setup(Vcpu& v, mm::FrameAllocator& frames, u16 entry)
     VmcsWriter w;
     write_controls(v, w);
     write_host_state(v, w);
-    write_initial_guest_state(v, w, entry);
+    write_initial_guest_state(v, w, 0, entry, entry);
     if (w.status() != Status::OK) {
         u64 err = 0;
         (void)hal::vmread(field::VM_INSTRUCTION_ERROR.kEncoding, &err);
@@ -248,6 +259,25 @@ Status vmcs_setup(Vcpu& v, mm::FrameAllocator& frames, u16 entry)
     LogLine{}.str("vmx: VMCS ready: pin ").hex(v.ctl.pin).str(" proc ").hex(v.ctl.proc).str(" proc2 ")
         .hex(v.ctl.proc2).str(" exit ").hex(v.ctl.exit).str(" entry ").hex(v.ctl.entry).str(" paging ")
         .str(v.paging == GuestPaging::EPT ? "ept" : "shadow");
+    return Status::OK;
+}
+
+Status reset_to_real_mode(Vcpu& v, u16 cs, u16 ip)
+{
+    VmcsWriter w;
+    write_initial_guest_state(v, w, cs, ip, 0);
+    v.ctl.entry &= ~entry_ctl::IA32E_MODE_GUEST;
+    w.set(field::VM_ENTRY_CONTROLS, v.ctl.entry).set(field::VM_ENTRY_INTR_INFO_FIELD, 0);
+    for (u64& r : v.regs.gpr) r = 0;
+    v.regs.cr2 = 0;
+    v.regs.gpr[2] = hal::cpuid(1, 0).eax;  // EDX: family, model, stepping
+    v.msrs.efer = 0;
+    v.guest_cr3 = 0;
+    for (u64& p : v.pae_pdptes) p = 0;
+    v.cr8 = 0;
+    v.vm86_guest_iopl = 0;
+    if (w.status() != Status::OK) return w.status();
+    shadow_sync(v);
     return Status::OK;
 }
 

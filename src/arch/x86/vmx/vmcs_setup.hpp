@@ -27,7 +27,12 @@ inline constexpr u32 kPassThroughMsrs[] = {0x174, 0x175, 0x176, 0xc0000100, 0xc0
 
 // Allocate the VMCS and everything it points to, make it current and write
 // every field. The guest starts in real mode at 0:entry with SP=entry.
-// Logs and returns the failure.
+// Vcpus of one domain share its EPT. Logs and returns the failure.
 Status vmcs_setup(Vcpu& vcpu, mm::FrameAllocator& frames, u16 entry);
+
+// The vcpu's state as after INIT and a SIPI (SDM Vol. 3A 9.1.1 Table 9-1,
+// 9.4.4): real mode at cs:ip, SP and the general registers 0 but EDX (the
+// processor signature), nothing pending; its VMCS is current.
+Status reset_to_real_mode(Vcpu& vcpu, u16 cs, u16 ip);
 
 }  // namespace xeno::vmx
