@@ -26,6 +26,7 @@ inline constexpr u16 kCom2 = 0x2f8;  // TRACE (the Bochs rig captures it as its 
 void serial_init(u16 base);
 void serial_write(u16 base, const char* bytes, usize length);
 void serial_flush(u16 base);  // until the last byte has left the transmitter
+void trace_port_init();       // TRACE on the debug port 0xe9 when the machine has one, else COM2
 void log_str(const char* s);  // LOG channel, for the boot path
 
 // ---- descriptors.cpp: GDT with a TSS, IDT with exception handlers ----

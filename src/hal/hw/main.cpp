@@ -52,6 +52,7 @@ extern "C" [[noreturn]] void hw_main(xeno::u64 magic, xeno::u64 info)
     hw::serial_init(hw::kCom1);
     hw::serial_init(hw::kCom2);
     hw::log_str("hw: xeno kernel entered long mode\n");
+    hw::trace_port_init();
     hw::descriptors_init();
     hw::pic_disable();
     hw::paging_drop_identity_map();

@@ -1,8 +1,13 @@
 // The host console: 16550 UARTs, polled (no interrupts in the hypervisor).
-// LOG and GUEST_CONSOLE go to COM1; TRACE lines go to COM2, so a rig (Bochs:
-// `com2: enabled=1, mode=file`) gets the canonical trace as a file of its own,
-// byte for byte what the sim build's TRACE channel carries. On a machine
-// without COM2 the writes go nowhere and the LSR poll gives up quickly.
+// LOG and GUEST_CONSOLE go to COM1. TRACE lines go to the debug console port
+// 0xe9 where there is one (Bochs's port_e9_hack, QEMU's debugcon: reading
+// the port returns 0xe9), else to COM2, so a rig gets the canonical trace as
+// a stream of its own, byte for byte what the sim build's TRACE channel
+// carries. The debug port costs the machine no time, where a UART busy-waits
+// 87 us a byte at 115200 baud: a trace line per VM exit through COM2 would
+// make every exit ~5 ms long in the machine's own time, which guests with
+// timers see. On a machine without COM2 the writes go nowhere and the LSR
+// poll gives up quickly.
 #include "hal/console.hpp"
 #include "hal/hw/hw.hpp"
 #include "hal/panic.hpp"
@@ -13,6 +18,9 @@ namespace {
 
 constexpr u16 kThr = 0, kIer = 1, kFcr = 2, kLcr = 3, kMcr = 4, kLsr = 5;
 constexpr u8 kLsrThrEmpty = 0x20;
+constexpr u16 kDebugPort = 0xe9;
+
+bool g_trace_on_debug_port = false;
 
 void put(u16 base, u8 c)
 {
@@ -45,6 +53,12 @@ void serial_write(u16 base, const char* bytes, usize length)
     for (usize i = 0; i < length; ++i) put(base, static_cast<u8>(bytes[i]));
 }
 
+void trace_port_init()
+{
+    g_trace_on_debug_port = in8(kDebugPort) == kDebugPort;
+    log_str(g_trace_on_debug_port ? "hw: trace lines on the debug port 0xe9\n" : "hw: trace lines on COM2\n");
+}
+
 void serial_flush(u16 base)
 {
     constexpr u8 kLsrTransmitterEmpty = 0x40;
@@ -67,6 +81,10 @@ namespace xeno::hal {
 
 void console_write(Channel channel, const char* bytes, usize length)
 {
+    if (channel == Channel::TRACE && hw::g_trace_on_debug_port) {
+        for (usize i = 0; i < length; ++i) hw::out8(hw::kDebugPort, static_cast<u8>(bytes[i]));
+        return;
+    }
     hw::serial_write(channel == Channel::TRACE ? hw::kCom2 : hw::kCom1, bytes, length);
 }
 
