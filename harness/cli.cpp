@@ -46,9 +46,10 @@ void add_run_command(CLI::App& app, RunOptions& options)
     CLI::App* run = app.add_subcommand("run", "Run a scenario on the simulated machine");
     run->footer(
         "Prints the guest's console as it comes, then one line\n"
-        "  summary: scenario=<name> profile=<p> status=<n> exits=<n> insns=<n> vtime=<n> wall=<s> emulated=<n>\n"
+        "  summary: scenario=<name> profile=<p> status=<n> exits=<n> insns=<n> vtime=<n> wall=<s> emulated=<n> end=<kind>\n"
         "Exit status: the guest's status; with --expect 0 on a match and 1 on a difference;\n"
-        "1 when the run fails; 2 for bad arguments or a bad scenario.");
+        "1 when the run fails or the hypervisor ended the domain (end=crash|halted|reset);\n"
+        "2 for bad arguments or a bad scenario.");
     run->add_option("scenario", options.scenario_dir, "Scenario directory (scenarios/<name>)")->required();
     run->add_option("--profile", options.profile, "CPU profile")
         ->check(CLI::IsMember({"penryn", "skylake"}))
@@ -65,6 +66,15 @@ void add_run_command(CLI::App& app, RunOptions& options)
     run->add_option("--log", options.log_file, "Write the hypervisor's log to FILE")->type_name("FILE");
     run->add_flag("-v,--verbose", options.verbose, "Copy the hypervisor's log to stderr");
     run->add_flag("--memhash", options.memhash, "Append memhash=<xxh64 of machine memory> to the summary");
+    run->add_option("--smp", options.smp, "Vcpus (default: the scenario's [guest] smp, else 1)")->type_name("N");
+    run->add_option("--serial-in", options.serial_in,
+                    "Feed FILE to the UART's receiver at its line rate (default: the scenario's [guest] serial_in)")
+        ->type_name("FILE");
+    run->add_option("--max-vtime-ms", options.max_vtime_ms,
+                    "Fail the run past this much virtual time (default: [run] max_vtime_ms, else 120000)")
+        ->type_name("MS");
+    run->add_option("--quantum-us", options.quantum_us, "A vcpu's time slice when others are runnable (default 100)")
+        ->type_name("US");
 }
 
 }  // namespace

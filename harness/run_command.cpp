@@ -86,6 +86,15 @@ int run_scenario(const RunOptions& options, const CliEnv& env)
     if (!image.ok()) {
         return usage_error(env, image.error());
     }
+    std::vector<std::uint8_t> serial_input;
+    if (const std::filesystem::path input = serial_input_path(scenario, options); !input.empty()) {
+        std::ifstream in(input, std::ios::binary | std::ios::ate);
+        const std::streamoff size = in ? static_cast<std::streamoff>(in.tellg()) : -1;
+        serial_input.resize(size > 0 ? static_cast<std::size_t>(size) : 0);
+        if (size < 0 || !in.seekg(0) || !in.read(reinterpret_cast<char*>(serial_input.data()), size)) {
+            return usage_error(env, fmt::format("cannot read the serial input {}", input.string()));
+        }
+    }
 
     std::string open_error;
     std::unique_ptr<std::ofstream> trace = open_output(options.trace_file, open_error);
@@ -94,7 +103,7 @@ int run_scenario(const RunOptions& options, const CliEnv& env)
         return usage_error(env, open_error);
     }
 
-    sim::MachineConfig config = build_machine_config(scenario, options, std::move(image).value());
+    sim::MachineConfig config = build_machine_config(scenario, options, std::move(image).value(), std::move(serial_input));
 
     std::string console;
     std::string log;

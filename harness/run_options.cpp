@@ -9,6 +9,14 @@ std::string build_cmdline(const Scenario& scenario, const RunOptions& options)
 {
     std::string line = fmt::format("guest_mem_mb={} guest_load={:#x} guest_entry={:#x}", scenario.memory_mb,
                                    scenario.load_address, scenario.entry);
+    const std::uint32_t smp = options.smp.value_or(scenario.smp);
+    if (smp != 1) {
+        line += fmt::format(" smp={}", smp);
+    }
+    const std::uint64_t quantum = options.quantum_us.value_or(scenario.quantum_us);
+    if (quantum != 0) {
+        line += fmt::format(" quantum_us={}", quantum);
+    }
     if (options.paging) {
         line += fmt::format(" paging={}", *options.paging);
     }
@@ -40,11 +48,31 @@ std::optional<std::string> check_options(const Scenario& scenario, const RunOpti
     if (options.max_insns && *options.max_insns == 0) {
         return std::string("--max-insns must be at least 1");
     }
+    if (options.smp && (*options.smp == 0 || *options.smp > kMaxSmp)) {
+        return fmt::format("--smp must be 1 to {}", kMaxSmp);
+    }
+    if (options.max_vtime_ms && *options.max_vtime_ms == 0) {
+        return std::string("--max-vtime-ms must be at least 1");
+    }
+    if (options.quantum_us && (*options.quantum_us == 0 || *options.quantum_us > 1'000'000)) {
+        return std::string("--quantum-us must be 1 to 1000000");
+    }
     return std::nullopt;
 }
 
+std::filesystem::path serial_input_path(const Scenario& scenario, const RunOptions& options)
+{
+    if (options.serial_in) {
+        return *options.serial_in;
+    }
+    if (!scenario.serial_in.empty()) {
+        return scenario.dir / scenario.serial_in;
+    }
+    return {};
+}
+
 sim::MachineConfig build_machine_config(const Scenario& scenario, const RunOptions& options,
-                                        std::vector<std::uint8_t> guest_image)
+                                        std::vector<std::uint8_t> guest_image, std::vector<std::uint8_t> serial_input)
 {
     sim::MachineConfig config;
     config.profile = options.profile;
@@ -53,6 +81,8 @@ sim::MachineConfig build_machine_config(const Scenario& scenario, const RunOptio
     config.guest_cmdline = "";
     config.cmdline = build_cmdline(scenario, options);
     config.max_guest_instructions = options.max_insns.value_or(scenario.max_instructions);
+    config.max_vtime_ns = options.max_vtime_ms.value_or(scenario.max_vtime_ms) * 1'000'000;
+    config.serial_input = std::move(serial_input);
     return config;
 }
 

@@ -162,7 +162,17 @@ private:
 
 void read_guest(Reader& r, const toml::table& guest, Scenario& s)
 {
-    r.only_keys(guest, "guest", {"image", "load_address", "entry", "memory_mb"});
+    r.only_keys(guest, "guest", {"image", "load_address", "entry", "memory_mb", "smp", "serial_in"});
+    if (auto smp = r.integer(guest, "guest", "smp", 1, kMaxSmp, false, false)) {
+        s.smp = static_cast<std::uint32_t>(*smp);
+    }
+    if (auto input = r.string(guest, "guest", "serial_in", false)) {
+        if (input->empty() || input->find('/') != std::string::npos) {
+            r.fail("guest.serial_in", "must be a file name in the scenario directory");
+        } else {
+            s.serial_in = *input;
+        }
+    }
     if (auto image = r.string(guest, "guest", "image", true)) {
         if (image->empty()) {
             r.fail("guest.image", "must not be empty");
@@ -255,7 +265,13 @@ void read_paging(Reader& r, const toml::table& run, Scenario& s)
 
 void read_run(Reader& r, const toml::table& run, Scenario& s)
 {
-    r.only_keys(run, "run", {"profiles", "max_instructions", "paging"});
+    r.only_keys(run, "run", {"profiles", "max_instructions", "paging", "max_vtime_ms", "quantum_us"});
+    if (auto vtime = r.integer(run, "run", "max_vtime_ms", 1, 1000000000, false, false)) {
+        s.max_vtime_ms = *vtime;
+    }
+    if (auto quantum = r.integer(run, "run", "quantum_us", 1, 1000000, false, false)) {
+        s.quantum_us = *quantum;
+    }
     const toml::node* node = run.get("profiles");
     if (node == nullptr) {
         r.fail("run.profiles", "missing (required)");

@@ -30,6 +30,11 @@ std::string_view default_paging(std::string_view profile);
 // (a 32-bit guest can reach all of it); the entry point is real-mode CS=0:IP.
 inline constexpr std::uint64_t kMaxGuestMemoryMb = 3072;
 inline constexpr std::uint64_t kMaxRealModeEntry = 0xffff;
+inline constexpr std::uint32_t kMaxSmp = 32;
+// Virtual time a run may take unless its scenario says otherwise: a guest
+// that idles on a timer forever (no instructions, so no instruction limit)
+// still ends, with a clear reason.
+inline constexpr std::uint64_t kDefaultMaxVtimeMs = 120'000;
 
 struct Expectation {
     int status = 0;                      // the guest's exit status, 0-255 (compared when end is exit or poweroff)
@@ -47,9 +52,13 @@ struct Scenario {
     std::uint64_t load_address = 0;  // [guest] load_address: guest-physical
     std::uint64_t entry = 0;         // [guest] entry: real-mode IP with CS=0
     std::uint64_t memory_mb = 0;     // [guest] memory_mb
+    std::uint32_t smp = 1;           // [guest] smp: vcpus (the others wait for INIT-SIPI-SIPI)
+    std::string serial_in;           // [guest] serial_in: a file in the scenario directory fed to the UART, or empty
 
     std::vector<std::string> profiles;  // [run] profiles, in file order
     std::uint64_t max_instructions = 0; // [run] max_instructions
+    std::uint64_t max_vtime_ms = kDefaultMaxVtimeMs;  // [run] max_vtime_ms: the run fails past this much virtual time
+    std::uint64_t quantum_us = 0;       // [run] quantum_us: a vcpu's time slice (0: the hypervisor's default)
     // [run] paging, in file order: each listed profile runs in each of these
     // modes it has. Empty (the key is absent): in the profile's default only.
     std::vector<std::string> paging;

@@ -84,9 +84,11 @@ MachineResult run_machine(const MachineConfig& config, const MachineOutput& outp
         return result;
     }
     const std::uint64_t decoy_base = (kModuleBase + config.guest_image.size() + 0xfff) & ~std::uint64_t{0xfff};
-    if (config.decoy_bytes % 4096 ||
-        config.guest_image.size() + config.decoy_bytes > config.memory_bytes - kModuleBase - 8 * 1024 * 1024) {
-        result.error = "guest image (and decoy) do not fit in machine memory";
+    const std::uint64_t input_base = decoy_base + ((config.decoy_bytes + 0xfff) & ~std::uint64_t{0xfff});
+    const std::uint64_t input_pages = (config.serial_input.size() + 0xfff) & ~std::uint64_t{0xfff};
+    if (config.decoy_bytes % 4096 || config.guest_image.size() + config.decoy_bytes + input_pages >
+                                         config.memory_bytes - kModuleBase - 8 * 1024 * 1024) {
+        result.error = "guest image (with decoy and serial input) does not fit in machine memory";
         return result;
     }
 
@@ -112,6 +114,7 @@ MachineResult run_machine(const MachineConfig& config, const MachineOutput& outp
     VmxCpu vmx(memory, host, *profile);
     Engine engine(memory, *profile);
     if (config.max_guest_instructions) engine.set_instruction_limit(config.max_guest_instructions);
+    if (config.max_vtime_ns) engine.set_vtime_limit(config.max_vtime_ns);
     vmx.set_tlb_flush_hook([&engine] { engine.flush_tlb(); });
 
     SimContext ctx;
@@ -129,6 +132,10 @@ MachineResult run_machine(const MachineConfig& config, const MachineOutput& outp
     boot.modules[0] = BootModule{Hpa{kModuleBase}, config.guest_image.size(), config.guest_cmdline.c_str()};
     boot.module_count = 1;
     if (config.decoy_bytes) boot.modules[boot.module_count++] = BootModule{Hpa{decoy_base}, config.decoy_bytes, "decoy"};
+    if (!config.serial_input.empty()) {
+        std::memcpy(memory.data() + input_base, config.serial_input.data(), config.serial_input.size());
+        boot.modules[boot.module_count++] = BootModule{Hpa{input_base}, config.serial_input.size(), "serial-in"};
+    }
     boot.cmdline = config.cmdline.c_str();
 
     std::string abort_reason;

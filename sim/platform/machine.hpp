@@ -22,6 +22,10 @@ struct MachineConfig {
     std::string guest_cmdline;              // boot module 0's string
     std::string cmdline;                    // the hypervisor's command line (guest parameters)
     std::uint64_t max_guest_instructions = 0;  // 0: no limit; else the run ends with an error past it
+    std::uint64_t max_vtime_ns = 0;   // 0: no limit; else the run ends with an error past this virtual time
+    // Bytes for the guest's UART receiver, handed over as the boot module
+    // named "serial-in" (the hypervisor feeds them at the line rate).
+    std::vector<std::uint8_t> serial_input;
     // Isolation check: this many bytes (a multiple of 4 KiB) of machine memory
     // after the guest image filled with a fixed pattern and handed to the
     // hypervisor as boot module 1, memory that belongs to someone else (as

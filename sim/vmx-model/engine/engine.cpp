@@ -151,10 +151,18 @@ void Engine::cancel_external_interrupt()
     impl_->update_async_deadline();
 }
 
+void Engine::check_vtime_limit(u64 vtime)
+{
+    if (vtime_limit_ && vtime > vtime_limit_)
+        engine_abort("the guest ran past its virtual time limit of " + std::to_string(vtime_limit_ / 1'000'000) +
+                     " ms (" + std::to_string(instructions_) + " instructions)");
+}
+
 bool Engine::idle_until_external_interrupt()
 {
     if (!ext_pending_) return false;
     const u64 now = vtime_ns();
+    check_vtime_limit(ext_deadline_ > now ? ext_deadline_ : now);
     if (ext_deadline_ > now) impl_->idle_ns += ext_deadline_ - now;
     cancel_external_interrupt();
     return true;

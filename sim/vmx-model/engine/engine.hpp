@@ -89,6 +89,11 @@ public:
     // Switch the machine off (abort_machine) once the guest has executed more
     // than `limit` instructions; 0: no limit. A hung guest cannot hang CI.
     void set_instruction_limit(u64 limit) { instruction_limit_ = limit; }
+    // Switch the machine off once virtual time passes `limit` ns; 0: no
+    // limit. A guest that idles on a timer forever executes few
+    // instructions, yet must not run forever either. Checked when the host
+    // idles (time jumps) and at the guest's slow-path block boundaries.
+    void set_vtime_limit(u64 limit) { vtime_limit_ = limit; }
     bool external_interrupt_pending() const { return ext_pending_; }
 
     // Drop cached translations (INVEPT, INVVPID, VM entry) / translated code.
@@ -110,6 +115,8 @@ private:
     u64 instructions_ = 0;
     u64 host_efer_ = 0;
     u64 instruction_limit_ = 0;
+    u64 vtime_limit_ = 0;
+    void check_vtime_limit(u64 vtime);
     u64 exits_ = 0;
     bool ext_pending_ = false;
     u64 ext_deadline_ = ~u64{0};

@@ -264,6 +264,7 @@ bool Engine::Impl::stop_at_deadline(u64 address, const Block& block)
 
 bool Engine::Impl::async_check()
 {
+    if (engine.vtime_limit_) engine.check_vtime_limit(engine.vtime_ns());
     const bool windows = proc & (vmx::proc::INTERRUPT_WINDOW_EXITING | vmx::proc::NMI_WINDOW_EXITING);
     if (!windows && async_deadline == ~u64{0}) return false;
     const u64 now = engine.vtime_ns();

@@ -38,10 +38,20 @@ void log_capabilities()
     const u32 max_leaf = hal::cpuid(0, 0).eax;
     log_cpuid(0, 0);
     log_cpuid(1, 0);
+    // MONITOR/MWAIT (5), performance monitoring (0xA), XSAVE state
+    // components (0xD: subleaf 0, 1 and one per state component 2..9), TSC
+    // and crystal clock (0x15), processor frequency (0x16): what the
+    // hypervisor's guest CPUID view and the sim's TSC rate derive from.
+    if (max_leaf >= 5) log_cpuid(5, 0);
     if (max_leaf >= 7) {
         const u32 max_sub7 = hal::cpuid(7, 0).eax;
         for (u32 sub = 0; sub <= max_sub7 && sub < 4; ++sub) log_cpuid(7, sub);
     }
+    if (max_leaf >= 0xa) log_cpuid(0xa, 0);
+    if (max_leaf >= 0xd)
+        for (u32 sub = 0; sub <= 9; ++sub) log_cpuid(0xd, sub);
+    if (max_leaf >= 0x15) log_cpuid(0x15, 0);
+    if (max_leaf >= 0x16) log_cpuid(0x16, 0);
     const u32 max_ext = hal::cpuid(0x80000000, 0).eax;
     for (u32 leaf = 0x80000000; leaf <= max_ext && leaf <= 0x80000008; ++leaf) log_cpuid(leaf, 0);
 

@@ -36,6 +36,17 @@ void handle_ept_violation(Vcpu& vcpu, const ExitInfo& exit);
 void handle_task_switch(Vcpu& vcpu, const ExitInfo& exit);
 void handle_unexpected(Vcpu& vcpu, const ExitInfo& exit);
 
+// RAX after IN of `size` bytes read `value` (exit_io.cpp). IN AL and IN AX
+// write only AL/AX and keep the rest of RAX; IN EAX writes a 32-bit
+// register, which zero-extends into RAX[63:32] (SDM Vol. 1 3.4.1.1; in
+// 32-bit modes those bits are undefined, so zero is right there too).
+constexpr u64 io_in_rax(u64 rax, u32 value, unsigned size)
+{
+    if (size == 4) return value;
+    const u64 mask = size == 1 ? 0xff : 0xffff;
+    return (rax & ~mask) | (value & mask);
+}
+
 // CPUID as the guest sees it (exit_cpuid.cpp): pure given the host's answer.
 struct CpuidRegs {
     u32 eax, ebx, ecx, edx;

@@ -109,11 +109,7 @@ void handle_io(Vcpu& v, const ExitInfo& exit)
     }
     devices::IoBus& bus = v.domain().io();
     if (q.in) {
-        const u32 value = bus.read(q.port, q.size);
-        const u64 rax = v.regs.gpr[0];
-        // IN AL/AX merges into RAX; IN EAX (outside 64-bit mode) replaces bits 31:0.
-        const u64 m = devices::size_mask(q.size);
-        v.regs.gpr[0] = (rax & ~m) | value;
+        v.regs.gpr[0] = io_in_rax(v.regs.gpr[0], bus.read(q.port, q.size), q.size);
     } else {
         bus.write(q.port, q.size, static_cast<u32>(v.regs.gpr[0]) & devices::size_mask(q.size));
     }
