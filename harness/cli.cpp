@@ -73,7 +73,7 @@ void add_run_command(CLI::App& app, RunOptions& options)
     run->add_option("--max-vtime-ms", options.max_vtime_ms,
                     "Fail the run past this much virtual time (default: [run] max_vtime_ms, else 120000)")
         ->type_name("MS");
-    run->add_option("--quantum-us", options.quantum_us, "A vcpu's time slice when others are runnable (default 100)")
+    run->add_option("--quantum-us", options.quantum_us, "A vcpu's time slice when others are runnable (default 1000)")
         ->type_name("US");
 }
 

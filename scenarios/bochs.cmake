@@ -44,7 +44,7 @@ if(NOT status EQUAL 0)
         "(Bochs's files: ${OUT}/rig)")
 endif()
 
-execute_process(COMMAND ${XENO} run ${SCENARIO} --profile ${PROFILE} ${paging_args} --trace ${OUT}/sim.trace
+execute_process(COMMAND ${XENO} run ${SCENARIO} --profile ${PROFILE} ${paging_args} --expect --trace ${OUT}/sim.trace
     RESULT_VARIABLE status OUTPUT_VARIABLE stdout ERROR_VARIABLE stderr)
 if(NOT status EQUAL 0)
     message(FATAL_ERROR "xeno run ${SCENARIO} --profile ${PROFILE} ${paging_args} exited with ${status}:\n${stdout}${stderr}")

@@ -20,7 +20,7 @@ endif()
 get_filename_component(out_dir ${OUT} DIRECTORY)
 file(MAKE_DIRECTORY ${out_dir})
 file(REMOVE ${OUT})
-execute_process(COMMAND ${XENO} run ${SCENARIO} --profile ${PROFILE} ${paging_args} --trace ${OUT}
+execute_process(COMMAND ${XENO} run ${SCENARIO} --profile ${PROFILE} ${paging_args} --expect --trace ${OUT}
     RESULT_VARIABLE status OUTPUT_VARIABLE stdout ERROR_VARIABLE stderr)
 if(NOT status EQUAL 0)
     message(FATAL_ERROR "xeno run ${SCENARIO} --profile ${PROFILE} ${paging_args} exited with ${status}:\n${stdout}${stderr}")

@@ -3,7 +3,7 @@
 # the VM exits (run-bochs.sh --witness): the same exits, in the same order,
 # with the same basic reason and exit qualification.
 #   witness-compare.sh TRACE(com2.txt) WITNESS(witness.txt)
-# Trace lines:   exit <n> <REASON_NAME> [async] qual=0x<q> ...
+# Trace lines:   exit <n> [v<vcpu>] <REASON_NAME> [async] qual=0x<q> ...
 # Witness lines: <icount>d[CPU0  ] VMEXIT reason = <n> (<name>) qualification=0x<q>
 # Reason names map to numbers through enum ExitReason in
 # src/arch/x86/vmx/vmx_arch.hpp. Exit status 0 when they agree; otherwise the
@@ -20,8 +20,9 @@ awk '/^enum class ExitReason/ {on=1; next} on && /^};/ {exit}
      on { gsub(/[,]/, ""); if ($2 == "=") print $1, $3 }' "$arch" > "$tmp/names"
 awk 'NR == FNR { num[$1] = $2; next }
      $1 == "exit" {
+         r = ($3 ~ /^v[0-9]+$/) ? $4 : $3
          q = "?"; for (i = 3; i <= NF; ++i) if ($i ~ /^qual=/) q = substr($i, 6)
-         n = ($3 in num) ? num[$3] : $3
+         n = (r in num) ? num[r] : r
          print n, q
      }' "$tmp/names" "$trace" > "$tmp/trace"
 sed -n 's/.*VMEXIT reason = \([0-9]*\) (.*) qualification=\(0x[0-9a-fA-F]*\).*/\1 \2/p' "$witness" |

@@ -9,6 +9,7 @@
 #include <array>
 
 #include "arch/x86/vmx/vmx_arch.hpp"
+#include "sim/vmx-model/model_controls.hpp"
 #include "sim/vmx-model/vmcs_store.hpp"
 
 namespace xeno::sim {
@@ -138,7 +139,11 @@ CpuProfile make_penryn()
     c.push_back({4, 1, true, 0x04000122, 0x01C0003F, 0x0000003F, 0x00000001});
     c.push_back({4, 2, true, 0x04004143, 0x05C0003F, 0x00000FFF, 0x00000001});
     c.push_back({4, 3, true, 0, 0, 0, 0});
+    c.push_back({5, 0, false, 0x40, 0x40, 0x3, 0x03122220});  // MONITOR/MWAIT: 64-byte lines, C-states
     c.push_back({7, 0, true, 0, 0, 0, 0});  // reserved on this model
+    c.push_back({0xa, 0, false, 0x07280202, 0, 0, 0x503});  // perfmon v2: 2 counters, 40 bits; 3 fixed
+    // XSAVE: x87 and SSE state, 576 bytes (EBX for XCR0 = 1, as at reset).
+    c.push_back({0xd, 0, true, 0x3, 0x240, 0x240, 0});
     c.push_back({0x80000000, 0, false, 0x80000008, 0, 0, 0});
     c.push_back({0x80000001, 0, false, 0, 0, b32(0), b32(11) | b32(20) | b32(29)});  // LAHF; SYSCALL NX LM
     add_brand(c, "Intel(R) Core(TM)2 Duo CPU     T9600  @ 2.80GHz");
@@ -146,6 +151,9 @@ CpuProfile make_penryn()
     c.push_back({0x80000006, 0, false, 0, 0, 0x18008040, 0});
     c.push_back({0x80000007, 0, false, 0, 0, 0, 0});
     c.push_back({0x80000008, 0, false, 0x00003028, 0, 0, 0});  // 40-bit physical, 48-bit linear
+    // No leaf 15H/16H (maximum leaf 0DH): the frequency of the brand string.
+    p.tsc_hz = 2'800'000'000;
+    p.implemented = model_controls(p.vmx);
     return p;
 }
 
@@ -215,7 +223,22 @@ CpuProfile make_skylake()
     // Leaf 7: FSGSBASE TSC_ADJUST BMI1 AVX2 FDP SMEP BMI2 ERMS INVPCID FCS/FDS
     // AVX512F/DQ RDSEED ADX SMAP CLFLUSHOPT CLWB AVX512CD/BW/VL (as Bochs reports).
     const u32 ebx7 = 0xd19f27eb;
+    c.push_back({5, 0, false, 0x40, 0x40, 0x3, 0x2020});  // MONITOR/MWAIT
     c.push_back({7, 0, true, 0, ebx7, 0, 0});
+    c.push_back({0xa, 0, false, 0x07300404, 0, 0, 0x603});  // perfmon v4: 4 counters, 48 bits; 3 fixed
+    // XSAVE: x87, SSE, AVX, AVX-512 (opmask, ZMM_Hi256, Hi16_ZMM); EBX for
+    // XCR0 = 1 (reset); subleaf 1: XSAVEOPT, XSAVEC, XGETBV with ECX=1,
+    // XSAVES; then size and offset of each component.
+    c.push_back({0xd, 0, true, 0xe7, 0x240, 0xa80, 0});
+    c.push_back({0xd, 1, true, 0xf, 0, 0, 0});
+    c.push_back({0xd, 2, true, 0x100, 0x240, 0, 0});
+    c.push_back({0xd, 5, true, 0x40, 0x440, 0, 0});
+    c.push_back({0xd, 6, true, 0x200, 0x480, 0, 0});
+    c.push_back({0xd, 7, true, 0x400, 0x680, 0, 0});
+    // TSC/crystal ratio 292/2 with the crystal frequency not enumerated;
+    // base 3500 MHz, maximum 4000 MHz, bus 100 MHz.
+    c.push_back({0x15, 0, false, 2, 0x124, 0, 0});
+    c.push_back({0x16, 0, false, 0xdac, 0xfa0, 0x64, 0});
     c.push_back({0x80000000, 0, false, 0x80000008, 0, 0, 0});
     // LAHF LZCNT PREFETCHW; SYSCALL NX 1G-pages RDTSCP LM
     c.push_back({0x80000001, 0, false, 0, 0, b32(0) | b32(5) | b32(8),
@@ -225,6 +248,12 @@ CpuProfile make_skylake()
     c.push_back({0x80000006, 0, false, 0, 0, 0x01006040, 0});
     c.push_back({0x80000007, 0, false, 0, 0, 0, b32(8)});  // invariant TSC
     c.push_back({0x80000008, 0, false, 0x00003028, 0, 0, 0});
+    // Leaf 16H's base frequency. Leaf 15H gives the TSC as 146 times a
+    // crystal whose frequency it leaves out (ECX = 0); software then takes
+    // the crystal from the base frequency (3500 MHz * 2 / 292), which gives
+    // the same 3.5 GHz.
+    p.tsc_hz = 3'500'000'000;
+    p.implemented = model_controls(p.vmx);
     return p;
 }
 

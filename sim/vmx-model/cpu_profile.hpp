@@ -85,10 +85,24 @@ inline constexpr u64 VMWRITE_ANY_FIELD = u64{1} << 29;
 inline constexpr u64 INJECT_ILEN_0 = u64{1} << 30;
 }  // namespace misc_cap
 
+// The allowed-1 VM-execution, VM-exit and VM-entry controls that the
+// software model implements (model_controls.cpp). The capability MSRs say
+// what the processor (Bochs) offers; a VM entry with a control the model
+// does not implement fails (VMfailValid 7) instead of running the guest
+// without the control's effect.
+struct ModelControls {
+    u32 pin, proc, proc2, exit, entry;
+};
+
 struct CpuProfile {
     const char* name;         // "penryn", "skylake"
     const char* bochs_model;  // the Bochs 2.7 cpu model it mirrors
     VmxCapabilities vmx;
+    ModelControls implemented;  // of the allowed-1 controls in vmx, those the model implements
+    // The TSC frequency, as the profile's CPUID states it (leaf 16H base
+    // frequency where there is one, else the brand string): the virtual TSC
+    // counts at this rate on virtual time (engine/vtime.hpp).
+    u64 tsc_hz;
     u64 feature_control_reset;  // IA32_FEATURE_CONTROL at reset
     u8 phys_addr_width;         // MAXPHYADDR
     u8 linear_addr_width;

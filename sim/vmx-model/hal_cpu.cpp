@@ -23,7 +23,8 @@ u64 rdmsr_host(u32 msr)
 {
     sim::HostCpu& h = host();
     if (msr == vmx::msr::IA32_TSC && !h.has_tsc_source()) {
-        h.set_tsc_source([] { return time_ns() * sim::kTscPerNs; });
+        const u64 hz = h.profile().tsc_hz;
+        h.set_tsc_source([hz] { return sim::tsc_at_ns(time_ns(), hz); });
     }
     return h.rdmsr(msr);
 }

@@ -42,6 +42,7 @@ bool is_plain_msr(u32 msr)
     case IA32_GS_BASE:
     case IA32_KERNEL_GS_BASE:
     case 0xC0000083:  // IA32_CSTAR
+    case 0xC0000103:  // IA32_TSC_AUX (RDTSCP/RDPID; VM-exit MSR-load lists may restore it)
         return true;
     default: return false;
     }

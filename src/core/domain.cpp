@@ -70,8 +70,9 @@ u64 Domain::clock_now(void*) { return hal::time_ns(); }
 
 u64 Domain::tsc_to_ns(void* context, u64 guest_tsc)
 {
+    // A guest TSC below the offset was before the machine clock started.
     const Domain& d = *static_cast<Domain*>(context);
-    return hal::time_at_tsc(guest_tsc - d.tsc_offset_);
+    return guest_tsc <= d.tsc_offset_ ? 0 : hal::time_at_tsc(guest_tsc - d.tsc_offset_);
 }
 
 u64 Domain::ns_to_tsc(void* context, u64 ns)

@@ -61,8 +61,9 @@ void Scheduler::arm_host_timer(bool slice)
 {
     u64 deadline = domain_.timers().earliest();
     if (slice && slice_end_ < deadline) deadline = slice_end_;
-    if (deadline == armed_) return;
-    armed_ = deadline;
+    // Armed before every entry, even for the same deadline: on hardware the
+    // one-shot may have fired while the hypervisor ran (the interrupt then
+    // taken in root operation), leaving nothing armed.
     hal::timer_set_deadline(deadline);
 }
 
@@ -92,10 +93,8 @@ bool Scheduler::idle()
         domain_.end(DomainEnd::HALTED, kGuestCrashStatus, "halted with interrupts disabled");
         return false;
     }
-    armed_ = deadline;
     hal::timer_set_deadline(deadline);
     hal::wait_for_interrupt();
-    armed_ = hal::kNoDeadline;  // the interrupt consumed it
     return true;
 }
 
@@ -124,7 +123,6 @@ hal::VmxResult Scheduler::run()
         if (r != hal::VmxResult::SUCCEED) return r;
     }
     hal::timer_set_deadline(hal::kNoDeadline);
-    armed_ = hal::kNoDeadline;
     return hal::VmxResult::SUCCEED;
 }
 

@@ -39,10 +39,6 @@ public:
     // domain ended).
     bool before_entry(Vcpu& vcpu);
 
-    // A host timer interrupt arrived (an EXTERNAL_INTERRUPT exit): the timer
-    // is disarmed until before_entry arms it again.
-    void host_timer_fired() { armed_ = ~u64{0}; }
-
     // The vcpu that ran last (whose VMCS is current), or null.
     Vcpu* current() { return current_; }
     u64 switches() const { return switches_; }
@@ -60,7 +56,6 @@ private:
     Vcpu* current_ = nullptr;
     u32 next_ = 0;            // round robin: where the next search starts
     u64 slice_end_ = ~u64{0};
-    u64 armed_ = ~u64{0};     // what the host timer is armed for
     u64 switches_ = 0;
 };
 

@@ -4,9 +4,10 @@
 
 namespace xeno {
 
-void format_trace_line(Writer& out, u64 seq, const vmx::ExitInfo& e)
+void format_trace_line(Writer& out, u64 seq, const vmx::ExitInfo& e, i32 vcpu)
 {
     out.str("exit ").dec(seq).ch(' ');
+    if (vcpu >= 0) out.ch('v').dec(static_cast<u64>(vcpu)).ch(' ');
     if (e.entry_failure) out.str("ENTRY_FAIL_");
     out.str(vmx::exit_reason_name(e.reason));
     if (vmx::exit_is_async(e.reason)) out.str(" async");
@@ -18,10 +19,10 @@ void format_trace_line(Writer& out, u64 seq, const vmx::ExitInfo& e)
     if (e.guest_linear_valid) out.str(" gla=").hex(e.guest_linear);
 }
 
-void trace_exit(u64 seq, const vmx::ExitInfo& exit)
+void trace_exit(u64 seq, const vmx::ExitInfo& exit, i32 vcpu)
 {
     FixedWriter<192> line;
-    format_trace_line(line, seq, exit);
+    format_trace_line(line, seq, exit, vcpu);
     line.ch('\n');
     hal::console_write(hal::Channel::TRACE, line.c_str(), line.size());
 }

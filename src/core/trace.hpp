@@ -1,5 +1,7 @@
 // The canonical exit trace (DESIGN.md "Traces"): one line per VM exit,
-//   exit <seq> <REASON>[ async] qual=0x<q> rip=0x<rip> len=<n>[ info=0x<i>][ gpa=0x<a>][ gla=0x<a>]
+//   exit <seq>[ v<vcpu>] <REASON>[ async] qual=0x<q> rip=0x<rip> len=<n>[ info=0x<i>][ gpa=0x<a>][ gla=0x<a>]
+// <seq> counts the exits of the vcpu; v<vcpu> names it in a domain with more
+// than one (single-vcpu traces keep the shorter form).
 // REASON is vmx::exit_reason_name(reason), ENTRY_FAIL_<name> for VM-entry
 // failures. info appears when the exit interruption information is valid, gpa
 // for EPT violations/misconfigurations, gla when the guest-linear field is.
@@ -14,9 +16,11 @@
 namespace xeno {
 
 // The line without its '\n'. Pure: unit tested.
-void format_trace_line(Writer& out, u64 seq, const vmx::ExitInfo& exit);
+// vcpu < 0: no vcpu field.
+inline constexpr i32 kNoVcpuField = -1;
+void format_trace_line(Writer& out, u64 seq, const vmx::ExitInfo& exit, i32 vcpu = kNoVcpuField);
 
 // Format and write the line (with '\n') to hal::Channel::TRACE in one write.
-void trace_exit(u64 seq, const vmx::ExitInfo& exit);
+void trace_exit(u64 seq, const vmx::ExitInfo& exit, i32 vcpu = kNoVcpuField);
 
 }  // namespace xeno

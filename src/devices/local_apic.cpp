@@ -293,6 +293,11 @@ void LocalApic::accept(const ApicMessage& m)
         // The INIT level de-assert (level-triggered, level 0) does nothing
         // on processors after the P6 family (11.4.7.4).
         if (m.level_triggered && !m.assert_level) return;
+        // INIT takes effect when it arrives: the APIC is reset (11.4.7.3) and
+        // waits for a SIPI at once, so a SIPI that follows before the
+        // hypervisor reset the processor's state is not lost. init_pending
+        // tells the hypervisor to do the processor part.
+        init_reset();
         init_pending_ = true;
         notify();
         return;

@@ -39,9 +39,23 @@ VmxResult invvpid(u64 type, const InvvpidDescriptor& descriptor);
 // (0 RAX, 1 RCX, 2 RDX, 3 RBX, 4 RSP, 5 RBP, 6 RSI, 7 RDI, 8-15 R8-R15).
 // RSP lives in the VMCS (GUEST_RSP) as on hardware: gpr[4] is not loaded or
 // saved by run(). CR2 is not in the VMCS, so it travels here too.
+//
+// So does the rest of the processor state that VM entries and exits leave
+// alone (SDM Vol. 3C 27.3, 28.3, 28.5: neither saved nor loaded): DR0-DR3,
+// DR6 and XCR0. The hypervisor never uses them itself (it is built without
+// extended-state code, -mgeneral-regs-only, and a VM exit sets DR7 to 400H,
+// which disables every breakpoint: SDM 28.5.1), so the guest's values may
+// stay in the processor while exits are handled; run() only has to load
+// them before an entry when they differ from what the processor holds (the
+// hypervisor changed them, or another vcpu ran), and to store DR6 after
+// each exit (a #DB in the guest writes it). xcr0 == 0: the CPU has no
+// XSAVE and run() leaves XCR0 alone.
 struct GuestRegs {
     u64 gpr[16];
     u64 cr2;
+    u64 dr[4];
+    u64 dr6 = 0xffff0ff0;  // architectural reset value (SDM Vol. 3A Table 10-1)
+    u64 xcr0 = 0;
 };
 
 enum class ExitAction : u8 {

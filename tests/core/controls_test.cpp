@@ -76,7 +76,17 @@ TEST_CASE("compute_controls: skylake-like with EPT", "[vmx][controls]")
     CHECK(c.proc & proc::ACTIVATE_SECONDARY_CONTROLS);
     CHECK_FALSE(c.proc & proc::CR3_LOAD_EXITING);  // TRUE controls allow clearing it
     CHECK_FALSE(c.proc & proc::INVLPG_EXITING);
-    CHECK(c.proc2 == (proc2::ENABLE_EPT | proc2::UNRESTRICTED_GUEST | proc2::ENABLE_VPID | proc2::ENABLE_RDTSCP));
+    CHECK(c.proc2 == (proc2::ENABLE_EPT | proc2::UNRESTRICTED_GUEST | proc2::ENABLE_VPID | proc2::ENABLE_RDTSCP |
+                      proc2::WBINVD_EXITING));
+    // What would run natively and reach the host (MWAIT parks the CPU; the
+    // monitor, the counters, the debug registers), intercepted.
+    for (u32 ctl : {proc::MWAIT_EXITING, proc::MONITOR_EXITING, proc::RDPMC_EXITING, proc::MOV_DR_EXITING}) {
+        INFO("control " << std::hex << ctl);
+        CHECK((c.proc & ctl) == ctl);
+    }
+    // GUEST_DR7 is the guest's DR7: loaded at entry, saved at exit.
+    CHECK(c.entry & entry_ctl::LOAD_DEBUG_CONTROLS);
+    CHECK(c.exit & exit_ctl::SAVE_DEBUG_CONTROLS);
     CHECK(c.load_efer);
     CHECK(c.load_pat);
     CHECK_FALSE(c.entry & entry_ctl::IA32E_MODE_GUEST);
@@ -98,6 +108,10 @@ TEST_CASE("compute_controls: penryn-like has shadow controls and vm86 exception 
     CHECK(c.proc & proc::CR3_STORE_EXITING);
     CHECK_FALSE(c.proc & proc::ACTIVATE_SECONDARY_CONTROLS);
     CHECK(c.proc2 == 0);
+    for (u32 ctl : {proc::MWAIT_EXITING, proc::MONITOR_EXITING, proc::RDPMC_EXITING, proc::MOV_DR_EXITING}) {
+        INFO("control " << std::hex << ctl);
+        CHECK((c.proc & ctl) == ctl);
+    }
     CHECK_FALSE(c.load_efer);
     CHECK_FALSE(c.load_pat);
     CHECK(c.exception_bitmap == 0xffffffffu);

@@ -78,7 +78,7 @@ TEST_CASE("decoy placement: right after the guest image, where the hypervisor al
     xeno::sim::MachineOutput out;
     const xeno::sim::MachineResult r = xeno::sim::run_machine(config, out);
     CHECK_FALSE(r.ok);
-    CHECK(r.error == "guest image (and decoy) do not fit in machine memory");
+    CHECK(r.error == "guest image (with decoy and serial input) does not fit in machine memory");
     config.decoy_bytes = 4097;
     CHECK_FALSE(xeno::sim::run_machine(config, out).ok);
 }

@@ -83,7 +83,12 @@ TEST_CASE("exit dispatch table: reason to handler", "[dispatch]")
     CHECK(exit_handler_for(48) == &handle_ept_violation);
     CHECK(exit_handler_for(kExitReasonEntryFailure | 33) == &handle_entry_failure);
     CHECK(exit_handler_for(kExitReasonEntryFailure | 34) == &handle_entry_failure);
-    CHECK(exit_handler_for(55) == &handle_unexpected);  // XSETBV: not expected yet
+    CHECK(exit_handler_for(55) == &handle_xsetbv);
+    CHECK(exit_handler_for(54) == &handle_wbinvd);
+    CHECK(exit_handler_for(29) == &handle_dr_access);
+    CHECK(exit_handler_for(36) == &handle_monitor_mwait);
+    CHECK(exit_handler_for(39) == &handle_monitor_mwait);
+    CHECK(exit_handler_for(15) == &handle_rdpmc);
     CHECK(exit_handler_for(9) == &handle_task_switch);
     CHECK(exit_handler_for(0xffff) == &handle_unexpected);
 }
@@ -111,4 +116,24 @@ TEST_CASE("guest CPUID view", "[dispatch][cpuid]")
     CHECK((r.eax | r.ebx | r.ecx | r.edx) == 0);
     r = guest_cpuid(0, 0, host);
     CHECK(r.eax == host.eax);
+    // MONITOR/MWAIT hidden (they raise #UD), no performance counters (RDPMC #GP).
+    CHECK((guest_cpuid(1, 0, CpuidRegs{0, 0, 1u << 3, 0}).ecx & (1u << 3)) == 0);
+    r = guest_cpuid(5, 0, CpuidRegs{0x40, 0x40, 3, 0x2020});
+    CHECK((r.eax | r.ebx | r.ecx | r.edx) == 0);
+    r = guest_cpuid(0xa, 0, CpuidRegs{0x07300404, 0, 0, 0x603});
+    CHECK((r.eax | r.ebx | r.ecx | r.edx) == 0);
+}
+
+TEST_CASE("trace lines of a domain with several vcpus name the vcpu", "[trace]")
+{
+    xeno::vmx::ExitInfo e;
+    e.reason = static_cast<xeno::u16>(xeno::vmx::ExitReason::HLT);
+    e.reason_field = e.reason;
+    e.rip = 0x8001;
+    e.instruction_length = 1;
+    xeno::FixedWriter<192> one, many;
+    xeno::format_trace_line(one, 7, e);
+    xeno::format_trace_line(many, 7, e, 3);
+    CHECK(std::string(one.c_str()) == "exit 7 HLT qual=0x0 rip=0x8001 len=1");
+    CHECK(std::string(many.c_str()) == "exit 7 v3 HLT qual=0x0 rip=0x8001 len=1");
 }

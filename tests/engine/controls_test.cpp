@@ -117,8 +117,10 @@ TEST_CASE("RDTSC: virtual TSC plus offset; RDTSC exiting", "[engine]")
     g.vmcs.set(f::TSC_OFFSET, 1000000);
     g.code(0x10000, {0x90, 0x90, 0x0f, 0x31, 0xf4});
     REQUIRE(g.run() == hal::VmxResult::SUCCEED);
-    // Two NOPs retired before RDTSC, no exit yet: TSC = 2 ns * 1 GHz + offset.
-    CHECK((g.regs.gpr[0] & 0xffffffff) == 1000002);
+    // Two NOPs retired before RDTSC, no exit yet: TSC = 2 ns at the
+    // profile's 3.5 GHz (7 ticks) + offset.
+    REQUIRE(g.profile.tsc_hz == 3'500'000'000);
+    CHECK((g.regs.gpr[0] & 0xffffffff) == 1000007);
     CHECK((g.regs.gpr[2] & 0xffffffff) == 0);
 
     Guest h;

@@ -137,9 +137,12 @@ TEST_CASE("VMX-preemption timer exits after value << rate virtual TSC ticks", "[
     REQUIRE(g.run() == hal::VmxResult::SUCCEED);
     REQUIRE(g.exits.size() == 1);
     CHECK(g.exits[0].reason == reason(vmx::ExitReason::PREEMPTION_TIMER));
+    // value << rate TSC ticks at the profile's TSC rate: one instruction is
+    // 1 ns of virtual time, 3.5 ticks on skylake.
     const u64 ticks = u64{100} << g.profile.preemption_timer_rate();
-    CHECK(g.exits[0].instructions >= ticks);
-    CHECK(g.exits[0].instructions < ticks + 4);  // checked at block boundaries (2-instruction blocks)
+    const u64 ns = (ticks * 1'000'000'000 + g.profile.tsc_hz - 1) / g.profile.tsc_hz;
+    CHECK(g.exits[0].instructions >= ns);
+    CHECK(g.exits[0].instructions < ns + 4);  // checked at block boundaries (2-instruction blocks)
     CHECK(g.vmcs.get(f::VMX_PREEMPTION_TIMER_VALUE) == 0);
 }
 

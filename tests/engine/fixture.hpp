@@ -35,6 +35,8 @@ struct RecordedExit {
 
 struct Guest {
     static constexpr u64 kVmcs = 0x1000;
+    Guest() = default;
+    explicit Guest(const CpuProfile& p) : profile(p) {}
     MachineMemory mem{16u << 20};
     const CpuProfile& profile = *find_cpu_profile("skylake");
     VmcsStore vmcs{mem, Hpa{kVmcs}};

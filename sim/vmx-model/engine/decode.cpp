@@ -181,11 +181,14 @@ DecodedInsn decode_insn(const u8* b, usize avail, unsigned mode)
         case 0x20: d.kind = InsnKind::MOV_FROM_CR; break;
         case 0x22: d.kind = InsnKind::MOV_TO_CR; break;
         case 0x21: case 0x23: d.kind = InsnKind::MOV_DR; break;
+        case 0x00: if (reg < 4) d.kind = InsnKind::DESC_TABLE; break;
         case 0x78: if (!opsize) vmx_kind(ExitReason::VMREAD); break;
         case 0x79: if (!opsize) vmx_kind(ExitReason::VMWRITE); break;
         case 0xc7:
             if (mod != 3 && reg == 6) vmx_kind(f3 ? ExitReason::VMXON : opsize ? ExitReason::VMCLEAR : ExitReason::VMPTRLD);
             else if (mod != 3 && reg == 7 && !f3 && !opsize) vmx_kind(ExitReason::VMPTRST);
+            else if (mod == 3 && reg == 6 && !f3) d.kind = InsnKind::RDRAND;
+            else if (mod == 3 && reg == 7 && !f3) d.kind = InsnKind::RDSEED;  // F3: RDPID
             break;
         case 0x01:
             if (mod == 3) {
@@ -194,7 +197,8 @@ DecodedInsn decode_insn(const u8* b, usize avail, unsigned mode)
                 case 0xc2: vmx_kind(ExitReason::VMLAUNCH); break;
                 case 0xc3: vmx_kind(ExitReason::VMRESUME); break;
                 case 0xc4: vmx_kind(ExitReason::VMXOFF); break;
-                case 0xd4: vmx_kind(ExitReason::VMFUNC); break;
+                case 0xd4: d.kind = InsnKind::VMFUNC; break;
+                case 0xd0: d.kind = InsnKind::XGETBV; break;
                 case 0xc8: d.kind = InsnKind::MONITOR; break;
                 case 0xc9: d.kind = InsnKind::MWAIT; break;
                 case 0xd1: d.kind = InsnKind::XSETBV; break;
@@ -205,12 +209,16 @@ DecodedInsn decode_insn(const u8* b, usize avail, unsigned mode)
                 d.kind = InsnKind::INVLPG;
             } else if (reg == 6) {
                 d.kind = InsnKind::LMSW;
+            } else if (reg < 4) {
+                d.kind = InsnKind::DESC_TABLE;
             }
             break;
         default: break;
         }
     } else if (map == 3 && opsize && (op == 0x80 || op == 0x81)) {
         vmx_kind(op == 0x80 ? ExitReason::INVEPT : ExitReason::INVVPID);
+    } else if (map == 3 && opsize && op == 0x82 && mod != 3) {
+        d.kind = InsnKind::INVPCID;
     }
     (void)rm;
     return d;

@@ -25,11 +25,17 @@ enum class InsnKind : u8 {
     MOV_DR,
     INVLPG,
     VMX,           // VMCALL, VMLAUNCH, ... (unconditional exits in non-root)
+    VMFUNC,        // #UD without "enable VM functions", else EPTP switching or an exit
     INT3,
     INTO,
     INT_N,
     INT1,          // ICEBP
     XSETBV,
+    XGETBV,        // emulated: the model holds the guest's XCR0 (Unicorn's CPU has no XSAVE)
+    DESC_TABLE,    // LGDT/LIDT/SGDT/SIDT (0F 01 /0-3), SLDT/STR/LLDT/LTR (0F 00 /0-3)
+    RDRAND,
+    RDSEED,
+    INVPCID,
     INVD,
     WBINVD,
     PAUSE,

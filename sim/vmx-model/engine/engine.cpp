@@ -413,6 +413,13 @@ void Engine::Impl::load_controls()
     if (new_ept != ept || new_eptp != eptp) uc_ctl_flush_tlb(uc);
     ept = new_ept;
     eptp = new_eptp;
+    entry_msr_load_count = v.get(f::VM_ENTRY_MSR_LOAD_COUNT);
+    entry_msr_load_addr = entry_msr_load_count ? v.get(f::VM_ENTRY_MSR_LOAD_ADDR) : 0;
+    exit_msr_store_count = v.get(f::VM_EXIT_MSR_STORE_COUNT);
+    exit_msr_store_addr = exit_msr_store_count ? v.get(f::VM_EXIT_MSR_STORE_ADDR) : 0;
+    exit_msr_load_count = v.get(f::VM_EXIT_MSR_LOAD_COUNT);
+    exit_msr_load_addr = exit_msr_load_count ? v.get(f::VM_EXIT_MSR_LOAD_ADDR) : 0;
+    mtf_update_hook();
 }
 
 void Engine::Impl::load_guest_state()
@@ -448,7 +455,13 @@ void Engine::Impl::load_guest_state()
     set_reg(UC_X86_REG_EFLAGS, rflags);
     set_reg(UC_X86_REG_RIP, v.get(f::GUEST_RIP));
     set_reg(UC_X86_REG_RSP, v.get(f::GUEST_RSP));
-    set_reg(UC_X86_REG_DR7, v.get(f::GUEST_DR7));
+    // 26.3.2.1: DR7 and IA32_DEBUGCTL from the VMCS with "load debug
+    // controls"; without it they keep what the processor had, which after
+    // the VM exit that returned to the host is DR7 = 400H (28.5.1) and a
+    // DEBUGCTL the host never changes (0).
+    const bool load_debug = entry_ctls & vmx::entry_ctl::LOAD_DEBUG_CONTROLS;
+    set_reg(UC_X86_REG_DR7, load_debug ? v.get(f::GUEST_DR7) : 0x400);
+    debugctl = load_debug ? v.get(f::GUEST_IA32_DEBUGCTL) : 0;
     for (int i = 0; i < 16; ++i)
         if (i != 4) set_reg(kGprIds[i], regs->gpr[i]);
     auto wrmsr = [&](u32 msr, u64 value) {
@@ -516,7 +529,10 @@ void Engine::Impl::save_guest_state()
     v.set(f::GUEST_RFLAGS, reg(UC_X86_REG_EFLAGS));
     v.set(f::GUEST_RIP, rip());
     v.set(f::GUEST_RSP, reg(UC_X86_REG_RSP));
-    v.set(f::GUEST_DR7, reg(UC_X86_REG_DR7));
+    if (exit_ctls & vmx::exit_ctl::SAVE_DEBUG_CONTROLS) {  // 28.3.1
+        v.set(f::GUEST_DR7, reg(UC_X86_REG_DR7));
+        v.set(f::GUEST_IA32_DEBUGCTL, debugctl);
+    }
     auto rdmsr = [&](u32 msr) {
         uc_x86_msr m{msr, 0};
         uc_reg_read(uc, UC_X86_REG_MSR, &m);
@@ -535,8 +551,9 @@ void Engine::Impl::save_guest_state()
 void Engine::Impl::save_preemption_timer()
 {
     if (!(pin & vmx::pin::PREEMPTION_TIMER) || !(exit_ctls & vmx::exit_ctl::SAVE_PREEMPTION_TIMER)) return;
-    const u64 now = engine.vtime_ns();
-    const u64 left = preemption_deadline > now ? preemption_deadline - now : 0;
+    // The TSC ticks left until the deadline, at the profile's rate (25.5.1).
+    const u64 now = engine.vtime_ns(), hz = engine.profile_.tsc_hz;
+    const u64 left = preemption_deadline > now ? tsc_at_ns(preemption_deadline, hz) - tsc_at_ns(now, hz) : 0;
     vmcs->set(f::VMX_PREEMPTION_TIMER_VALUE, static_cast<u32>(left >> engine.profile_.preemption_timer_rate()));
 }
 
@@ -592,7 +609,8 @@ u64 Engine::Impl::read(u32 enc)
     case f::GUEST_CR0.kEncoding: return reg(UC_X86_REG_CR0);
     case f::GUEST_CR3.kEncoding: return reg(UC_X86_REG_CR3);
     case f::GUEST_CR4.kEncoding: return reg(UC_X86_REG_CR4);
-    case f::GUEST_DR7.kEncoding: return reg(UC_X86_REG_DR7);
+    case f::GUEST_DR7.kEncoding:
+        return (exit_ctls & vmx::exit_ctl::SAVE_DEBUG_CONTROLS) ? reg(UC_X86_REG_DR7) : vmcs->get(enc);
     case f::GUEST_INTERRUPTIBILITY_INFO.kEncoding: return interruptibility;
     case f::GUEST_ACTIVITY_STATE.kEncoding: return activity;
     default: break;

@@ -58,6 +58,16 @@ public:
     // runs with its bits other than LMA/LME (26.3.2.1), NXE above all.
     void set_host_efer(u64 efer) { host_efer_ = efer; }
     u64 host_efer() const { return host_efer_; }
+    // Writes a host MSR at a VM exit: the VM-exit MSR-load list and the
+    // "load IA32_PAT/IA32_EFER" exit controls (SDM Vol. 3C 28.3.1, 28.4).
+    // False: the host refused the value (a VMX abort). Default: none set,
+    // and a VM exit that needs one aborts the machine.
+    using HostMsrWriter = std::function<bool(u32 msr, u64 value)>;
+    void set_host_msr_writer(HostMsrWriter writer) { host_msr_writer_ = std::move(writer); }
+    // Where the model says what it does not implement when a guest runs
+    // into it (one line, no newline); default: nowhere.
+    using Logger = std::function<void(const char* line)>;
+    void set_logger(Logger logger) { logger_ = std::move(logger); }
 
     // Enter the guest of vmcs and run it until the handler returns YIELD.
     // The caller did the launch-state checks. VMfailValid leaves the error in
@@ -112,6 +122,8 @@ private:
     uc_engine* uc_ = nullptr;
     std::unique_ptr<Impl> impl_;
     EntryCheck entry_check_;
+    HostMsrWriter host_msr_writer_;
+    Logger logger_;
     u64 instructions_ = 0;
     u64 host_efer_ = 0;
     u64 instruction_limit_ = 0;

@@ -98,17 +98,20 @@ bool Engine::Impl::decode_block(u64 address, u32 size)
         while (i < size) {
             DecodedInsn d = decode_insn(buf.data() + i, size - i, mode);
             b.offsets.push_back(static_cast<u16>(i));
-            if (d.length == 0) break;
-            if (needs_site(d.kind)) {
-                const u64 at = address + i;
-                if (hooked.find(at) == hooked.end()) {
-                    uc_hook h;
-                    uc_hook_add(uc, &h, UC_HOOK_CODE, reinterpret_cast<void*>(site_cb), this, at, at);
-                    hooked.emplace(at, h);
-                    added = true;
-                }
-                sites[at] = d;
+            if (d.length == 0) {
+                // The block ends inside this instruction: Unicorn stopped
+                // translating where it raises a fault, having read only the
+                // opcode (MOV DR at CPL 3: #GP). Its hook must still run
+                // first when the VM exit has priority over that fault
+                // (26.1.3), so decode it from its own bytes.
+                u8 whole[15] = {};
+                usize n = 15;
+                while (n && !read_linear(address + i, whole, n)) --n;
+                d = n ? decode_insn(whole, n, mode) : DecodedInsn{};
+                if (d.length != 0 && needs_site(d.kind)) added |= install_site(address + i, d);
+                break;
             }
+            if (needs_site(d.kind)) added |= install_site(address + i, d);
             i += d.length;
         }
     } else {
@@ -125,6 +128,16 @@ bool Engine::Impl::decode_block(u64 address, u32 size)
     }
     blocks[address] = std::move(b);
     return added;
+}
+
+bool Engine::Impl::install_site(u64 at, const DecodedInsn& d)
+{
+    sites[at] = d;
+    if (hooked.find(at) != hooked.end()) return false;
+    uc_hook h;
+    uc_hook_add(uc, &h, UC_HOOK_CODE, reinterpret_cast<void*>(site_cb), this, at, at);
+    hooked.emplace(at, h);
+    return true;  // a new hook: takes effect in a fresh translation
 }
 
 void Engine::Impl::note_code_page(u64 linear_page, u64 block_address)

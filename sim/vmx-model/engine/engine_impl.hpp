@@ -59,6 +59,7 @@ struct Engine::Impl final : LiveGuestState {
     void save_guest_state();       // CPU -> VMCS guest-state area (27.3)
     void load_controls();
     bool enter();                  // checks + load + injection; false: stop (yield/fail)
+    bool full_entry();             // checks, controls, guest state, MSR-load list (failures reported); false: stop
     bool entry_checks_pass();
     void arm_preemption_timer();
     void save_preemption_timer();
@@ -73,6 +74,7 @@ struct Engine::Impl final : LiveGuestState {
     void halt_wait();
     bool async_check();
     bool decode_block(u64 address, u32 size);
+    bool install_site(u64 at, const DecodedInsn& d);  // true: a new code hook
     bool take_exit(u64 address, ExitInfo x);
     void emulate_skip(u64 address, u64 next_rip);
     bool io_exits(u32 port, u32 size);
@@ -268,6 +270,61 @@ struct Engine::Impl final : LiveGuestState {
     bool walk_fetch = false;  // the failed fill was an instruction fetch
 
     uc_hook block_hook = 0, intr_hook = 0, tlb_hook = 0, invalid_hook = 0, edge_hook = 0;
+
+    // ---- engine_guest_extras.cpp: DR0-DR3, DR6, XCR0 (hal::GuestRegs) ----
+    // The processor state VM entries and exits leave alone, as hal::run's
+    // register block carries it: loaded into the engine before each entry,
+    // DR6 stored back after each exit.
+    u64 xcr0 = 0;               // the guest's XCR0 (Unicorn's CPU has no XSAVE: XGETBV is emulated)
+    u64 debugctl = 0;           // the guest's IA32_DEBUGCTL (Unicorn has none; load/save debug controls)
+    hal::GuestRegs extras_loaded{};  // what load_guest_extras last gave the engine
+    bool extras_valid = false;
+    void load_guest_extras();
+    void store_guest_extras();
+    bool site_xgetbv(u64 address, const DecodedInsn& d);
+
+    // ---- engine_msr_lists.cpp: VM-entry MSR-load, VM-exit MSR-store/load (SDM 26.4, 28.4) ----
+    u32 entry_msr_load_count = 0, exit_msr_store_count = 0, exit_msr_load_count = 0;
+    u64 entry_msr_load_addr = 0, exit_msr_store_addr = 0, exit_msr_load_addr = 0;
+    // 0: loaded; else the 1-based index of the entry that failed (reason 34).
+    u32 load_entry_msr_list();
+    // At a VM exit: guest MSRs into the store list, host MSRs from the load
+    // list and the "load IA32_PAT/EFER" host fields (28.3.1, 28.4).
+    void exit_msrs();
+    // An entry failure with `reason` (33, 34): the handler sees it as an
+    // exit with bit 31 set; true when it resumed (the entry is retried).
+    bool report_entry_failure(u32 reason, u64 qualification);
+
+    // ---- engine_instructions.cpp: the instruction sites added for the
+    // controls the model implements and the faults that come before exits ----
+    // True when the VMX instruction at `address` faulted (#UD) instead of exiting.
+    bool vmx_instruction_faults(u64 address, const DecodedInsn& d);
+    void site_vmfunc(u64 address, const DecodedInsn& d);
+    void site_descriptor_table(u64 address, const DecodedInsn& d);
+    void site_rdrand(u64 address, const DecodedInsn& d);
+    void site_invpcid(u64 address, const DecodedInsn& d);
+    // Scaling, index, base, segment and address size of a memory operand,
+    // in the VMX instruction-information layout (SDM 28.2.5), and its
+    // displacement (the exit qualification of these exits).
+    u32 memory_operand_info(u64 address, const DecodedInsn& d, u64* displacement);
+    // The guest TSC as RDTSC reads it at the instruction at `address`:
+    // virtual time at the profile's rate, TSC scaling, TSC offset (25.6.5).
+    u64 guest_tsc(u64 address);
+    // Fault-type exception at the current instruction (retires nothing of it).
+    void fault(u64 address, u8 vector, bool error_code);
+
+    // ---- engine_mtf.cpp: the monitor trap flag (SDM 26.5.2) ----
+    uc_hook mtf_hook = 0;
+    bool mtf_armed = false;   // an instruction boundary has passed since the entry (or an event was delivered)
+    u64 mtf_armed_at = ~u64{0};  // instruction count where it was armed
+    void mtf_update_hook();      // after load_controls: install or remove the every-instruction hook
+    void mtf_entry(bool event_delivered);
+    bool mtf_boundary(u64 address);  // true: an MTF VM exit was taken at `address`
+
+    u64 random_state = 0x9e3779b97f4a7c15ull;  // RDRAND/RDSEED run by the model (deterministic)
+
+    // ---- NMI blocking (engine_instructions.cpp): IRET and injected NMIs (SDM 25.3, 26.6.1.2) ----
+    void iret_unblocks_nmi();
 };
 
 }  // namespace xeno::sim

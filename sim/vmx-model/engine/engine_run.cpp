@@ -95,30 +95,28 @@ bool Engine::Impl::entry_checks_pass()
             stop_requested = true;
             return false;
         }
-        // VM-entry failure (26.8): an exit with bit 31 set; the guest state
-        // was not loaded, so VMREADs see the VMCS as it is.
-        ExitInfo x;
-        x.reason = o.reason | vmx::kExitReasonEntryFailure;
-        x.qualification = o.qualification;
-        live = false;
-        write_exit_fields(x);
-        hal::GuestRegs r = *regs;
-        const hal::ExitAction a = handler(handler_context, *regs);
-        (void)r;
-        live = true;
-        ++engine.exits_;
-        if (a == hal::ExitAction::YIELD) {
-            stop_requested = true;
-            return false;
-        }
+        if (!report_entry_failure(o.reason, o.qualification)) return false;
+    }
+}
+
+bool Engine::Impl::full_entry()
+{
+    for (;;) {
+        if (!entry_checks_pass()) return false;
+        load_controls();
+        load_guest_state();
+        load_guest_extras();
+        // 26.4: MSRs after guest state; a failure is a VM-entry failure
+        // with the entry's 1-based index (reason 34, 26.8).
+        const u32 bad = load_entry_msr_list();
+        if (bad == 0) return true;
+        if (!report_entry_failure(static_cast<u32>(vmx::ExitReason::MSR_LOADING), bad)) return false;
     }
 }
 
 bool Engine::Impl::enter()
 {
-    if (!entry_checks_pass()) return false;
-    load_controls();
-    load_guest_state();
+    if (!full_entry()) return false;
     vmcs->set_launched(true);
     arm_preemption_timer();
     return inject_event();
@@ -128,8 +126,12 @@ void Engine::Impl::arm_preemption_timer()
 {
     preemption_deadline = ~u64{0};
     if (pin & vmx::pin::PREEMPTION_TIMER) {
+        // The timer counts down by 1 each time bit X of the TSC changes, X
+        // the rate in IA32_VMX_MISC[4:0] (25.5.1): it expires after
+        // value << X TSC ticks, at the profile's TSC rate.
         const u64 value = vmcs->get(f::VMX_PREEMPTION_TIMER_VALUE);
-        preemption_deadline = engine.vtime_ns() + (value << engine.profile_.preemption_timer_rate());
+        const u64 now = engine.vtime_ns(), hz = engine.profile_.tsc_hz;
+        preemption_deadline = ns_at_tsc(tsc_at_ns(now, hz) + (value << engine.profile_.preemption_timer_rate()), hz);
     }
     update_async_deadline();
 }
@@ -137,8 +139,24 @@ void Engine::Impl::arm_preemption_timer()
 bool Engine::Impl::inject_event()
 {
     const u32 info = vmcs->get(f::VM_ENTRY_INTR_INFO_FIELD);
-    if (!(info & vmx::intr_info::VALID)) return true;
+    if (!(info & vmx::intr_info::VALID)) {
+        mtf_entry(false);
+        return true;
+    }
     vmcs->set(f::VM_ENTRY_INTR_INFO_FIELD, info & ~vmx::intr_info::VALID);
+    if (((info & vmx::intr_info::TYPE_MASK) >> vmx::intr_info::TYPE_SHIFT) == 7) {
+        // Type 7, vector 0: a pending MTF VM exit (26.6.2), taken right
+        // after the entry, before any instruction.
+        ExitInfo x;
+        x.reason = static_cast<u32>(vmx::ExitReason::MONITOR_TRAP_FLAG);
+        return exit(x);
+    }
+    // 26.6.1.2: injecting an NMI blocks NMIs (with "virtual NMIs": virtual
+    // NMIs) until an IRET (engine_instructions.cpp, iret_unblocks_nmi).
+    if (((info & vmx::intr_info::TYPE_MASK) >> vmx::intr_info::TYPE_SHIFT) ==
+        static_cast<u32>(InterruptionType::NMI))
+        interruptibility |= vmx::interruptibility::BLOCKING_BY_NMI;
+    mtf_entry(true);
     Event e;
     e.vector = static_cast<u8>(info & vmx::intr_info::VECTOR_MASK);
     e.type = static_cast<InterruptionType>((info & vmx::intr_info::TYPE_MASK) >> vmx::intr_info::TYPE_SHIFT);
@@ -177,6 +195,9 @@ bool Engine::Impl::exit(const ExitInfo& x)
     ++engine.exits_;
     write_exit_fields(x);
     save_preemption_timer();
+    store_guest_extras();
+    exit_msrs();
+    mtf_armed = false;  // the next entry starts the count again
     if (!exit_rip_valid) exit_rip = rip();
     exit_rip_valid = false;
     exit_rip = outside_64bit_wrapped(exit_rip);
@@ -239,12 +260,10 @@ bool Engine::Impl::resume()
         save_guest_state();
         for (const PendingWrite& p : pending) vmcs->set(p.encoding, p.value);
         pending.clear();
-        if (!entry_checks_pass()) {
+        if (!full_entry()) {
             uc_emu_stop(uc);
             return false;
         }
-        load_controls();
-        load_guest_state();
         arm_preemption_timer();
     } else {
         pending.clear();
@@ -254,6 +273,18 @@ bool Engine::Impl::resume()
         // VPID 0000H (SDM Vol. 3C 29.4.3.1): the handler may have changed
         // the page tables the guest runs on (shadow paging does).
         if (!(proc2 & vmx::proc2::ENABLE_VPID)) uc_ctl_flush_tlb(uc);
+        load_guest_extras();
+        if (const u32 bad = entry_msr_load_count ? load_entry_msr_list() : 0) {  // 26.4: at every entry
+            // A bad list entry (rare): the VMCS gets the guest state this
+            // path keeps in the engine, then the failure as on the slow path.
+            save_guest_state();
+            if (!report_entry_failure(static_cast<u32>(vmx::ExitReason::MSR_LOADING), bad) || !full_entry()) {
+                uc_emu_stop(uc);
+                return false;
+            }
+            arm_preemption_timer();
+            full = true;
+        }
     }
     // The injection field is only read when the handler wrote it (its valid
     // bit is clear after every entry, 26.6): no store access per exit.
@@ -309,6 +340,7 @@ bool Engine::Impl::deliver(const Event& first, bool injected)
         const DeliveryResult r = deliver_event(scratch, mem, cur);
         if (r.delivered()) {
             apply_delivery_state(scratch);
+            if (proc & vmx::proc::MONITOR_TRAP_FLAG) mtf_entry(true);  // MTF exit before the handler's first instruction
             return true;
         }
         // The event being delivered goes to IDT-vectoring info if the nested

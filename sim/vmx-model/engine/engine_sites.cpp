@@ -326,13 +326,35 @@ void Engine::Impl::on_site(u64 address)
     auto it = sites.find(address);
     if (it == sites.end()) return;
     const DecodedInsn d = it->second;
-    // Faults based on privilege level have priority over VM exits (26.1.1):
-    // at CPL > 0 these instructions run in Unicorn, which raises #GP(0).
+    if ((proc & vmx::proc::MONITOR_TRAP_FLAG) && mtf_boundary(address)) return;
+    // Invalid-opcode exceptions and faults based on privilege level have
+    // priority over VM exits (26.1.1): at CPL > 0 these instructions run in
+    // Unicorn, which raises #GP(0). (MOV DR is not among them: its exit
+    // comes first, 26.1.3.)
     switch (d.kind) {
     case InsnKind::HLT: case InsnKind::RDMSR: case InsnKind::WRMSR: case InsnKind::MOV_TO_CR:
-    case InsnKind::MOV_FROM_CR: case InsnKind::CLTS: case InsnKind::LMSW: case InsnKind::MOV_DR:
-    case InsnKind::INVLPG: case InsnKind::INVD: case InsnKind::WBINVD: case InsnKind::XSETBV:
+    case InsnKind::MOV_FROM_CR: case InsnKind::CLTS: case InsnKind::LMSW:
+    case InsnKind::INVLPG: case InsnKind::INVD: case InsnKind::WBINVD:
         if (cpl() != 0) return;
+        break;
+    case InsnKind::XSETBV:
+        // #UD without CR4.OSXSAVE, then #GP(0) at CPL > 0 (SDM Vol. 2D
+        // XSETBV); Unicorn's CPU has no XSAVE and would raise #UD for both.
+        if (!test_bit(reg(UC_X86_REG_CR4), 18)) return fault(address, vmx::vector::UD, false);
+        if (cpl() != 0) return fault(address, vmx::vector::GP, true);
+        break;
+    case InsnKind::GETSEC:
+        if (!test_bit(reg(UC_X86_REG_CR4), 14)) return fault(address, vmx::vector::UD, false);  // CR4.SMXE
+        break;
+    case InsnKind::MONITOR: case InsnKind::MWAIT:
+        if (cpl() != 0) return fault(address, vmx::vector::UD, false);  // CPL > 0: #UD (SDM Vol. 2B)
+        break;
+    case InsnKind::RDPMC:
+        // #GP(0) at CPL > 0 unless CR4.PCE (SDM Vol. 2B RDPMC).
+        if (cpl() != 0 && !test_bit(reg(UC_X86_REG_CR4), 8)) return fault(address, vmx::vector::GP, true);
+        break;
+    case InsnKind::VMX:
+        if (vmx_instruction_faults(address, d)) return;
         break;
     case InsnKind::RDTSC: case InsnKind::RDTSCP:
         if (test_bit(reg(UC_X86_REG_CR4), 2) && cpl() != 0) return;  // CR4.TSD
@@ -361,6 +383,12 @@ void Engine::Impl::on_site(u64 address)
     };
     switch (d.kind) {
     case InsnKind::OTHER: return;
+    case InsnKind::XGETBV: site_xgetbv(address, d); return;
+    case InsnKind::VMFUNC: site_vmfunc(address, d); return;
+    case InsnKind::DESC_TABLE: site_descriptor_table(address, d); return;
+    case InsnKind::RDRAND:
+    case InsnKind::RDSEED: site_rdrand(address, d); return;
+    case InsnKind::INVPCID: site_invpcid(address, d); return;
     case InsnKind::STI:
         // Only an STI that sets IF opens a shadow (SDM Vol. 2B STI); with
         // interrupt-window exiting the window opens right after the
@@ -383,8 +411,8 @@ void Engine::Impl::on_site(u64 address)
             window_check_at(address, address + d.length);
         return;
     case InsnKind::MOV_SS: begin_shadow(vmx::interruptibility::BLOCKING_BY_MOV_SS, address + d.length); return;
-    case InsnKind::FAR_JMP_CALL:
-    case InsnKind::IRET: task_switch_site(address, d); return;
+    case InsnKind::IRET: iret_unblocks_nmi(); task_switch_site(address, d); return;
+    case InsnKind::FAR_JMP_CALL: task_switch_site(address, d); return;
     case InsnKind::IO:
     case InsnKind::IO_STRING: site_io(address, d); return;
     case InsnKind::CPUID: exit_if(true, ExitReason::CPUID); return;
@@ -415,9 +443,7 @@ void Engine::Impl::on_site(u64 address)
         }
         if (exit_if(proc & vmx::proc::RDTSC_EXITING, d.kind == InsnKind::RDTSC ? ExitReason::RDTSC : ExitReason::RDTSCP))
             return;
-        const u64 insns = precise_instructions(address);
-        u64 tsc = (virtual_time_ns(insns, engine.exits_) + idle_ns) * kTscPerNs;
-        if (proc & vmx::proc::USE_TSC_OFFSETTING) tsc += tsc_offset;
+        const u64 tsc = guest_tsc(address);
         set_reg(UC_X86_REG_RAX, tsc & 0xffffffff);
         set_reg(UC_X86_REG_RDX, tsc >> 32);
         if (d.kind == InsnKind::RDTSCP) {

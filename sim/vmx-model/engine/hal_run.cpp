@@ -13,6 +13,7 @@
 #include "sim/vmx-model/engine/vtime.hpp"
 #include "sim/vmx-model/entry_checks.hpp"
 #include "sim/vmx-model/host_cpu.hpp"
+#include "sim/vmx-model/model_controls.hpp"
 #include "sim/vmx-model/vmx_cpu.hpp"
 
 namespace xeno::hal {
@@ -35,7 +36,7 @@ VmxResult run(GuestRegs& regs, ExitHandler on_exit, void* context)
         sim::EntryEnvironment env;
         env.memory = ctx.memory;
         if (ctx.host) env.current_efer = ctx.host->rdmsr(0xc0000080);
-        const sim::EntryCheckResult r = sim::check_vm_entry(store, profile, env);
+        const sim::EntryCheckResult r = sim::check_vm_entry_on_model(store, profile, env);
         if (!r.ok()) {
             // Not something a processor says, but what a model is for: the
             // rule that failed, on the hypervisor's log.
@@ -57,7 +58,15 @@ VmxResult run(GuestRegs& regs, ExitHandler on_exit, void* context)
         }
         return o;
     });
-    if (ctx.host) engine.set_host_efer(ctx.host->efer());
+    if (ctx.host) {
+        engine.set_host_efer(ctx.host->efer());
+        sim::HostCpu* host = ctx.host;
+        engine.set_host_msr_writer([host](u32 msr, u64 value) { return host->try_wrmsr(msr, value); });
+    }
+    engine.set_logger([](const char* line) {
+        const std::string text = std::string(line) + "\n";
+        hal::console_write(hal::Channel::LOG, text.data(), text.size());
+    });
     cpu.attach_live_guest(&engine.live_guest());
     const VmxResult result = engine.run(*vmcs, regs, on_exit, context);
     cpu.detach_live_guest();
@@ -99,8 +108,16 @@ void wait_for_interrupt()
 
 void host_interrupt_done(u8) {}
 
-// The virtual TSC counts kTscPerNs per virtual nanosecond from 0.
-u64 tsc_at(u64 ns) { return ns * sim::kTscPerNs; }
-u64 time_at_tsc(u64 tsc) { return tsc / sim::kTscPerNs; }
+// The virtual TSC counts at the profile's TSC frequency from 0 (vtime.hpp).
+namespace {
+u64 tsc_hz()
+{
+    const sim::CpuProfile* p = sim::sim_context().profile;
+    return p ? p->tsc_hz : sim::kNsPerSecond;
+}
+}  // namespace
+
+u64 tsc_at(u64 ns) { return sim::tsc_at_ns(ns, tsc_hz()); }
+u64 time_at_tsc(u64 tsc) { return sim::ns_at_tsc(tsc, tsc_hz()); }
 
 }  // namespace xeno::hal

@@ -1,7 +1,11 @@
 // The physical CPU's timer (hal/timer.hpp) on the host's local APIC (SDM
-// Vol. 3A 11.5.4 "APIC Timer"): TSC-deadline mode where CPUID.01H:ECX[24]
-// says the CPU has it (IA32_TSC_DEADLINE, MSR 0x6e0, in TSC ticks), else
-// one-shot mode with divide-by-1, its rate measured against the TSC once.
+// Vol. 3A 11.5.4 "APIC Timer"): one-shot mode with divide-by-1, its rate
+// measured against the TSC once at boot. Not TSC-deadline mode, although
+// newer CPUs have it: Bochs 2.7 compares IA32_TSC_DEADLINE with its own
+// tick counter rather than with the TSC, which runs behind it once the TSC
+// was reset, so every deadline there fires at once (checked: the BIOS leaves
+// the TSC ~0.8 s behind). A one-shot count is relative and means the same
+// on both.
 // The LVT timer delivers kHostTimerVector. In VMX non-root operation that
 // interrupt is an EXTERNAL_INTERRUPT exit (acknowledged on exit: the
 // hypervisor calls host_interrupt_done for the EOI); in the idle wait
@@ -18,12 +22,9 @@ namespace {
 constexpr u64 kApicBase = 0xfee00000;
 constexpr u32 kEoi = 0xb0, kSvr = 0xf0, kLvtTimer = 0x320, kInitialCount = 0x380, kCurrentCount = 0x390,
               kDivide = 0x3e0;
-constexpr u32 kMsrApicBase = 0x1b, kMsrTscDeadline = 0x6e0;
+constexpr u32 kMsrApicBase = 0x1b;
 constexpr u32 kSpuriousVector = 0xff;
-constexpr u32 kTimerModeTscDeadline = 2u << 17;
-
-bool g_tsc_deadline = false;
-u64 g_apic_timer_hz = 0;  // one-shot mode: LAPIC timer ticks per second (divide by 1)
+u64 g_apic_timer_hz = 0;  // LAPIC timer ticks per second (divide by 1)
 
 volatile u32* apic_reg(u32 offset)
 {
@@ -62,20 +63,11 @@ void host_timer_init()
     }
     hal::wrmsr(kMsrApicBase, base | (u64{1} << 11));
     apic_write(kSvr, (1u << 8) | kSpuriousVector);
-    g_tsc_deadline = (hal::cpuid(1, 0).ecx & (1u << 24)) != 0;
-    if (g_tsc_deadline) {
-        apic_write(kLvtTimer, kTimerModeTscDeadline | hal::kHostTimerVector);
-    } else {
-        g_apic_timer_hz = measure_apic_timer_hz();
-        apic_write(kDivide, 0xb);
-        apic_write(kLvtTimer, hal::kHostTimerVector);  // one-shot, unmasked
-    }
+    g_apic_timer_hz = measure_apic_timer_hz();
+    apic_write(kDivide, 0xb);
+    apic_write(kLvtTimer, hal::kHostTimerVector);  // one-shot, unmasked
     FixedWriter<96> w;
-    w.str("hw: host timer: local APIC ");
-    if (g_tsc_deadline)
-        w.str("TSC-deadline mode\n");
-    else
-        w.str("one-shot mode, ").dec(g_apic_timer_hz).str(" Hz\n");
+    w.str("hw: host timer: local APIC one-shot mode, ").dec(g_apic_timer_hz).str(" Hz\n");
     log_str(w.c_str());
 }
 
@@ -92,10 +84,6 @@ namespace xeno::hal {
 void timer_set_deadline(u64 deadline_ns)
 {
     using namespace hw;
-    if (g_tsc_deadline) {
-        hal::wrmsr(kMsrTscDeadline, deadline_ns == kNoDeadline ? 0 : tsc_at_ns(deadline_ns) | 1);
-        return;
-    }
     if (deadline_ns == kNoDeadline) {
         apic_write(kInitialCount, 0);
         return;

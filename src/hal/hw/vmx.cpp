@@ -140,6 +140,56 @@ extern "C" u64 hw_vmx_enter(GuestRegs* regs, u64 launched);
 
 static_assert(offsetof(GuestRegs, gpr) == 0 && offsetof(GuestRegs, cr2) == 128, "vmx_run.S offsets");
 
+namespace {
+
+// What this processor's DR0-DR3, DR6 and XCR0 hold: the last values
+// load_guest_extras put there (the hypervisor itself never changes them).
+// One processor runs the vcpus (the scheduler), so one copy.
+struct LoadedExtras {
+    bool valid = false;
+    u64 dr[4] = {};
+    u64 dr6 = 0;
+    u64 xcr0 = 0;
+};
+LoadedExtras g_loaded;
+
+template <int N>
+void write_dr(u64 value)
+{
+    asm volatile("mov %0, %%dr%c1" : : "r"(value), "i"(N) : "memory");
+}
+
+u64 read_dr6()
+{
+    u64 v;
+    asm volatile("mov %%dr6, %0" : "=r"(v));
+    return v;
+}
+
+// The guest's DR0-DR3, DR6 and XCR0 into the processor before an entry
+// (hal/vmx.hpp GuestRegs): only what differs, since MOV to DRn and XSETBV
+// are serializing and most entries change nothing.
+void load_guest_extras(const GuestRegs& regs)
+{
+    LoadedExtras& l = g_loaded;
+    if (!l.valid || l.dr[0] != regs.dr[0]) write_dr<0>(regs.dr[0]);
+    if (!l.valid || l.dr[1] != regs.dr[1]) write_dr<1>(regs.dr[1]);
+    if (!l.valid || l.dr[2] != regs.dr[2]) write_dr<2>(regs.dr[2]);
+    if (!l.valid || l.dr[3] != regs.dr[3]) write_dr<3>(regs.dr[3]);
+    if (!l.valid || l.dr6 != regs.dr6) write_dr<6>(regs.dr6);
+    // XSETBV needs CR4.OSXSAVE, which vmx_cpu_enable sets where the CPU
+    // has XSAVE; xcr0 is 0 otherwise.
+    if (regs.xcr0 != 0 && (!l.valid || l.xcr0 != regs.xcr0))
+        asm volatile("xsetbv" : : "c"(0u), "a"(static_cast<u32>(regs.xcr0)), "d"(static_cast<u32>(regs.xcr0 >> 32))
+                     : "memory");
+    for (int i = 0; i < 4; ++i) l.dr[i] = regs.dr[i];
+    l.dr6 = regs.dr6;
+    if (regs.xcr0 != 0) l.xcr0 = regs.xcr0;
+    l.valid = true;
+}
+
+}  // namespace
+
 VmxResult run(GuestRegs& regs, ExitHandler on_exit, void* context)
 {
     Hpa current{};
@@ -147,7 +197,10 @@ VmxResult run(GuestRegs& regs, ExitHandler on_exit, void* context)
     const u64 vmcs = current.value();
     for (;;) {
         const bool launched = is_launched(vmcs);
+        load_guest_extras(regs);
         const u64 r = hw_vmx_enter(&regs, launched ? 1 : 0);
+        // A #DB in the guest writes DR6 (SDM Vol. 3B 18.2.3); it is the guest's.
+        regs.dr6 = g_loaded.dr6 = read_dr6();
         if (r == 1) return VmxResult::FAIL_INVALID;
         if (r == 2) return VmxResult::FAIL_VALID;
         if (!launched) {

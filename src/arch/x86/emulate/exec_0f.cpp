@@ -278,6 +278,10 @@ bool Emulator::execute_0f(u8 op)
     case 0x06:  // CLTS
         if (cpl(s) != 0) return gp0();
         return write_cr0(s.cr0 & ~cr0::TS);
+    case 0x08: case 0x09:  // INVD, WBINVD: no effect a guest can observe (exit_misc.cpp)
+        return cpl(s) != 0 ? gp0() : true;
+    case 0x33:  // RDPMC: no counters exist (the guest's CPUID leaf 0AH), #GP(0) for any (exit_misc.cpp)
+        return gp0();
     case 0x20: return mov_cr(false);
     case 0x22: return mov_cr(true);
     case 0x21: return mov_dr(false);

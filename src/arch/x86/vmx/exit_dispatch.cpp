@@ -46,6 +46,8 @@ constexpr ReasonHandler kHandlers[] = {
     {ExitReason::MSR_WRITE, &handle_msr_write},
     {ExitReason::EPT_VIOLATION, &handle_ept_violation},
     {ExitReason::EPT_MISCONFIG, &handle_ept_violation},
+    {ExitReason::XSETBV, &handle_xsetbv}, {ExitReason::WBINVD, &handle_wbinvd}, {ExitReason::DR_ACCESS, &handle_dr_access},
+    {ExitReason::MWAIT_INSTRUCTION, &handle_monitor_mwait}, {ExitReason::MONITOR_INSTRUCTION, &handle_monitor_mwait}, {ExitReason::RDPMC, &handle_rdpmc},
 };
 
 // An exit that interrupted the delivery of an event (IDT-vectoring
@@ -105,7 +107,7 @@ ExitHandlerFn exit_handler_for(u32 reason_field)
 
 hal::ExitAction dispatch_exit(Vcpu& v, const ExitInfo& exit)
 {
-    if (v.trace) trace_exit(v.exit_seq, exit);
+    if (v.trace) trace_exit(v.exit_seq, exit, v.domain().vcpu_count() > 1 ? static_cast<i32>(v.id()) : kNoVcpuField);
     ++v.exit_seq;
     if (exit.reason < Vcpu::kExitReasons) ++v.exit_counts[exit.reason];
     if (exit.entry_failure) ++v.entry_failures;

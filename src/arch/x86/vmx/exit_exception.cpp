@@ -58,7 +58,7 @@ void handle_external_interrupt(Vcpu& v, const ExitInfo& exit)
     // device timers, injects, re-arms).
     const u8 vec = static_cast<u8>(exit.intr_info & intr_info::VECTOR_MASK);
     hal::host_interrupt_done(vec);
-    if (vec == hal::kHostTimerVector && v.domain().scheduler) v.domain().scheduler->host_timer_fired();
+    (void)v;
 }
 
 void handle_event_window(Vcpu&, const ExitInfo&)

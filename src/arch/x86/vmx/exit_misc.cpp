@@ -1,5 +1,6 @@
 // The smaller exits: triple fault, HLT, INVLPG, VMCALL, VMX instructions,
-// entry failures, EPT violations, and everything unexpected.
+// INVD/WBINVD, MONITOR/MWAIT, RDPMC, GETSEC, entry failures, EPT violations,
+// and everything unexpected.
 #include "arch/x86/vmx/exit_handlers.hpp"
 #include "arch/x86/vmx/guest_state.hpp"
 #include "arch/x86/vmx/interrupt_injection.hpp"
@@ -58,6 +59,34 @@ void handle_invd(Vcpu& v, const ExitInfo& exit)
     // them back could corrupt other domains' memory: do what WBINVD would
     // (nothing a guest can observe here) and go on, as Xen does.
     advance_rip(v, exit);
+}
+
+void handle_wbinvd(Vcpu& v, const ExitInfo& exit)
+{
+    // WBINVD exiting (secondary controls): a guest must not write back and
+    // flush the caches of a processor other domains share, and with
+    // write-back memory types everywhere nothing it can observe depends on
+    // it. As INVD: the instruction completes with no effect.
+    advance_rip(v, exit);
+}
+
+void handle_monitor_mwait(Vcpu& v, const ExitInfo&)
+{
+    // MONITOR and MWAIT exiting: the guest's CPUID does not report
+    // MONITOR/MWAIT (leaf 1 ECX[3] and leaf 5 cleared, exit_cpuid.cpp), and
+    // a processor without them raises #UD (SDM Vol. 2B MONITOR, MWAIT). MWAIT
+    // run natively would park the physical CPU the other vcpus need.
+    inject_exception(v, vector::UD, 0);
+}
+
+void handle_rdpmc(Vcpu& v, const ExitInfo&)
+{
+    // RDPMC exiting: no performance counters are virtualized (the guest's
+    // CPUID leaf 0AH reports version 0, no counters), and RDPMC of a counter
+    // that does not exist raises #GP(0) (SDM Vol. 2B RDPMC). Natively it
+    // would read the host's counters. The #GP for CPL > 0 without CR4.PCE
+    // comes before the exit (SDM Vol. 3C 26.1.1).
+    inject_exception(v, vector::GP, 0);
 }
 
 void handle_getsec(Vcpu& v, const ExitInfo&)

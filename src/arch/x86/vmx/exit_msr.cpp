@@ -3,6 +3,7 @@
 // raises #GP(0) in the guest, as an absent MSR does on hardware.
 #include "arch/x86/vmx/exit_handlers.hpp"
 #include "arch/x86/vmx/guest_state.hpp"
+#include "arch/x86/vmx/msr_load_list.hpp"
 #include "arch/x86/vmx/shadow_paging.hpp"
 #include "core/domain.hpp"
 #include "core/log.hpp"
@@ -15,7 +16,7 @@ namespace {
 constexpr u32 kMtrrCap = 0xfe;
 constexpr u32 kMiscEnable = 0x1a0;
 constexpr u32 kMtrrDefType = 0x2ff;
-constexpr u32 kTscAux = 0xc0000103;
+constexpr u32 kTscAux = kMsrTscAux;
 constexpr u32 kTscDeadline = 0x6e0;
 
 // IA32_TSC_DEADLINE exists where CPUID.01H:ECX[24] says so (the guest's
@@ -82,7 +83,7 @@ bool msr_write(Vcpu& v, u32 msr, u64 value)
             // The APIC page is an MMIO range of the domain's bus at
             // 0xfee00000 for every vcpu: relocation is refused (#GP), which
             // the SDM allows no guest to count on anyway.
-            LogLine{}.str("vcpu ").dec(v.id()).str(": the guest moved its local APIC to ").hex(value & ~u64{0xfff})
+            LogLine{}.str("domain: vcpu ").dec(v.id()).str(": the guest moved its local APIC to ").hex(value & ~u64{0xfff})
                 .str(": refused (#GP)");
             return false;
         }
@@ -114,7 +115,14 @@ bool msr_write(Vcpu& v, u32 msr, u64 value)
         shadow_sync(v);  // NXE changes what shadow entries mean
         return true;
     }
-    case kTscAux: v.msrs.tsc_aux = value & 0xffffffff; return true;
+    case kTscAux:
+        // Bits 63:32 are reserved (#GP). RDTSCP, native with "enable
+        // RDTSCP", reads the value the entry MSR-load list gives the
+        // processor (msr_load_list.hpp); the model reads it there too.
+        if (value >> 32) return false;
+        v.msrs.tsc_aux = value;
+        (void)msr_load_list_set(kMsrTscAux, value);
+        return true;
     case msr::IA32_SYSENTER_CS: (void)vmcs_write(field::GUEST_SYSENTER_CS, value & 0xffffffff); return true;
     case msr::IA32_SYSENTER_ESP: (void)vmcs_write(field::GUEST_SYSENTER_ESP, value); return true;
     case msr::IA32_SYSENTER_EIP: (void)vmcs_write(field::GUEST_SYSENTER_EIP, value); return true;

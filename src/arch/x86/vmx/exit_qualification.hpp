@@ -40,6 +40,19 @@ constexpr CrQualification decode_cr_qualification(u64 q)
                            test_bit(q, 6), static_cast<u8>(bits(q, 11, 8)), static_cast<u16>(bits(q, 31, 16))};
 }
 
+// MOV DR (Table 28-4): bits 2:0 the debug register, bit 4 the direction
+// (1 = MOV from DR), bits 11:8 the general-purpose register.
+struct DrQualification {
+    u8 dr;
+    bool from_dr;
+    u8 gpr;
+};
+
+constexpr DrQualification decode_dr_qualification(u64 q)
+{
+    return DrQualification{static_cast<u8>(bits(q, 2, 0)), test_bit(q, 4), static_cast<u8>(bits(q, 11, 8))};
+}
+
 // EPT violations (Table 28-7), the bits the hypervisor uses.
 struct EptViolationQualification {
     bool read, write, fetch;       // bits 0..2: the access

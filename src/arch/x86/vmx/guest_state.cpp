@@ -3,6 +3,7 @@
 #include "arch/x86/vmx/cr_values.hpp"
 #include "arch/x86/vmx/realmode.hpp"
 #include "arch/x86/vmx/realmode_emulate.hpp"
+#include "arch/x86/vmx/shadow_paging.hpp"
 #include "core/log.hpp"
 
 namespace xeno::vmx {
@@ -101,6 +102,18 @@ void advance_rip(Vcpu&, const ExitInfo& exit)
 bool guest_in_vm86(Vcpu& v)
 {
     return !v.unrestricted() && (vmcs_read(field::GUEST_RFLAGS) & kRflagsVM);
+}
+
+unsigned guest_cpl(Vcpu& v)
+{
+    if (guest_in_vm86(v)) return 0;
+    return static_cast<unsigned>((vmcs_read(field::GUEST_SS_AR_BYTES) & ar::DPL_MASK) >> ar::DPL_SHIFT);
+}
+
+bool guest_in_64bit_mode(Vcpu& v)
+{
+    constexpr u64 kEferLma = bit(10);
+    return (guest_efer_view(v) & kEferLma) && (vmcs_read(field::GUEST_CS_AR_BYTES) & ar::L);
 }
 
 void inject_exception(Vcpu& v, u8 vector, u32 error_code)

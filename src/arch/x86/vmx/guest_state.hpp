@@ -39,6 +39,14 @@ void advance_rip(Vcpu& vcpu, const ExitInfo& exit);
 // (RFLAGS.VM with no unrestricted guest): what it sees is real mode.
 bool guest_in_vm86(Vcpu& vcpu);
 
+// The guest's CPL as its instructions see it: SS.DPL (SDM Vol. 3A 5.5), 0
+// in the hypervisor's vm86 form of real mode.
+unsigned guest_cpl(Vcpu& vcpu);
+
+// 64-bit mode: IA-32e mode (the guest's EFER.LMA) with a 64-bit code
+// segment (CS.L): 64-bit operands, RIP-relative addressing.
+bool guest_in_64bit_mode(Vcpu& vcpu);
+
 // Queue a hardware exception for the next VM entry (VM_ENTRY_INTR_INFO_FIELD,
 // SDM 25.8.3). The error code goes with the vectors that have one, except in
 // real mode where none is pushed. In the hypervisor's vm86 mode the exception

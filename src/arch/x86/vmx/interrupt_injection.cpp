@@ -136,10 +136,9 @@ bool apply_init_sipi(Vcpu& v)
             v.domain().end(DomainEnd::RESET, kGuestCrashStatus, "INIT to the BSP (a reset); a domain cannot reset");
             return true;
         }
-        // SDM Vol. 3A 11.4.7.3 / 9.4: INIT resets the processor and its local
-        // APIC (except the APIC ID and base); the AP waits for a SIPI.
-        a.init_reset();
-        a.set_wait_for_sipi(true);
+        // SDM Vol. 3A 9.4: INIT resets the processor (its local APIC reset
+        // itself when the INIT arrived, and waits for a SIPI since); the
+        // vcpu's state is reset when the SIPI starts it.
         v.run_state = VcpuRunState::WAIT_FOR_SIPI;
         changed = true;
     }
@@ -154,7 +153,7 @@ bool apply_init_sipi(Vcpu& v)
             }
             v.run_state = VcpuRunState::RUNNABLE;
             changed = true;
-            LogLine{}.str("vcpu ").dec(v.id()).str(": SIPI vector ").hex(static_cast<u64>(sipi)).str(", starting at ")
+            LogLine{}.str("domain: vcpu ").dec(v.id()).str(": SIPI vector ").hex(static_cast<u64>(sipi)).str(", starting at ")
                 .hex(static_cast<u64>(sipi) << 12);
         }
     }

@@ -262,6 +262,18 @@ void load_state(Vcpu& v, emu::CpuState& s)
     }
     s.gdtr = {vmcs_read(field::GUEST_GDTR_BASE), vmcs_read(field::GUEST_GDTR_LIMIT)};
     s.idtr = {vmcs_read(field::GUEST_IDTR_BASE), vmcs_read(field::GUEST_IDTR_LIMIT)};
+    // The debug registers as exit_debug_regs.cpp keeps them.
+    for (unsigned i = 0; i < 4; ++i) s.dr[i] = v.regs.dr[i];
+    s.dr[6] = v.regs.dr6;
+    s.dr[7] = vmcs_read(field::GUEST_DR7);
+}
+
+// The emulator's debug registers back where the processor gets them.
+void store_debug_registers(Vcpu& v, const emu::CpuState& s, VmcsWriter& w)
+{
+    for (unsigned i = 0; i < 4; ++i) v.regs.dr[i] = s.dr[i];
+    v.regs.dr6 = s.dr[6];
+    w.set(field::GUEST_DR7, s.dr[7]);
 }
 
 void store_segment(VmcsWriter& w, unsigned i, const emu::Segment& g, bool vm86)
@@ -285,6 +297,7 @@ void store_state_native(Vcpu& v, const emu::CpuState& s, u32 effects)
     v.regs.cr2 = s.cr2;
     v.cr8 = s.cr8;
     VmcsWriter w;
+    store_debug_registers(v, s, w);
     w.set(field::GUEST_RIP, s.rip).set(field::GUEST_RFLAGS, s.rflags);
     const CrPolicy p{true, false};
     w.set(field::CR0_READ_SHADOW, s.cr0).set(field::GUEST_CR0, cr0_real(s.cr0, v.caps(), p));
@@ -328,6 +341,7 @@ void store_state(Vcpu& v, const emu::CpuState& s, u32 effects)
     v.cr8 = s.cr8;
     v.guest_cr3 = s.cr3;
     VmcsWriter w;
+    store_debug_registers(v, s, w);
     w.set(field::GUEST_RIP, s.rip);
     if (vm86) {
         v.vm86_guest_iopl = s.rflags & kRflagsIOPL;

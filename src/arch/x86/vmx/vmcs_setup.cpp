@@ -5,6 +5,7 @@
 #include "arch/x86/vmx/controls.hpp"
 #include "arch/x86/vmx/cr_values.hpp"
 #include "arch/x86/vmx/guest_state.hpp"
+#include "arch/x86/vmx/msr_load_list.hpp"
 #include "arch/x86/vmx/realmode.hpp"
 #include "arch/x86/vmx/shadow_paging.hpp"
 #include "arch/x86/vmx/vmcs.hpp"
@@ -43,8 +44,12 @@ Result<VcpuControls> compute_controls(const VmxCaps& caps, GuestPaging paging, W
     // CR8 load/store exiting: without them (or a TPR shadow) a 64-bit guest's
     // MOV CR8 would read and write the host's own TPR; CR8 is the virtual
     // local APIC's TPR (exit_cr.cpp).
+    // MWAIT would park the physical CPU the other vcpus need; MONITOR,
+    // RDPMC and MOV DR would reach the host's monitor hardware, performance
+    // counters and debug registers (exit_misc.cpp, exit_debug_regs.cpp).
     u32 proc_req = proc::HLT_EXITING | proc::USE_IO_BITMAPS | proc::USE_MSR_BITMAPS | proc::USE_TSC_OFFSETTING |
-                   proc::CR8_LOAD_EXITING | proc::CR8_STORE_EXITING;
+                   proc::CR8_LOAD_EXITING | proc::CR8_STORE_EXITING | proc::MWAIT_EXITING | proc::MONITOR_EXITING |
+                   proc::RDPMC_EXITING | proc::MOV_DR_EXITING;
     if (shadow) proc_req |= proc::INVLPG_EXITING | proc::CR3_LOAD_EXITING | proc::CR3_STORE_EXITING;
     if (!shadow) proc_req |= proc::ACTIVATE_SECONDARY_CONTROLS;
     const u32 proc_opt = caps.secondary() ? proc::ACTIVATE_SECONDARY_CONTROLS : 0;
@@ -53,7 +58,9 @@ Result<VcpuControls> compute_controls(const VmxCaps& caps, GuestPaging paging, W
 
     if (c.proc & proc::ACTIVATE_SECONDARY_CONTROLS) {
         const u32 req2 = shadow ? 0 : proc2::ENABLE_EPT | proc2::UNRESTRICTED_GUEST;
-        const u32 opt2 = (shadow ? 0 : proc2::ENABLE_VPID) | proc2::ENABLE_RDTSCP;
+        // WBINVD exiting where the CPU has it: a guest's WBINVD would write
+        // back and flush caches the whole machine shares.
+        const u32 opt2 = (shadow ? 0 : proc2::ENABLE_VPID) | proc2::ENABLE_RDTSCP | proc2::WBINVD_EXITING;
         if (!adjust("secondary processor-based", req2, opt2, caps.procbased2, &c.proc2, error))
             return Status::UNSUPPORTED;
     }
@@ -61,10 +68,15 @@ Result<VcpuControls> compute_controls(const VmxCaps& caps, GuestPaging paging, W
     // EFER/PAT switching is optional: CPUs without it (some Core 2) run the
     // guest with the host's EFER/PAT values and the MSR handlers keep the
     // guest's view in VcpuMsrs instead.
+    // Debug controls: the guest's DR7 (and IA32_DEBUGCTL) are loaded at
+    // entry and saved at exit, so GUEST_DR7 is the guest's DR7 (the MOV DR
+    // handler emulates the register there). Default-1 in the non-TRUE MSRs.
     const u32 exit_req = exit_ctl::HOST_ADDRESS_SPACE_SIZE | exit_ctl::ACK_INTERRUPT_ON_EXIT;
-    const u32 exit_opt = exit_ctl::SAVE_EFER | exit_ctl::LOAD_EFER | exit_ctl::SAVE_PAT | exit_ctl::LOAD_PAT;
+    const u32 exit_opt = exit_ctl::SAVE_EFER | exit_ctl::LOAD_EFER | exit_ctl::SAVE_PAT | exit_ctl::LOAD_PAT |
+                         exit_ctl::SAVE_DEBUG_CONTROLS;
     if (!adjust("VM-exit", exit_req, exit_opt, caps.exit, &c.exit, error)) return Status::UNSUPPORTED;
-    if (!adjust("VM-entry", 0, entry_ctl::LOAD_EFER | entry_ctl::LOAD_PAT, caps.entry, &c.entry, error))
+    if (!adjust("VM-entry", 0, entry_ctl::LOAD_EFER | entry_ctl::LOAD_PAT | entry_ctl::LOAD_DEBUG_CONTROLS, caps.entry,
+                &c.entry, error))
         return Status::UNSUPPORTED;
     c.entry &= ~entry_ctl::IA32E_MODE_GUEST;  // the guest starts in real mode
 
@@ -193,7 +205,7 @@ void write_host_state(const Vcpu& v, VmcsWriter& w)
     w.set(field::HOST_RIP, 0).set(field::HOST_RSP, 0);
 }
 
-void write_controls(Vcpu& v, VmcsWriter& w)
+void write_controls(Vcpu& v, VmcsWriter& w, Hpa msr_load_list, u32 msr_load_count)
 {
     w.set(field::PIN_BASED_VM_EXEC_CONTROL, v.ctl.pin).set(field::CPU_BASED_VM_EXEC_CONTROL, v.ctl.proc);
     if (v.ctl.proc & proc::ACTIVATE_SECONDARY_CONTROLS) w.set(field::SECONDARY_VM_EXEC_CONTROL, v.ctl.proc2);
@@ -205,7 +217,8 @@ void write_controls(Vcpu& v, VmcsWriter& w)
     w.set(field::TSC_OFFSET, v.domain().tsc_offset());
     w.set(field::CR3_TARGET_COUNT, 0);
     w.set(field::VM_EXIT_MSR_STORE_COUNT, 0).set(field::VM_EXIT_MSR_LOAD_COUNT, 0);
-    w.set(field::VM_ENTRY_MSR_LOAD_COUNT, 0).set(field::VM_ENTRY_INTR_INFO_FIELD, 0);
+    w.set(field::VM_ENTRY_MSR_LOAD_ADDR, msr_load_list.value()).set(field::VM_ENTRY_MSR_LOAD_COUNT, msr_load_count);
+    w.set(field::VM_ENTRY_INTR_INFO_FIELD, 0);
     w.set(field::CR0_GUEST_HOST_MASK, v.ctl.cr0_mask).set(field::CR4_GUEST_HOST_MASK, v.ctl.cr4_mask);
     if (v.ctl.proc2 & proc2::ENABLE_EPT) w.set(field::EPT_POINTER, v.eptp);
     // VPID 0 is the host's; each vcpu its own, so switching between them
@@ -224,6 +237,23 @@ Status vmcs_setup(Vcpu& v, mm::FrameAllocator& frames, u16 entry)
         return c.status();
     }
     v.ctl = c.value();
+
+    // RDTSCP runs natively and returns IA32_TSC_AUX: the guest's value is
+    // loaded at every entry (msr_load_list.hpp).
+    Hpa msr_load_list{};
+    u32 msr_load_count = 0;
+    if (v.ctl.proc2 & proc2::ENABLE_RDTSCP) {
+        Result<Hpa> list = msr_load_list_create(frames, &kMsrTscAux, 1);
+        if (!list.ok()) {
+            LogLine{}.str("vmx: no memory for the VM-entry MSR-load list");
+            return list.status();
+        }
+        msr_load_list = list.value();
+        msr_load_count = 1;
+    }
+    // XCR0 at reset: x87 only (SDM Vol. 3A Table 10-1), where the CPU has
+    // XSAVE (vmx_cpu_enable then set CR4.OSXSAVE); hal::run loads it.
+    v.regs.xcr0 = (hal::read_cr4() & bit(18)) ? 1 : 0;
 
     Status s = setup_bitmaps(v, frames);
     if (s == Status::OK) s = v.paging == GuestPaging::EPT ? setup_ept(v, frames) : setup_phys_mode(v, frames);
@@ -245,7 +275,7 @@ Status vmcs_setup(Vcpu& v, mm::FrameAllocator& frames, u16 entry)
     }
 
     VmcsWriter w;
-    write_controls(v, w);
+    write_controls(v, w, msr_load_list, msr_load_count);
     write_host_state(v, w);
     write_initial_guest_state(v, w, 0, entry, entry);
     if (w.status() != Status::OK) {
@@ -270,6 +300,10 @@ Status reset_to_real_mode(Vcpu& v, u16 cs, u16 ip)
     w.set(field::VM_ENTRY_CONTROLS, v.ctl.entry).set(field::VM_ENTRY_INTR_INFO_FIELD, 0);
     for (u64& r : v.regs.gpr) r = 0;
     v.regs.cr2 = 0;
+    // Debug registers after INIT (Table 10-1); DR7 is GUEST_DR7 (400H,
+    // write_initial_guest_state). XCR0 keeps its value across INIT.
+    for (u64& r : v.regs.dr) r = 0;
+    v.regs.dr6 = 0xffff0ff0;
     v.regs.gpr[2] = hal::cpuid(1, 0).eax;  // EDX: family, model, stepping
     v.msrs.efer = 0;
     v.guest_cr3 = 0;

@@ -92,7 +92,11 @@ Status vmx_cpu_enable(mm::FrameAllocator& frames, VmxCaps& caps)
 
     // CR0/CR4 as VMX operation requires (SDM 24.8, Appendix A.7/A.8).
     const u64 cr0 = (hal::read_cr0() | caps.cr0_fixed0) & caps.cr0_fixed1;
-    const u64 cr4 = (hal::read_cr4() | caps.cr4_fixed0 | bit(13)) & caps.cr4_fixed1;  // bit 13: CR4.VMXE
+    // CR4.OSXSAVE (bit 18) where the CPU has XSAVE (CPUID.1:ECX[26]): XCR0
+    // is shared by root and non-root operation, and hal::run loads each
+    // guest's XCR0 with XSETBV, which needs it (SDM Vol. 2B XSETBV; hal/vmx.hpp).
+    const u64 osxsave = test_bit(hal::cpuid(1, 0).ecx, 26) ? bit(18) : 0;
+    const u64 cr4 = (hal::read_cr4() | caps.cr4_fixed0 | bit(13) | osxsave) & caps.cr4_fixed1;  // bit 13: CR4.VMXE
     if (!(cr4 & bit(13))) {
         LogLine{}.str("vmx: IA32_VMX_CR4_FIXED1 does not allow CR4.VMXE");
         return Status::UNSUPPORTED;
