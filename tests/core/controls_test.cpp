@@ -5,6 +5,7 @@
 
 #include "arch/x86/vmx/cr_values.hpp"
 #include "arch/x86/vmx/vmcs_setup.hpp"
+#include "sim/vmx-model/cpu_profile.hpp"
 
 using namespace xeno;
 using namespace xeno::vmx;
@@ -160,4 +161,38 @@ TEST_CASE("MSR bitmap: pass-through set, everything else intercepted", "[vmx][ms
     // 0xc0000100..102: read-high at 1024 + 0x20, bits 0..2.
     CHECK(bitmap[1024 + 0x20] == 0xf8);
     CHECK(bitmap[3072 + 0x20] == 0xf8);
+}
+
+TEST_CASE("compute_controls uses only controls the software model implements, on both profiles", "[vmx][controls]")
+{
+    // The model refuses VM entry with a control it does not implement
+    // (sim/vmx-model/model_controls.hpp): Xeno must never ask for one.
+    for (std::string_view name : sim::cpu_profile_names()) {
+        const sim::CpuProfile& p = *sim::find_cpu_profile(name);
+        VmxCaps caps;
+        caps.basic = p.vmx.basic;
+        caps.pinbased = p.pin_ctls();
+        caps.procbased = p.proc_ctls();
+        caps.exit = p.exit_ctls();
+        caps.entry = p.entry_ctls();
+        caps.procbased2 = p.has_secondary_controls() ? p.vmx.procbased_ctls2 : 0;
+        caps.ept_vpid = p.vmx.ept_vpid_cap;
+        caps.cr0_fixed0 = p.vmx.cr0_fixed0;
+        caps.cr0_fixed1 = p.vmx.cr0_fixed1;
+        caps.cr4_fixed0 = p.vmx.cr4_fixed0;
+        caps.cr4_fixed1 = p.vmx.cr4_fixed1;
+        for (GuestPaging paging : {GuestPaging::EPT, GuestPaging::SHADOW}) {
+            if (paging == GuestPaging::EPT && !caps.ept_usable()) continue;
+            INFO(name << (paging == GuestPaging::EPT ? " ept" : " shadow"));
+            FixedWriter<200> err;
+            const Result<VcpuControls> r = compute_controls(caps, paging, err);
+            REQUIRE(r.ok());
+            const VcpuControls& c = r.value();
+            CHECK((c.pin & ~p.implemented.pin) == 0);
+            CHECK((c.proc & ~p.implemented.proc) == 0);
+            CHECK((c.proc2 & ~p.implemented.proc2) == 0);
+            CHECK((c.exit & ~p.implemented.exit) == 0);
+            CHECK(((c.entry | entry_ctl::IA32E_MODE_GUEST) & ~p.implemented.entry) == 0);
+        }
+    }
 }

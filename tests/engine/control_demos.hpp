@@ -5,6 +5,7 @@
 // for one it does not, the VM entry it refuses.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -49,5 +50,27 @@ struct Trial {
 using Demo = void (*)(const CpuProfile& p);
 // The demonstration for an implemented control, or nullptr.
 Demo control_demo(CtlWord w, unsigned bit);
+
+struct DemoEntry {
+    CtlWord word;
+    unsigned bit;
+    Demo demo;
+};
+const std::vector<DemoEntry>& demos_pin_proc();              // control_demos.cpp
+const std::vector<DemoEntry>& demos_secondary_exit_entry();  // control_demos_more.cpp
+
+// The helpers the demonstrations share (control_demos.cpp).
+inline constexpr u64 kDemoEptp = 0x40000 | (3 << 3) | 6;  // 4-level, write-back
+using Setup = std::function<void(Trial&)>;
+struct Pair {
+    std::unique_ptr<Trial> on, off;
+};
+// The guest `code` at 0x10000 after `setup`, with the control set and clear.
+Pair both(const CpuProfile& p, CtlWord w, u32 bit, const Setup& setup, std::initializer_list<u8> code);
+// The control makes `code` exit with `reason`; without it, it does not.
+void exits_only_with(const CpuProfile& p, CtlWord w, u32 bit, vmx::ExitReason reason, std::initializer_list<u8> code,
+                     const Setup& setup = [](Trial&) {});
+void ept(Trial& t);              // EPT identity-mapping 2 MiB (one 2 MiB page, RWX, WB)
+void msr_passthrough(Trial& t);  // an MSR bitmap intercepting nothing
 
 }  // namespace xeno::sim::test

@@ -219,3 +219,90 @@ TEST_CASE("the host idles until the pending external interrupt: virtual time jum
 }
 
 }  // namespace xeno::sim::test
+
+namespace xeno::sim::test {
+
+// SDM Vol. 3C 25.4.2 / Vol. 2B STI: an STI that sets IF blocks interrupts
+// until the instruction after it has run; interrupt-window exiting waits for
+// that boundary, and a VM exit at the covered instruction reports the
+// blocking in the interruptibility state.
+TEST_CASE("interrupt window: after the instruction STI covers, not before", "[engine][events]")
+{
+    Guest g;
+    g.flat32(0x10000);
+    g.vmcs.set(f::GUEST_RFLAGS, 0x2);  // IF=0
+    g.vmcs.set(f::CPU_BASED_VM_EXEC_CONTROL, vmx::proc::HLT_EXITING | vmx::proc::INTERRUPT_WINDOW_EXITING);
+    // sti; inc eax; inc ebx; inc ecx; hlt
+    g.code(0x10000, {0xfb, 0x40, 0x43, 0x41, 0xf4});
+    g.on_exit = [](Guest&, const RecordedExit&) { return hal::ExitAction::YIELD; };
+    REQUIRE(g.run() == hal::VmxResult::SUCCEED);
+    REQUIRE(g.exits.size() == 1);
+    CHECK(g.exits[0].reason == reason(ExitReason::INTERRUPT_WINDOW));
+    CHECK(g.exits[0].rip == 0x10002);  // INC EAX (covered by STI) ran, INC EBX did not
+    CHECK(g.regs.gpr[0] == 1);
+    CHECK(g.regs.gpr[3] == 0);
+    CHECK((g.vmcs.get(f::GUEST_INTERRUPTIBILITY_INFO) & vmx::interruptibility::BLOCKING_BY_STI) == 0);
+}
+
+TEST_CASE("STI; HLT: the HLT exit comes first and reports blocking by STI", "[engine][events]")
+{
+    Guest g;
+    g.flat32(0x10000);
+    g.vmcs.set(f::GUEST_RFLAGS, 0x2);
+    g.vmcs.set(f::CPU_BASED_VM_EXEC_CONTROL, vmx::proc::HLT_EXITING | vmx::proc::INTERRUPT_WINDOW_EXITING);
+    g.code(0x10000, {0xfb, 0xf4, 0x90});  // sti; hlt; nop
+    g.on_exit = [](Guest&, const RecordedExit&) { return hal::ExitAction::YIELD; };
+    REQUIRE(g.run() == hal::VmxResult::SUCCEED);
+    REQUIRE(g.exits.size() == 1);
+    CHECK(g.exits[0].reason == reason(ExitReason::HLT));
+    CHECK(g.exits[0].rip == 0x10001);
+    CHECK((g.vmcs.get(f::GUEST_INTERRUPTIBILITY_INFO) & vmx::interruptibility::BLOCKING_BY_STI) != 0);
+}
+
+TEST_CASE("an STI with IF already set opens no shadow; POPF that sets IF opens the window at once", "[engine][events]")
+{
+    {
+        Guest g;
+        g.flat32(0x10000);
+        g.vmcs.set(f::GUEST_RFLAGS, 0x202);  // IF=1 already: STI has no shadow
+        g.vmcs.set(f::CPU_BASED_VM_EXEC_CONTROL, vmx::proc::HLT_EXITING);
+        g.code(0x10000, {0xfb, 0xf4});  // sti; hlt
+        g.on_exit = [](Guest&, const RecordedExit&) { return hal::ExitAction::YIELD; };
+        REQUIRE(g.run() == hal::VmxResult::SUCCEED);
+        REQUIRE(g.exits.size() == 1);
+        CHECK(g.exits[0].reason == reason(ExitReason::HLT));
+        CHECK((g.vmcs.get(f::GUEST_INTERRUPTIBILITY_INFO) & vmx::interruptibility::BLOCKING_BY_STI) == 0);
+    }
+    {
+        Guest g;
+        g.flat32(0x10000);
+        g.vmcs.set(f::GUEST_RFLAGS, 0x2);
+        g.vmcs.set(f::CPU_BASED_VM_EXEC_CONTROL, vmx::proc::HLT_EXITING | vmx::proc::INTERRUPT_WINDOW_EXITING);
+        // push 0x202; popf; inc eax; inc ebx; hlt
+        g.code(0x10000, {0x68, 0x02, 0x02, 0x00, 0x00, 0x9d, 0x40, 0x43, 0xf4});
+        g.on_exit = [](Guest&, const RecordedExit&) { return hal::ExitAction::YIELD; };
+        REQUIRE(g.run() == hal::VmxResult::SUCCEED);
+        REQUIRE(g.exits.size() == 1);
+        CHECK(g.exits[0].reason == reason(ExitReason::INTERRUPT_WINDOW));
+        CHECK(g.exits[0].rip == 0x10006);  // right after POPF: no shadow
+        CHECK(g.regs.gpr[0] == 0);
+    }
+}
+
+TEST_CASE("MOV SS blocks the interrupt window for one instruction", "[engine][events]")
+{
+    Guest g;
+    g.flat32(0x10000);
+    g.vmcs.set(f::GUEST_RFLAGS, 0x202);
+    g.vmcs.set(f::CPU_BASED_VM_EXEC_CONTROL, vmx::proc::HLT_EXITING);
+    g.mem.store<u64>(0x500 + 0x10, 0x00cf93000000ffff);  // GDT[2]: flat data
+    // mov ax, 0x10; mov ss, ax; hlt: the HLT exit reports blocking by MOV SS
+    g.code(0x10000, {0x66, 0xb8, 0x10, 0x00, 0x8e, 0xd0, 0xf4});
+    g.on_exit = [](Guest&, const RecordedExit&) { return hal::ExitAction::YIELD; };
+    REQUIRE(g.run() == hal::VmxResult::SUCCEED);
+    REQUIRE(g.exits.size() == 1);
+    CHECK(g.exits[0].reason == reason(ExitReason::HLT));
+    CHECK((g.vmcs.get(f::GUEST_INTERRUPTIBILITY_INFO) & vmx::interruptibility::BLOCKING_BY_MOV_SS) != 0);
+}
+
+}  // namespace xeno::sim::test

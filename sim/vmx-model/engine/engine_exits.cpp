@@ -336,6 +336,7 @@ void Engine::Impl::on_interrupt(u32 vector)
 {
     // A fault Unicorn raised (Unicorn never delivers through the IDT): RIP is
     // the faulting instruction.
+    if (vector == vmx::vector::DB) dr6_written = true;  // for store_guest_extras
     blob.save();
     const u32 error = static_cast<u32>(blob.error_code());
     if (blob.layout().old_exception) {

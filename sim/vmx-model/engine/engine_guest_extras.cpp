@@ -27,7 +27,10 @@ void Engine::Impl::load_guest_extras()
 
 void Engine::Impl::store_guest_extras()
 {
-    // A #DB in the guest (single step) writes DR6.
+    // A #DB in the guest (single step) or a MOV to DR6 the guest ran itself
+    // writes DR6; nothing else does, so most exits need not read it.
+    if (!dr6_written) return;
+    dr6_written = false;
     regs->dr6 = extras_loaded.dr6 = reg(UC_X86_REG_DR6);
 }
 

@@ -279,6 +279,7 @@ struct Engine::Impl final : LiveGuestState {
     u64 debugctl = 0;           // the guest's IA32_DEBUGCTL (Unicorn has none; load/save debug controls)
     hal::GuestRegs extras_loaded{};  // what load_guest_extras last gave the engine
     bool extras_valid = false;
+    bool dr6_written = false;   // a #DB or a native MOV DR since the last exit: DR6 may have changed
     void load_guest_extras();
     void store_guest_extras();
     bool site_xgetbv(u64 address, const DecodedInsn& d);

@@ -506,7 +506,10 @@ void Engine::Impl::on_site(u64 address)
         return;
     }
     case InsnKind::MOV_DR: {
-        if (!(proc & vmx::proc::MOV_DR_EXITING)) return;
+        if (!(proc & vmx::proc::MOV_DR_EXITING)) {
+            dr6_written = true;  // runs natively, and may write DR6
+            return;
+        }
         const unsigned dr = (d.modrm >> 3) & 7, gpr = (d.modrm & 7) | ((d.rex & 1) ? 8 : 0);
         x.reason = reason(ExitReason::DR_ACCESS);
         x.qualification = dr | ((d.opcode == 0x21 ? 1u : 0u) << 4) | (static_cast<u64>(gpr) << 8);

@@ -1,0 +1,90 @@
+// How runs on the virtual PC end when the guest misuses it: an interrupt
+// storm stops at the run's limits with a clear reason (and the hypervisor
+// survives), HLT with nothing that could ever wake the vcpu ends the domain
+// as "halted" (not with a status the guest could write), a reset request
+// ends it as "reset". Tiny real-mode guests, their nasm source in comments,
+// on both profiles.
+#include <catch2/catch.hpp>
+#include <string>
+#include <vector>
+
+#include "sim/platform/machine.hpp"
+
+namespace {
+
+xeno::sim::MachineResult run(const std::vector<std::uint8_t>& image, const std::string& profile,
+                             std::uint64_t max_insns, std::uint64_t max_vtime_ns, std::string* log = nullptr)
+{
+    xeno::sim::MachineConfig config;
+    config.profile = profile;
+    config.memory_bytes = 64 << 20;
+    config.guest_image = image;
+    config.cmdline = "guest_mem_mb=16 guest_load=0x8000 guest_entry=0x8000";
+    config.max_guest_instructions = max_insns;
+    config.max_vtime_ns = max_vtime_ns;
+    xeno::sim::MachineOutput out;
+    out.guest_console = [](const char*, std::size_t) {};
+    out.log = [log](const char* b, std::size_t n) {
+        if (log) log->append(b, n);
+    };
+    out.trace = [](const char*, std::size_t) {};
+    return xeno::sim::run_machine(config, out);
+}
+
+// cli; ds=0; IVT[0x20] = isr; the 8259A initialised at 0x20 with IRQ0 only;
+// PIT channel 0 mode 2 with count 2 (~597 kHz, the fastest the 8254
+// allows); sti; jmp $.   isr: push ax; out 0x20, 0x20 (EOI); pop ax; iret
+const std::vector<std::uint8_t> kStorm = {
+    0xfa, 0x31, 0xc0, 0x8e, 0xd8, 0xc7, 0x06, 0x80, 0x00, 0x34, 0x80, 0xc7, 0x06, 0x82, 0x00, 0x00, 0x00, 0xb0,
+    0x11, 0xe6, 0x20, 0xb0, 0x20, 0xe6, 0x21, 0xb0, 0x04, 0xe6, 0x21, 0xb0, 0x01, 0xe6, 0x21, 0xb0, 0xfe, 0xe6,
+    0x21, 0xb0, 0x34, 0xe6, 0x43, 0xb0, 0x02, 0xe6, 0x40, 0x30, 0xc0, 0xe6, 0x40, 0xfb, 0xeb, 0xfe, 0x50, 0xb0,
+    0x20, 0xe6, 0x20, 0x58, 0xcf};
+// sti; hlt; mov al, 7; out 0xf4, al   (no device is programmed: nothing can wake it)
+const std::vector<std::uint8_t> kHaltWithIf = {0xfb, 0xf4, 0xb0, 0x07, 0xe6, 0xf4};
+// mov al, 1; out 0x92, al (fast reset through System Control Port A); jmp $
+const std::vector<std::uint8_t> kReset = {0xb0, 0x01, 0xe6, 0x92, 0xeb, 0xfe};
+
+}  // namespace
+
+TEST_CASE("an interrupt storm ends at the run's limits, with the reason", "[core][platform]")
+{
+    for (const char* profile : {"skylake", "penryn"}) {
+        INFO(profile);
+        // The virtual-time limit: a PIT at ~597 kHz delivers an interrupt
+        // every ~1.7 us of virtual time, each costing exits.
+        xeno::sim::MachineResult r = run(kStorm, profile, 0, 5'000'000);
+        CHECK_FALSE(r.ok);
+        CHECK(r.error.find("virtual time limit of 5 ms") != std::string::npos);
+        CHECK(r.exits > 1000);  // the interrupts did arrive
+        // The instruction limit ends it just as well.
+        r = run(kStorm, profile, 200'000, 0);
+        CHECK_FALSE(r.ok);
+        CHECK(r.error.find("ran past its limit of 200000 instructions") != std::string::npos);
+        // And the same storm again in the same process: nothing was left behind.
+        r = run(kStorm, profile, 0, 1'000'000);
+        CHECK(r.error.find("virtual time limit") != std::string::npos);
+    }
+}
+
+TEST_CASE("HLT that nothing can wake ends the domain as halted, not with a guest status", "[core][platform]")
+{
+    for (const char* profile : {"skylake", "penryn"}) {
+        INFO(profile);
+        const xeno::sim::MachineResult r = run(kHaltWithIf, profile, 100'000, 0);
+        REQUIRE(r.ok);
+        CHECK(r.end == "halted");
+        CHECK(r.end_reason == "every vcpu is halted and no timer or device can wake one");
+        CHECK(r.guest_instructions < 10);  // the code after HLT never ran
+    }
+}
+
+TEST_CASE("a reset request ends the domain as reset", "[core][platform]")
+{
+    for (const char* profile : {"skylake", "penryn"}) {
+        INFO(profile);
+        const xeno::sim::MachineResult r = run(kReset, profile, 100'000, 0);
+        REQUIRE(r.ok);
+        CHECK(r.end == "reset");
+        CHECK(r.end_reason.find("reset") != std::string::npos);
+    }
+}
