@@ -13,6 +13,18 @@
 //   paging_*         guest #PFs per second, exits per fault and shadow counters of
 //                    a demand-paging kernel on skylake/ept, skylake/shadow and
 //                    penryn/shadow, and paging_wall_ratio_shadow_ept (paging.hpp).
+//   timer_irq_ns     host ns per periodic PIT interrupt (I/O APIC, local APIC,
+//                    handler with MMIO EOI) under a busy guest, minus the same
+//                    loop without the timer; timer_irq_halted_ns with the guest
+//                    in HLT between ticks (platform.hpp).
+//   ipi_ns           host ns per IPI round trip BSP -> AP -> BSP (smp=2, both
+//                    waiting in HLT): with one host thread each round trip
+//                    includes two vcpu switches.
+//   idle_virtual_per_host, idle_oneshot_virtual_per_host
+//                    virtual seconds per host second of a 100-s HLT sleep
+//                    woken at 100 Hz, and woken once by a one-shot timer.
+//   smp4_insns_ratio guest instructions per host second of 4 vcpus running a
+//                    compute loop without exits, over 1 vcpu running it.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -26,6 +38,7 @@
 #include "bare_unicorn.hpp"
 #include "bench_guest.hpp"
 #include "paging.hpp"
+#include "platform.hpp"
 #include "realmode.hpp"
 #include "sim/platform/machine.hpp"
 
@@ -142,7 +155,7 @@ void io_exit_ns(std::uint32_t batches, std::uint32_t per_batch, const std::strin
 int usage()
 {
     std::fprintf(stderr, "usage: xeno-bench [--quick] [--profile penryn|skylake] [busy_loop_ratio] [io_exit_ns] "
-                         "[realmode_compute] [realmode_softint] [paging]\n");
+                         "[realmode_compute] [realmode_softint] [paging] [timer_irq] [ipi] [idle] [smp4]\n");
     return 2;
 }
 
@@ -163,14 +176,16 @@ int main(int argc, char** argv)
         } else if (a == "--profile" && i + 1 < argc) {
             profile = argv[++i];
         } else if (a == "busy_loop_ratio" || a == "io_exit_ns" || a == "realmode_compute" ||
-                   a == "realmode_softint" || a == "paging") {
+                   a == "realmode_softint" || a == "paging" || a == "timer_irq" || a == "ipi" || a == "idle" ||
+                   a == "smp4") {
             which.push_back(a);
         } else {
             return usage();
         }
     }
     if (which.empty()) {
-        which = {"busy_loop_ratio", "io_exit_ns", "realmode_compute", "realmode_softint", "paging"};
+        which = {"busy_loop_ratio", "io_exit_ns", "realmode_compute", "realmode_softint", "paging",
+                 "timer_irq", "ipi", "idle", "smp4"};
     }
     for (const std::string& w : which) {
         if (w == "busy_loop_ratio") {
@@ -181,6 +196,14 @@ int main(int argc, char** argv)
             realmode_compute(quick ? 100'000 : 500'000, profile);
         } else if (w == "paging") {
             paging(quick ? 20 : 100);
+        } else if (w == "timer_irq") {
+            timer_irq(quick ? 10'000 : 50'000, profile);
+        } else if (w == "ipi") {
+            ipi(quick ? 10'000 : 50'000, profile);
+        } else if (w == "idle") {
+            idle(quick ? 2'000 : 10'000, profile);  // 20 s or 100 s of virtual sleep
+        } else if (w == "smp4") {
+            smp4(quick ? 2'000'000 : 10'000'000, profile);
         } else {
             realmode_softint(quick ? 20'000 : 100'000, profile);
         }

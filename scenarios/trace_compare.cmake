@@ -12,7 +12,8 @@
 # what each of them does in a race-free guest does not. Their page faults
 # (EXCEPTION_NMI with info=0x80000b0e) are left out too: under shadow paging
 # the vcpus share one shadow cache, so which of them takes the fault that
-# fills an entry depends on which touches the page first.
+# fills an entry depends on which touches the page first. So are PAUSE exits:
+# a vcpu spinning for another exits once per PAUSE until the other is done.
 function(xeno_sync_lines file out_var)
     if(NOT EXISTS ${file})
         message(FATAL_ERROR "no trace file ${file}")
@@ -26,6 +27,7 @@ function(xeno_sync_lines file out_var)
         set(mine ${lines})
         list(FILTER mine INCLUDE REGEX "^exit v${id} ")
         list(FILTER mine EXCLUDE REGEX "EXCEPTION_NMI .*info=0x80000b0e")
+        list(FILTER mine EXCLUDE REGEX " PAUSE_INSTRUCTION ")
         list(APPEND grouped ${mine})
     endforeach()
     set(${out_var} "${grouped}" PARENT_SCOPE)

@@ -147,6 +147,7 @@ MachineResult run_machine(const MachineConfig& config, const MachineOutput& outp
     result.vtime_ns = engine.vtime_ns();
     if (!aborted) {
         result.emulated_instructions = last_run_stats().emulated_instructions;
+        result.vcpu_switches = last_run_stats().vcpu_switches;
         result.shadow_paging = last_run_stats().shadow_paging;
         result.shadow = last_run_stats().shadow;
         result.end = domain_end_name(last_run_stats().end);

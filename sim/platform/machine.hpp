@@ -54,6 +54,7 @@ struct MachineResult {
     std::uint64_t guest_instructions = 0;
     std::uint64_t emulated_instructions = 0;  // instructions the hypervisor emulated
     std::uint64_t vtime_ns = 0;        // virtual time at the end
+    std::uint64_t vcpu_switches = 0;   // the scheduler switched from one vcpu to another (RunStats)
     std::uint64_t memory_hash = 0;     // xxh64 of machine memory at the end
     bool shadow_paging = false;        // the guest ran on shadow page tables
     paging::ShadowStats shadow;        // their counters at the end (xeno::last_run_stats)

@@ -35,6 +35,7 @@ Domain::Domain(const Options& options)
       acpi_pm_(timers_, isa_irq_line(kSciIrq), kAcpiPmBase),
       i8042_(isa_irq_line(1), isa_irq_line(12), &Domain::reset_request, this)
 {
+    planned_vcpus_ = options.smp;
     guest_tsc_.to_ns = &Domain::tsc_to_ns;
     guest_tsc_.from_ns = &Domain::ns_to_tsc;
     guest_tsc_.context = this;

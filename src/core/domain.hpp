@@ -119,7 +119,9 @@ public:
     // drive exits directly): the exit path asks it before every re-entry.
     Scheduler* scheduler = nullptr;
 
-    // The vcpus, in order: vcpu 0 is the BSP.
+    // The vcpus, in order: vcpu 0 is the BSP. planned_vcpus: how many the
+    // domain will have (the command line's smp), known before they exist.
+    u32 planned_vcpus() const { return planned_vcpus_; }
     Status add_vcpu(Vcpu& vcpu);
     u32 vcpu_count() const { return vcpu_count_; }
     Vcpu& vcpu(u32 index) { return *vcpus_[index]; }
@@ -171,6 +173,7 @@ private:
     devices::I8042 i8042_;
     Vcpu* vcpus_[kMaxVcpus] = {};
     u32 vcpu_count_ = 0;
+    u32 planned_vcpus_ = 1;
     Kick kick_ = nullptr;
     void* kick_context_ = nullptr;
     u64 mem_bytes_ = 0;

@@ -134,7 +134,9 @@ bool Scheduler::before_entry(Vcpu& v)
     if (vmx::apply_init_sipi(v) && domain_.ended()) return false;
     if (v.run_state != VcpuRunState::RUNNABLE) return false;
     const bool others = others_runnable(v);
-    if (others && now >= slice_end_) return false;  // preempted: its slice is over
+    const bool yield = v.yield_requested;
+    v.yield_requested = false;
+    if (others && (now >= slice_end_ || yield)) return false;  // preempted: its slice is over, or it spins
     vmx::inject_pending_events(v);
     if (domain_.ended()) return false;
     arm_host_timer(others);

@@ -65,6 +65,7 @@ public:
 
     VcpuRunState run_state = VcpuRunState::RUNNABLE;
     bool halted_with_if = false;  // HALTED: RFLAGS.IF at the HLT (what can wake it)
+    bool yield_requested = false; // the guest spins (PAUSE): give the CPU to another runnable vcpu
     bool window_exiting = false;  // interrupt-window exiting is on in the VMCS
     bool nmi_window_exiting = false;
 

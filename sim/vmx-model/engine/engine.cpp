@@ -472,6 +472,7 @@ void Engine::Impl::load_guest_state()
     wrmsr(0x175, v.get(f::GUEST_SYSENTER_ESP));
     wrmsr(0x176, v.get(f::GUEST_SYSENTER_EIP));
     if (entry_ctls & vmx::entry_ctl::LOAD_PAT) wrmsr(0x277, v.get(f::GUEST_IA32_PAT));
+    msr_list_loaded.clear();  // the VM-entry MSR-load list loads every entry again
     interruptibility = v.get(f::GUEST_INTERRUPTIBILITY_INFO);
     // Blocking by STI/MOV SS at entry covers the instruction at GUEST_RIP.
     shadowed = v.get(f::GUEST_RIP) + v.get(f::GUEST_CS_BASE);

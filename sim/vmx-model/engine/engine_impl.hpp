@@ -286,6 +286,10 @@ struct Engine::Impl final : LiveGuestState {
 
     // ---- engine_msr_lists.cpp: VM-entry MSR-load, VM-exit MSR-store/load (SDM 26.4, 28.4) ----
     u32 entry_msr_load_count = 0, exit_msr_store_count = 0, exit_msr_load_count = 0;
+    // What the last VM-entry MSR-load list gave the engine, while nothing
+    // else has written those MSRs since (cleared by a native WRMSR and a
+    // guest-state load): an entry loads only what differs.
+    std::vector<std::pair<u32, u64>> msr_list_loaded;
     u64 entry_msr_load_addr = 0, exit_msr_store_addr = 0, exit_msr_load_addr = 0;
     // 0: loaded; else the 1-based index of the entry that failed (reason 34).
     u32 load_entry_msr_list();

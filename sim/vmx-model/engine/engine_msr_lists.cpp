@@ -39,6 +39,7 @@ bool guest_msr_supported(u32 msr)
 
 u32 Engine::Impl::load_entry_msr_list()
 {
+    if (msr_list_loaded.size() > entry_msr_load_count) msr_list_loaded.resize(entry_msr_load_count);
     for (u32 i = 0; i < entry_msr_load_count; ++i) {
         const u64 at = entry_msr_load_addr + u64{i} * 16;
         if (!memory.contains(at, 16)) return i + 1;
@@ -53,8 +54,11 @@ u32 Engine::Impl::load_entry_msr_list()
             if (engine.logger_) engine.logger_(text);
             return i + 1;
         }
+        if (i < msr_list_loaded.size() && msr_list_loaded[i] == std::make_pair(msr, value)) continue;
         uc_x86_msr m{msr, value};
         uc_reg_write(uc, UC_X86_REG_MSR, &m);
+        if (i < msr_list_loaded.size()) msr_list_loaded[i] = {msr, value};
+        else if (i == msr_list_loaded.size()) msr_list_loaded.emplace_back(msr, value);
     }
     return 0;
 }

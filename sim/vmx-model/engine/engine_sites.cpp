@@ -458,7 +458,8 @@ void Engine::Impl::on_site(u64 address)
     case InsnKind::WRMSR: {
         const u32 msr = static_cast<u32>(reg(UC_X86_REG_RCX));
         const bool wr = d.kind == InsnKind::WRMSR;
-        exit_if(msr_exits(msr, wr), wr ? ExitReason::MSR_WRITE : ExitReason::MSR_READ);
+        if (!exit_if(msr_exits(msr, wr), wr ? ExitReason::MSR_WRITE : ExitReason::MSR_READ) && wr)
+            msr_list_loaded.clear();  // runs natively: the MSR-load list's MSRs may have changed
         return;
     }
     case InsnKind::MOV_TO_CR:

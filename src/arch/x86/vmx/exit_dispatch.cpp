@@ -47,6 +47,7 @@ constexpr ReasonHandler kHandlers[] = {
     {ExitReason::EPT_VIOLATION, &handle_ept_violation},
     {ExitReason::EPT_MISCONFIG, &handle_ept_violation},
     {ExitReason::XSETBV, &handle_xsetbv}, {ExitReason::WBINVD, &handle_wbinvd}, {ExitReason::DR_ACCESS, &handle_dr_access},
+    {ExitReason::PAUSE_INSTRUCTION, &handle_pause},
     {ExitReason::MWAIT_INSTRUCTION, &handle_monitor_mwait}, {ExitReason::MONITOR_INSTRUCTION, &handle_monitor_mwait}, {ExitReason::RDPMC, &handle_rdpmc},
 };
 

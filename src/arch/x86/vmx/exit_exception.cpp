@@ -61,6 +61,17 @@ void handle_external_interrupt(Vcpu& v, const ExitInfo& exit)
     (void)v;
 }
 
+void handle_pause(Vcpu& v, const ExitInfo& exit)
+{
+    // PAUSE exiting, on in domains with several vcpus (vmcs_setup.cpp): the
+    // guest spins waiting for another vcpu (a lock holder, an IPI answer)
+    // that shares the physical CPU with it, so it gives the CPU up at once
+    // instead of spinning out its time slice (KVM and Xen do the same with
+    // PAUSE-loop exiting).
+    advance_rip(v, exit);
+    v.yield_requested = true;
+}
+
 void handle_event_window(Vcpu&, const ExitInfo&)
 {
     // Interrupt- or NMI-window exiting: the guest can take the event now;

@@ -18,6 +18,7 @@ using ExitHandlerFn = void (*)(Vcpu& vcpu, const ExitInfo& exit);
 void handle_exception_nmi(Vcpu& vcpu, const ExitInfo& exit);
 void handle_external_interrupt(Vcpu& vcpu, const ExitInfo& exit);
 void handle_event_window(Vcpu& vcpu, const ExitInfo& exit);
+void handle_pause(Vcpu& vcpu, const ExitInfo& exit);
 void handle_triple_fault(Vcpu& vcpu, const ExitInfo& exit);
 void handle_cpuid(Vcpu& vcpu, const ExitInfo& exit);
 void handle_hlt(Vcpu& vcpu, const ExitInfo& exit);

@@ -237,6 +237,10 @@ Status vmcs_setup(Vcpu& v, mm::FrameAllocator& frames, u16 entry)
         return c.status();
     }
     v.ctl = c.value();
+    // Several vcpus share a physical CPU: one that spins (PAUSE) yields it
+    // (handle_pause).
+    if (v.domain().planned_vcpus() > 1 && control_allowed(proc::PAUSE_EXITING, v.caps().procbased))
+        v.ctl.proc |= proc::PAUSE_EXITING;
 
     // RDTSCP runs natively and returns IA32_TSC_AUX: the guest's value is
     // loaded at every entry (msr_load_list.hpp).
