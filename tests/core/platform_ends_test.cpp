@@ -5,6 +5,8 @@
 // ends it as "reset". Tiny real-mode guests, their nasm source in comments,
 // on both profiles.
 #include <catch2/catch.hpp>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -13,13 +15,14 @@
 namespace {
 
 xeno::sim::MachineResult run(const std::vector<std::uint8_t>& image, const std::string& profile,
-                             std::uint64_t max_insns, std::uint64_t max_vtime_ns, std::string* log = nullptr)
+                             std::uint64_t max_insns, std::uint64_t max_vtime_ns, std::string* log = nullptr,
+                             const std::string& extra = "")
 {
     xeno::sim::MachineConfig config;
     config.profile = profile;
     config.memory_bytes = 64 << 20;
     config.guest_image = image;
-    config.cmdline = "guest_mem_mb=16 guest_load=0x8000 guest_entry=0x8000";
+    config.cmdline = "guest_mem_mb=16 guest_load=0x8000 guest_entry=0x8000" + extra;
     config.max_guest_instructions = max_insns;
     config.max_vtime_ns = max_vtime_ns;
     xeno::sim::MachineOutput out;
@@ -29,6 +32,14 @@ xeno::sim::MachineResult run(const std::vector<std::uint8_t>& image, const std::
     };
     out.trace = [](const char*, std::size_t) {};
     return xeno::sim::run_machine(config, out);
+}
+
+// A guest of tests/core/guests/ (assembled by CMake).
+std::vector<std::uint8_t> guest(const std::string& name)
+{
+    std::ifstream in(std::string(XENO_TEST_GUESTS_DIR) + "/" + name + ".bin", std::ios::binary);
+    REQUIRE(in.good());
+    return std::vector<std::uint8_t>(std::istreambuf_iterator<char>(in), {});
 }
 
 // cli; ds=0; IVT[0x20] = isr; the 8259A initialised at 0x20 with IRQ0 only;
@@ -86,5 +97,22 @@ TEST_CASE("a reset request ends the domain as reset", "[core][platform]")
         REQUIRE(r.ok);
         CHECK(r.end == "reset");
         CHECK(r.end_reason.find("reset") != std::string::npos);
+    }
+}
+
+TEST_CASE("INIT to itself: an AP stops at once and waits for a SIPI; the BSP's is a reset", "[core][platform]")
+{
+    for (const char* profile : {"skylake", "penryn"}) {
+        INFO(profile);
+        std::string log;
+        xeno::sim::MachineResult r = run(guest("init_self"), profile, 50'000'000, 0, &log, " smp=2");
+        INFO(log);
+        REQUIRE(r.ok);
+        CHECK(r.end == "exit");
+        CHECK(r.status == 0);  // started twice, never ran past its INIT
+        r = run(guest("bsp_init_self"), profile, 1'000'000, 0);
+        REQUIRE(r.ok);
+        CHECK(r.end == "reset");
+        CHECK(r.end_reason.find("INIT to the BSP") != std::string::npos);
     }
 }

@@ -230,6 +230,15 @@ StashedTr& stashed_tr(Vcpu& v)
     return *reinterpret_cast<StashedTr*>(frames + kVm86TssGuestTrOffset);
 }
 
+}  // namespace
+
+void forget_stashed_tr(Vcpu& v)
+{
+    stashed_tr(v).valid = 0;
+}
+
+namespace {
+
 void load_state(Vcpu& v, emu::CpuState& s)
 {
     for (unsigned i = 0; i < 16; ++i) s.gpr[i] = read_gpr(v, i);

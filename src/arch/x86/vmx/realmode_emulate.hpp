@@ -45,6 +45,10 @@ TaskSwitchOutcome emulate_task_switch(Vcpu& vcpu, const emu::TaskSwitchRequest& 
 // CPU would shut down: triple fault).
 void reflect_realmode_interrupt(Vcpu& vcpu, u8 vector, u64 return_ip);
 
+// INIT reset the vcpu (TR back to its reset value): the guest TR kept while
+// it ran real mode in vm86 is forgotten (shadow mode only).
+void forget_stashed_tr(Vcpu& vcpu);
+
 // Real mode that vm86 can run: every segment cache in the vm86 form. Pure.
 bool realmode_vm86_representable(const emu::CpuState& s);
 

@@ -7,6 +7,7 @@
 #include "arch/x86/vmx/guest_state.hpp"
 #include "arch/x86/vmx/msr_load_list.hpp"
 #include "arch/x86/vmx/realmode.hpp"
+#include "arch/x86/vmx/realmode_emulate.hpp"
 #include "arch/x86/vmx/shadow_paging.hpp"
 #include "arch/x86/vmx/vmcs.hpp"
 #include "arch/x86/vmx/vmx_cpu_setup.hpp"
@@ -314,6 +315,14 @@ Status reset_to_real_mode(Vcpu& v, u16 cs, u16 ip)
     for (u64& p : v.pae_pdptes) p = 0;
     v.cr8 = 0;
     v.vm86_guest_iopl = 0;
+    if (v.paging == GuestPaging::SHADOW) {
+        // Real mode runs in vm86 again: every exception is the hypervisor's
+        // to reflect (protected mode had only #PF in the bitmap), and the TR
+        // the guest had in protected mode is forgotten.
+        v.ctl.exception_bitmap = 0xffffffffu;
+        w.set(field::EXCEPTION_BITMAP, v.ctl.exception_bitmap);
+        forget_stashed_tr(v);
+    }
     if (w.status() != Status::OK) return w.status();
     shadow_sync(v);
     return Status::OK;
