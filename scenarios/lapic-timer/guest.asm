@@ -49,7 +49,7 @@
 ; (sti; hlt; cli, so the wake-up is never missed), busy waits are a fixed
 ; number of instructions without exits, every timer is stopped or expired
 ; before anything is printed.
-%include "xeno.inc"
+%include "xeno_irq.inc"                ; with xeno.inc, xeno_check.inc, xeno_pc.inc
 
 ; TCHECK "name": after a compare, ZF=1 passes. Prints "ok <prefix><name>"
 ; (not when [quiet]) or "FAIL <prefix><name> got=<eax>" (and counts it in
@@ -62,40 +62,66 @@
     lea esp, [esp + 4]              ; the name's address (LEA keeps the flags)
 %endmacro
 
-; ---- Local APIC registers (Table 11-1; x2APIC MSR = 0x800 + offset / 16) ----
-LAPIC            equ 0xfee00000
-APIC_ID          equ 0x020
-APIC_VERSION     equ 0x030
-APIC_TPR         equ 0x080
-APIC_PPR         equ 0x0a0
-APIC_EOI         equ 0x0b0
-APIC_LDR         equ 0x0d0
-APIC_SVR         equ 0x0f0
-APIC_ISR         equ 0x100
-APIC_IRR         equ 0x200
-APIC_LVT_TIMER   equ 0x320
-APIC_TIMER_INIT  equ 0x380
-APIC_TIMER_CUR   equ 0x390
-APIC_TIMER_DIV   equ 0x3e0
+; TCHECK_ONE_SHOT ns, "duration name", "count name": after one_shot_run, the
+; interrupt came no earlier than ns after the start and at most one PM tick
+; plus LATENCY_NS later, and only once.
+%macro TCHECK_ONE_SHOT 3
+    mov eax, [os_pm_ticks]
+    CHECK_IN_RANGE32 XENO_PM_FLOOR(%1) - 1, XENO_PM_CEIL(%1 + LATENCY_NS) + 1
+    TCHECK %2
+    mov eax, [os_count]
+    cmp eax, 1
+    TCHECK %3
+%endmacro
+
+; TIMER_ARM divide, lvt: IF=0, [timer_count] = 0, then the divide
+; configuration and the LVT timer entry written (apic_write: EAX, ECX are
+; not kept). The initial count that starts the timer is the caller's.
+%macro TIMER_ARM 2
+    cli
+    mov dword [timer_count], 0
+    mov ecx, XENO_APIC_TIMER_DIV
+    mov eax, %1
+    call apic_write
+    mov ecx, XENO_APIC_LVT_TIMER
+    mov eax, %2
+    call apic_write
+%endmacro
+
+; MSR_GPS rdmsr, msr / MSR_GPS wrmsr, msr, value: the instruction on msr
+; (WRMSR of EDX:EAX = 0:value); EAX = the #GPs it raised (0 or 1: gp_handler
+; counts them and skips the instruction), ECX = msr. EBX is not kept.
+%macro MSR_GPS 2-3
+    mov ebx, [gp_count]
+    mov ecx, %2
+%if %0 == 3
+    mov eax, %3
+    xor edx, edx
+%endif
+    %1
+    mov eax, [gp_count]
+    sub eax, ebx
+%endmacro
+
+; ---- Local APIC (Table 11-1; the register offsets XENO_APIC_* in xeno_pc.inc;
+; x2APIC MSR = 0x800 + offset / 16) ----
 MSR_X2APIC       equ 0x800
-MSR_X2APIC_EOI   equ MSR_X2APIC + APIC_EOI / 16
+MSR_X2APIC_EOI   equ MSR_X2APIC + XENO_APIC_EOI / 16
 
 MSR_APIC_BASE    equ 0x1b
 MSR_TSC_DEADLINE equ 0x6e0
 APIC_BASE_BSP    equ 1 << 8
 APIC_BASE_EXTD   equ 1 << 10
 APIC_BASE_EN     equ 1 << 11
-APIC_BASE_XAPIC  equ LAPIC | APIC_BASE_EN | APIC_BASE_BSP          ; 0xfee00900
+APIC_BASE_XAPIC  equ XENO_LAPIC | APIC_BASE_EN | APIC_BASE_BSP     ; 0xfee00900
 APIC_BASE_X2APIC equ APIC_BASE_XAPIC | APIC_BASE_EXTD              ; 0xfee00d00
-APIC_BASE_OFF    equ LAPIC                                         ; EN = EXTD = 0
+APIC_BASE_OFF    equ XENO_LAPIC                                    ; EN = EXTD = 0
 
 CPUID1_ECX_X2APIC       equ 1 << 21
 CPUID1_ECX_TSC_DEADLINE equ 1 << 24
 
 SVR_RESET        equ 0xff
-SVR_ENABLE       equ 1 << 8
 SPURIOUS_VECTOR  equ 0xef
-LVT_MASKED       equ 1 << 16
 LVT_PERIODIC     equ 1 << 17
 LVT_TSC_DEADLINE equ 2 << 17
 DIVIDE_BY_1      equ 0xb          ; Figure 11-10: 1011b
@@ -104,16 +130,11 @@ DIVIDE_BY_16     equ 0x3          ; 0011b
 TIMER_VECTOR     equ 0x40         ; priority class 4
 TIMER_CLASS      equ TIMER_VECTOR & 0xf0
 TPR_ABOVE_TIMER  equ 0x50         ; class 5: holds class-4 vectors back
-TIMER_ISR_REG    equ APIC_ISR + (TIMER_VECTOR / 32) * 0x10
-TIMER_IRR_REG    equ APIC_IRR + (TIMER_VECTOR / 32) * 0x10
+TIMER_ISR_REG    equ XENO_APIC_ISR + (TIMER_VECTOR / 32) * 0x10
+TIMER_IRR_REG    equ XENO_APIC_IRR + (TIMER_VECTOR / 32) * 0x10
 TIMER_VECTOR_BIT equ 1 << (TIMER_VECTOR % 32)
 
-; ---- Time ----
-PM_TMR           equ 0x608
-PM_HZ            equ 3579545
-PM_MASK          equ 0xffffff     ; 24 bits
-%define PM_FLOOR(ns) ((ns) * PM_HZ / 1000000000)
-%define PM_CEIL(ns)  (((ns) * PM_HZ + 999999999) / 1000000000)
+; ---- Time (the ACPI PM timer: xeno_pc.inc) ----
 LATENCY_NS       equ 200000       ; one-shot upper bound allowance (see the header)
 JITTER_NS        equ 20000        ; allowance for the difference of two latencies
 
@@ -133,13 +154,9 @@ SPIN             equ 3000000
     org 0x8000
 
 start:
-    XENO_ENTER_PM32 main, 0x7000
-
-    bits 32
+    XENO_ENTER_PM32_IDT main, 0x7000
 main:
-    call setup_idt
-    lidt [idt_desc]
-    call mask_pics
+    XENO_PIC_MASK_ALL               ; only the local APIC interrupts here
     mov dword [check_prefix], empty_prefix
 
     ; ---- APIC base, version, software enable ----
@@ -147,7 +164,7 @@ main:
     rdmsr
     cmp eax, APIC_BASE_XAPIC
     TCHECK "apic-base-xapic-enabled-bsp"
-    mov ecx, APIC_VERSION
+    mov ecx, XENO_APIC_VERSION
     call apic_read
     mov [apic_version], eax
     and eax, 0xff
@@ -155,31 +172,31 @@ main:
     setae al
     cmp al, 1
     TCHECK "apic-version-integrated"
-    mov ecx, APIC_SVR
+    mov ecx, XENO_APIC_SVR
     call apic_read
     cmp eax, SVR_RESET
     TCHECK "svr-reset-0xff"
-    mov ecx, APIC_LVT_TIMER
+    mov ecx, XENO_APIC_LVT_TIMER
     mov eax, TIMER_VECTOR
     call apic_write
     call apic_read
-    cmp eax, TIMER_VECTOR | LVT_MASKED
+    cmp eax, TIMER_VECTOR | XENO_APIC_LVT_MASKED
     TCHECK "lvt-stays-masked-while-disabled"
-    mov ecx, APIC_SVR
-    mov eax, SVR_ENABLE | SPURIOUS_VECTOR
+    mov ecx, XENO_APIC_SVR
+    mov eax, XENO_APIC_SVR_ENABLE | SPURIOUS_VECTOR
     call apic_write
     call apic_read
-    cmp eax, SVR_ENABLE | SPURIOUS_VECTOR
+    cmp eax, XENO_APIC_SVR_ENABLE | SPURIOUS_VECTOR
     TCHECK "svr-enable-and-spurious-vector"
-    mov ecx, APIC_LVT_TIMER
-    mov eax, TIMER_VECTOR | LVT_MASKED
+    mov ecx, XENO_APIC_LVT_TIMER
+    mov eax, TIMER_VECTOR | XENO_APIC_LVT_MASKED
     call apic_write
     call apic_read
-    cmp eax, TIMER_VECTOR | LVT_MASKED
+    cmp eax, TIMER_VECTOR | XENO_APIC_LVT_MASKED
     TCHECK "lvt-timer-read-back"
 
     ; ---- Divide configuration ----
-    mov ecx, APIC_TIMER_DIV
+    mov ecx, XENO_APIC_TIMER_DIV
     mov eax, DIVIDE_BY_16
     call apic_write
     call apic_read
@@ -197,22 +214,15 @@ main:
     call periodic_test
 
     ; ---- A masked LVT timer still counts ----
-    cli
-    mov dword [timer_count], 0
-    mov ecx, APIC_TIMER_DIV
-    mov eax, DIVIDE_BY_1
-    call apic_write
-    mov ecx, APIC_LVT_TIMER
-    mov eax, TIMER_VECTOR | LVT_MASKED
-    call apic_write
-    mov ecx, APIC_TIMER_INIT
+    TIMER_ARM DIVIDE_BY_1, TIMER_VECTOR | XENO_APIC_LVT_MASKED
+    mov ecx, XENO_APIC_TIMER_INIT
     mov eax, SHORT_COUNT
     call apic_write
-    mov ecx, APIC_TIMER_CUR
+    mov ecx, XENO_APIC_TIMER_CUR
     call apic_read
     mov esi, eax
     sti
-    call spin
+    call xeno_spin
     cli
     mov eax, [timer_count]
     cmp eax, 0
@@ -222,27 +232,25 @@ main:
     and eax, TIMER_VECTOR_BIT
     TCHECK "masked-timer-not-in-irr"
     mov eax, esi                    ; counting when the wait began
-    mov ebx, 1
-    mov edx, SHORT_COUNT
-    call in_range
+    CHECK_IN_RANGE32 1, SHORT_COUNT
     TCHECK "masked-timer-counting"
-    mov ecx, APIC_TIMER_CUR         ; and at 0 after it
+    mov ecx, XENO_APIC_TIMER_CUR    ; and at 0 after it
     call apic_read
     cmp eax, 0
     TCHECK "masked-timer-counts-to-0"
 
     ; ---- TPR above the timer's class: the interrupt waits in IRR ----
-    mov ecx, APIC_TPR
+    mov ecx, XENO_APIC_TPR
     mov eax, TPR_ABOVE_TIMER
     call apic_write
-    mov ecx, APIC_LVT_TIMER
+    mov ecx, XENO_APIC_LVT_TIMER
     mov eax, TIMER_VECTOR           ; one-shot, unmasked
     call apic_write
-    mov ecx, APIC_TIMER_INIT
+    mov ecx, XENO_APIC_TIMER_INIT
     mov eax, SHORT_COUNT
     call apic_write
     sti
-    call spin                       ; the timer expires in here
+    call xeno_spin                       ; the timer expires in here
     cli
     mov eax, [timer_count]
     cmp eax, 0
@@ -252,11 +260,11 @@ main:
     and eax, TIMER_VECTOR_BIT
     cmp eax, TIMER_VECTOR_BIT
     TCHECK "held-interrupt-in-irr"
-    mov ecx, APIC_PPR
+    mov ecx, XENO_APIC_PPR
     call apic_read
     cmp eax, TPR_ABOVE_TIMER        ; nothing in service: PPR = TPR
     TCHECK "ppr-equals-tpr"
-    mov ecx, APIC_TPR
+    mov ecx, XENO_APIC_TPR
     xor eax, eax
     call apic_write                 ; IF=0: delivered after STI's shadow
     sti
@@ -272,7 +280,7 @@ main:
     call apic_read
     and eax, TIMER_VECTOR_BIT
     TCHECK "mmio-eoi-clears-isr"
-    mov ecx, APIC_PPR
+    mov ecx, XENO_APIC_PPR
     call apic_read
     cmp eax, 0
     TCHECK "ppr-0-after-eoi"
@@ -281,30 +289,25 @@ main:
     call tsc_deadline_test
 
     ; ---- Software disable masks every LVT entry ----
-    mov ecx, APIC_LVT_TIMER
+    mov ecx, XENO_APIC_LVT_TIMER
     mov eax, TIMER_VECTOR
     call apic_write
-    mov ecx, APIC_SVR
+    mov ecx, XENO_APIC_SVR
     mov eax, SPURIOUS_VECTOR        ; bit 8 clear
     call apic_write
-    mov ecx, APIC_LVT_TIMER
+    mov ecx, XENO_APIC_LVT_TIMER
     call apic_read
-    cmp eax, TIMER_VECTOR | LVT_MASKED
+    cmp eax, TIMER_VECTOR | XENO_APIC_LVT_MASKED
     TCHECK "software-disable-masks-lvt"
-    mov ecx, APIC_SVR
-    mov eax, SVR_ENABLE | SPURIOUS_VECTOR
+    mov ecx, XENO_APIC_SVR
+    mov eax, XENO_APIC_SVR_ENABLE | SPURIOUS_VECTOR
     call apic_write
 
     ; ---- x2APIC mode, or its absence ----
     call x2apic_test
 
-    cmp dword [failures], 0
-    jne .failed
-    mov esi, msg_all
-    call xeno_puts32
+    CHECK_SUMMARY32 "lapic-timer: all checks passed"
     XENO_EXIT 0
-.failed:
-    XENO_EXIT 1
 
 ; ============================================================================
 ; The timer tests, through whichever register window [x2apic_on] selects.
@@ -318,30 +321,21 @@ one_shot_tests:
     mov eax, [os_pm_ticks]
     mov [pm_ticks_16], eax
     mov eax, [os_cc1]               ; initial >= cc1 > cc2 > 0
-    mov ebx, 1
-    mov edx, ONE_SHOT_COUNT
-    call in_range
+    CHECK_IN_RANGE32 1, ONE_SHOT_COUNT
     TCHECK "one-shot-current-count-loaded"
     mov edx, eax
     dec edx
     mov eax, [os_cc2]
-    call in_range
+    call check_in_range
     TCHECK "one-shot-current-count-falls"
-    mov eax, [os_pm_ticks]
-    mov ebx, PM_FLOOR(ONE_SHOT_16_NS) - 1
-    mov edx, PM_CEIL(ONE_SHOT_16_NS + LATENCY_NS) + 1
-    call in_range
-    TCHECK "one-shot-divide-16-fires-after-16-x-count-ns"
-    mov eax, [os_count]
-    cmp eax, 1
-    TCHECK "one-shot-divide-16-fires-once"
+    TCHECK_ONE_SHOT ONE_SHOT_16_NS, "one-shot-divide-16-fires-after-16-x-count-ns", "one-shot-divide-16-fires-once"
     mov eax, [os_ccr_after]
     cmp eax, 0
     TCHECK "one-shot-count-reads-0-after-expiry"
     mov eax, [os_isr_after]
     and eax, TIMER_VECTOR_BIT
     TCHECK "eoi-clears-isr"
-    mov ecx, APIC_TIMER_INIT
+    mov ecx, XENO_APIC_TIMER_INIT
     call apic_read
     cmp eax, ONE_SHOT_COUNT
     TCHECK "initial-count-kept"
@@ -349,21 +343,12 @@ one_shot_tests:
     mov ebx, DIVIDE_BY_1
     mov esi, ONE_SHOT_COUNT
     call one_shot_run
-    mov eax, [os_pm_ticks]
-    mov ebx, PM_FLOOR(ONE_SHOT_1_NS) - 1
-    mov edx, PM_CEIL(ONE_SHOT_1_NS + LATENCY_NS) + 1
-    call in_range
-    TCHECK "one-shot-divide-1-fires-after-count-ns"
-    mov eax, [os_count]
-    cmp eax, 1
-    TCHECK "one-shot-divide-1-fires-once"
+    TCHECK_ONE_SHOT ONE_SHOT_1_NS, "one-shot-divide-1-fires-after-count-ns", "one-shot-divide-1-fires-once"
     ; Both durations carry the same start and interrupt latencies: their
     ; difference is 15 x count ns within two PM ticks and the jitter.
     mov eax, [pm_ticks_16]
     sub eax, [os_pm_ticks]
-    mov ebx, PM_FLOOR(ONE_SHOT_16_NS - ONE_SHOT_1_NS - JITTER_NS) - 2
-    mov edx, PM_CEIL(ONE_SHOT_16_NS - ONE_SHOT_1_NS + JITTER_NS) + 2
-    call in_range
+    CHECK_IN_RANGE32 XENO_PM_FLOOR(ONE_SHOT_16_NS - ONE_SHOT_1_NS - JITTER_NS) - 2, XENO_PM_CEIL(ONE_SHOT_16_NS - ONE_SHOT_1_NS + JITTER_NS) + 2
     TCHECK "divide-16-minus-divide-1-is-15-x-count-ns"
     ret
 
@@ -374,39 +359,29 @@ one_shot_tests:
 ; current count and the ISR word after the interrupt), [os_count] (the
 ; interrupts seen after a further busy wait).
 one_shot_run:
-    cli
-    mov dword [timer_count], 0
-    mov ecx, APIC_TIMER_DIV
-    mov eax, ebx
-    call apic_write
-    mov ecx, APIC_LVT_TIMER
-    mov eax, TIMER_VECTOR           ; one-shot, unmasked
-    call apic_write
-    mov dx, PM_TMR
-    in eax, dx
+    TIMER_ARM ebx, TIMER_VECTOR     ; one-shot, unmasked
+    call xeno_pm_read
     mov [pm_start], eax
-    mov ecx, APIC_TIMER_INIT
+    mov ecx, XENO_APIC_TIMER_INIT
     mov eax, esi
     call apic_write
-    mov ecx, APIC_TIMER_CUR
+    mov ecx, XENO_APIC_TIMER_CUR
     call apic_read
     mov [os_cc1], eax
     call apic_read
     mov [os_cc2], eax
     mov eax, 1
     call wait_irqs
-    mov eax, [pm_first]
-    sub eax, [pm_start]
-    and eax, PM_MASK
+    XENO_PM_ELAPSED [pm_first], [pm_start]
     mov [os_pm_ticks], eax
-    mov ecx, APIC_TIMER_CUR
+    mov ecx, XENO_APIC_TIMER_CUR
     call apic_read
     mov [os_ccr_after], eax
     mov ecx, TIMER_ISR_REG
     call apic_read
     mov [os_isr_after], eax
     sti
-    call spin
+    call xeno_spin
     cli
     mov eax, [timer_count]
     mov [os_count], eax
@@ -414,48 +389,35 @@ one_shot_run:
 
 ; Periodic at divide 1 with a 2 ms period.
 periodic_test:
-    cli
-    mov dword [timer_count], 0
-    mov ecx, APIC_TIMER_DIV
-    mov eax, DIVIDE_BY_1
-    call apic_write
-    mov ecx, APIC_LVT_TIMER
-    mov eax, TIMER_VECTOR | LVT_PERIODIC
-    call apic_write
-    mov ecx, APIC_TIMER_INIT
+    TIMER_ARM DIVIDE_BY_1, TIMER_VECTOR | LVT_PERIODIC
+    mov ecx, XENO_APIC_TIMER_INIT
     mov eax, PERIODIC_COUNT
     call apic_write
     mov eax, 1
     call wait_irqs
-    mov ecx, APIC_TIMER_CUR         ; reloaded at the expiry: counting again
+    mov ecx, XENO_APIC_TIMER_CUR    ; reloaded at the expiry: counting again
     call apic_read
     mov esi, eax
     mov eax, PERIODIC_IRQS
     call wait_irqs
-    mov ecx, APIC_TIMER_INIT
+    mov ecx, XENO_APIC_TIMER_INIT
     xor eax, eax                    ; an initial count of 0 stops the timer
     call apic_write
-    mov ecx, APIC_TIMER_CUR
+    mov ecx, XENO_APIC_TIMER_CUR
     call apic_read
     mov edi, eax
     sti
-    call spin
+    call xeno_spin
     cli
-    mov ecx, APIC_LVT_TIMER
-    mov eax, TIMER_VECTOR | LVT_MASKED
+    mov ecx, XENO_APIC_LVT_TIMER
+    mov eax, TIMER_VECTOR | XENO_APIC_LVT_MASKED
     call apic_write
 
     mov eax, esi
-    mov ebx, 1
-    mov edx, PERIODIC_COUNT
-    call in_range
+    CHECK_IN_RANGE32 1, PERIODIC_COUNT
     TCHECK "periodic-count-reloads"
-    mov eax, [pm_last]
-    sub eax, [pm_first]
-    and eax, PM_MASK
-    mov ebx, PM_FLOOR(PERIODIC_SPAN_NS - JITTER_NS) - 1
-    mov edx, PM_CEIL(PERIODIC_SPAN_NS + JITTER_NS) + 1
-    call in_range
+    XENO_PM_ELAPSED [pm_last], [pm_first]
+    CHECK_IN_RANGE32 XENO_PM_FLOOR(PERIODIC_SPAN_NS - JITTER_NS) - 1, XENO_PM_CEIL(PERIODIC_SPAN_NS + JITTER_NS) + 1
     TCHECK "periodic-21-interrupts-span-20-periods"
     mov eax, [timer_count]
     cmp eax, PERIODIC_IRQS
@@ -467,10 +429,8 @@ periodic_test:
 
 ; ---- TSC-deadline mode (skylake) or #GP for IA32_TSC_DEADLINE (penryn) ----
 tsc_deadline_test:
-    mov dword [check_prefix], tsc_prefix
-    mov byte [quiet], 1
-    mov eax, [failures]
-    mov [group_failures], eax
+    mov esi, tsc_prefix
+    call group_begin
     mov eax, 1
     cpuid
     test ecx, CPUID1_ECX_TSC_DEADLINE
@@ -478,26 +438,26 @@ tsc_deadline_test:
 
     cli
     mov dword [timer_count], 0
-    mov ecx, APIC_LVT_TIMER
+    mov ecx, XENO_APIC_LVT_TIMER
     mov eax, TIMER_VECTOR | LVT_TSC_DEADLINE
     call apic_write
     call apic_read
     cmp eax, TIMER_VECTOR | LVT_TSC_DEADLINE
     TCHECK "lvt-mode-read-back"
     ; 11.5.4.1: initial-count writes are ignored, the current count reads 0.
-    mov ecx, APIC_TIMER_DIV
+    mov ecx, XENO_APIC_TIMER_DIV
     mov eax, DIVIDE_BY_1
     call apic_write
-    mov ecx, APIC_TIMER_INIT
+    mov ecx, XENO_APIC_TIMER_INIT
     mov eax, 1000
     call apic_write
     sti
-    call spin
+    call xeno_spin
     cli
     mov eax, [timer_count]
     cmp eax, 0
     TCHECK "initial-count-ignored"
-    mov ecx, APIC_TIMER_CUR
+    mov ecx, XENO_APIC_TIMER_CUR
     call apic_read
     cmp eax, 0
     TCHECK "current-count-reads-0"
@@ -529,7 +489,7 @@ tsc_deadline_test:
     or eax, edx
     TCHECK "msr-cleared-by-expiry"
     sti
-    call spin
+    call xeno_spin
     cli
     mov eax, [timer_count]
     cmp eax, 1
@@ -557,107 +517,75 @@ tsc_deadline_test:
     mov eax, [timer_count]
     cmp eax, 3
     TCHECK "deadline-1-fires-at-once"
-    mov ecx, APIC_LVT_TIMER         ; back to one-shot mode, masked
-    mov eax, TIMER_VECTOR | LVT_MASKED
+    mov ecx, XENO_APIC_LVT_TIMER    ; back to one-shot mode, masked
+    mov eax, TIMER_VECTOR | XENO_APIC_LVT_MASKED
     call apic_write
     jmp .done
 
 .absent:
-    mov ebx, [gp_count]
-    mov ecx, MSR_TSC_DEADLINE
-    rdmsr
-    mov eax, [gp_count]
-    sub eax, ebx
+    MSR_GPS rdmsr, MSR_TSC_DEADLINE
     cmp eax, 1
     TCHECK "rdmsr-gp"
-    mov ebx, [gp_count]
-    mov ecx, MSR_TSC_DEADLINE
-    mov eax, 0x1000
-    xor edx, edx
-    wrmsr
-    mov eax, [gp_count]
-    sub eax, ebx
+    MSR_GPS wrmsr, MSR_TSC_DEADLINE, 0x1000
     cmp eax, 1
     TCHECK "wrmsr-gp"
 .done:
-    mov byte [quiet], 0
-    mov dword [check_prefix], empty_prefix
-    mov eax, [failures]
-    cmp eax, [group_failures]
+    call group_end
     TCHECK "tsc-deadline"
     ret
 
 ; ---- x2APIC mode (skylake) or its absence (penryn) ----
 x2apic_test:
-    mov dword [check_prefix], x2apic_prefix
-    mov byte [quiet], 1
-    mov eax, [failures]
-    mov [group_failures], eax
+    mov esi, x2apic_prefix
+    call group_begin
     mov eax, 1
     cpuid
     test ecx, CPUID1_ECX_X2APIC
     jz .absent
 
-    mov ebx, [gp_count]
-    mov ecx, MSR_APIC_BASE
-    mov eax, APIC_BASE_X2APIC
-    xor edx, edx
-    wrmsr
-    mov eax, [gp_count]
-    sub eax, ebx
+    MSR_GPS wrmsr, MSR_APIC_BASE, APIC_BASE_X2APIC
+    cmp eax, 0
     TCHECK "enable-no-gp"
     rdmsr
     cmp eax, APIC_BASE_X2APIC
     TCHECK "apic-base-extd"
     mov byte [x2apic_on], 1
-    mov ecx, APIC_ID
+    mov ecx, XENO_APIC_ID
     call apic_read
     cmp eax, 0                      ; the BSP's initial APIC ID
     TCHECK "id"
-    mov ecx, APIC_LDR
+    mov ecx, XENO_APIC_LDR
     call apic_read
     cmp eax, 1                      ; cluster 0, bit (ID & 15)
     TCHECK "ldr-derived-from-id"
-    mov ecx, APIC_VERSION
+    mov ecx, XENO_APIC_VERSION
     call apic_read
     cmp eax, [apic_version]
     TCHECK "version"
-    mov ecx, APIC_SVR
-    mov eax, SVR_ENABLE | SPURIOUS_VECTOR
+    mov ecx, XENO_APIC_SVR
+    mov eax, XENO_APIC_SVR_ENABLE | SPURIOUS_VECTOR
     call apic_write
     call apic_read
-    cmp eax, SVR_ENABLE | SPURIOUS_VECTOR
+    cmp eax, XENO_APIC_SVR_ENABLE | SPURIOUS_VECTOR
     TCHECK "svr"
-    mov ecx, APIC_TPR
+    mov ecx, XENO_APIC_TPR
     mov eax, TPR_ABOVE_TIMER
     call apic_write
-    mov ecx, APIC_PPR
+    mov ecx, XENO_APIC_PPR
     call apic_read
     cmp eax, TPR_ABOVE_TIMER
     TCHECK "ppr-follows-tpr"
-    mov ecx, APIC_TPR
+    mov ecx, XENO_APIC_TPR
     xor eax, eax
     call apic_write
-    mov ebx, [gp_count]             ; 11.12.1.3: the EOI MSR takes only 0
-    mov ecx, MSR_X2APIC_EOI
-    mov eax, 1
-    xor edx, edx
-    wrmsr
-    mov eax, [gp_count]
-    sub eax, ebx
+    MSR_GPS wrmsr, MSR_X2APIC_EOI, 1    ; 11.12.1.3: the EOI MSR takes only 0
     cmp eax, 1
     TCHECK "eoi-nonzero-gp"
 
     call one_shot_tests             ; EOI through MSR 0x80b in the handler
     call periodic_test
 
-    mov ebx, [gp_count]             ; x2APIC -> xAPIC: illegal (Figure 11-27)
-    mov ecx, MSR_APIC_BASE
-    mov eax, APIC_BASE_XAPIC
-    xor edx, edx
-    wrmsr
-    mov eax, [gp_count]
-    sub eax, ebx
+    MSR_GPS wrmsr, MSR_APIC_BASE, APIC_BASE_XAPIC  ; x2APIC -> xAPIC: illegal (Figure 11-27)
     cmp eax, 1
     TCHECK "to-xapic-gp"
     mov ebx, [gp_count]             ; x2APIC -> disabled -> xAPIC: legal
@@ -677,39 +605,20 @@ x2apic_test:
     jmp .done
 
 .absent:
-    mov ebx, [gp_count]
-    mov ecx, MSR_APIC_BASE
-    mov eax, APIC_BASE_X2APIC
-    xor edx, edx
-    wrmsr
-    mov eax, [gp_count]
-    sub eax, ebx
+    MSR_GPS wrmsr, MSR_APIC_BASE, APIC_BASE_X2APIC
     cmp eax, 1
     TCHECK "extd-gp"
     rdmsr
     cmp eax, APIC_BASE_XAPIC
     TCHECK "apic-base-unchanged"
-    mov ebx, [gp_count]
-    mov ecx, MSR_X2APIC + APIC_ID / 16
-    rdmsr
-    mov eax, [gp_count]
-    sub eax, ebx
+    MSR_GPS rdmsr, MSR_X2APIC + XENO_APIC_ID / 16
     cmp eax, 1
     TCHECK "id-msr-gp"
-    mov ebx, [gp_count]
-    mov ecx, MSR_X2APIC_EOI
-    xor eax, eax
-    xor edx, edx
-    wrmsr
-    mov eax, [gp_count]
-    sub eax, ebx
+    MSR_GPS wrmsr, MSR_X2APIC_EOI, 0
     cmp eax, 1
     TCHECK "eoi-msr-gp"
 .done:
-    mov byte [quiet], 0
-    mov dword [check_prefix], empty_prefix
-    mov eax, [failures]
-    cmp eax, [group_failures]
+    call group_end
     TCHECK "x2apic"
     ret
 
@@ -723,7 +632,7 @@ x2apic_test:
 apic_read:
     cmp byte [x2apic_on], 0
     jne .msr
-    mov eax, [LAPIC + ecx]
+    mov eax, [XENO_LAPIC + ecx]
     ret
 .msr:
     push ecx
@@ -731,22 +640,21 @@ apic_read:
     shr ecx, 4
     add ecx, MSR_X2APIC
     rdmsr
-    pop edx
-    pop ecx
-    ret
+    jmp apic_msr_done
 
 apic_write:
     cmp byte [x2apic_on], 0
     jne .msr
-    mov [LAPIC + ecx], eax
+    mov [XENO_LAPIC + ecx], eax
     ret
 .msr:
     push ecx
     push edx
+    xor edx, edx
     shr ecx, 4
     add ecx, MSR_X2APIC
-    xor edx, edx
     wrmsr
+apic_msr_done:
     pop edx
     pop ecx
     ret
@@ -755,71 +663,7 @@ apic_write:
 ; STI's shadow covers HLT, so an interrupt that is already pending is taken
 ; after the HLT, never before it.
 wait_irqs:
-.again:
-    cmp [timer_count], eax
-    jae .done
-    sti
-    hlt
-    cli
-    jmp .again
-.done:
-    ret
-
-; A fixed number of instructions without exits.
-spin:
-    push ecx
-    mov ecx, SPIN
-.loop:
-    dec ecx
-    jnz .loop
-    pop ecx
-    ret
-
-; in_range: ZF=1 when EBX <= EAX <= EDX (unsigned). EAX is kept (a failing
-; check prints it).
-in_range:
-    cmp eax, ebx
-    jb .no
-    cmp eax, edx
-    ja .no
-    cmp eax, eax
-    ret
-.no:
-    cmp esp, 0                      ; ZF=0
-    ret
-
-; Both 8259As masked: only the local APIC interrupts here.
-mask_pics:
-    mov al, 0xff
-    out 0x21, al
-    out 0xa1, al
-    ret
-
-; IDT: exceptions -> fault (13 -> gp_handler), TIMER_VECTOR -> timer_irq,
-; everything else -> unexpected.
-setup_idt:
-    xor ecx, ecx
-.gate:
-    mov eax, exception
-    cmp ecx, 13
-    jne .not_gp
-    mov eax, gp_handler
-.not_gp:
-    cmp ecx, 0x20
-    jb .set
-    mov eax, unexpected_irq
-    cmp ecx, TIMER_VECTOR
-    jne .set
-    mov eax, timer_irq
-.set:
-    mov [idt + ecx * 8], ax
-    mov word [idt + ecx * 8 + 2], XENO_CODE32_SEL
-    mov word [idt + ecx * 8 + 4], 0x8e00  ; present, DPL 0, 32-bit interrupt gate
-    shr eax, 16
-    mov [idt + ecx * 8 + 6], ax
-    inc ecx
-    cmp ecx, IDT_ENTRIES
-    jb .gate
+    XENO_HLT_UNTIL timer_count, eax
     ret
 
 ; The timer interrupt: count it, note the TSC and the PM timer (the first
@@ -831,18 +675,17 @@ timer_irq:
     rdtsc
     mov [tsc_irq], eax
     mov [tsc_irq + 4], edx
-    mov dx, PM_TMR
-    in eax, dx
+    call xeno_pm_read
     mov [pm_last], eax
     inc dword [timer_count]
     cmp dword [timer_count], 1
     jne .not_first
     mov [pm_first], eax
 .not_first:
-    mov ecx, APIC_PPR
+    mov ecx, XENO_APIC_PPR
     call apic_read
     mov [ppr_in_handler], eax
-    mov ecx, APIC_EOI
+    mov ecx, XENO_APIC_EOI
     xor eax, eax
     call apic_write
     pop edx
@@ -858,17 +701,27 @@ gp_handler:
     add esp, 4
     iret
 
-unexpected_irq:
-    mov esi, msg_unexpected
-    call xeno_puts32
-    XENO_EXIT 2
-
-exception:
-    mov esi, msg_exception
-    call xeno_puts32
-    XENO_EXIT 3
-
 ; ---- Checks ----
+; A group of sub-checks: ESI = the prefix of their names; their "ok" lines
+; are not printed.
+group_begin:
+    push eax
+    mov [check_prefix], esi
+    mov byte [quiet], 1
+    mov eax, [failures]
+    mov [group_failures], eax
+    pop eax
+    ret
+
+; The group's end: ZF=1 when none of its checks failed (for its own TCHECK);
+; EAX = the failures so far.
+group_end:
+    mov byte [quiet], 0
+    mov dword [check_prefix], empty_prefix
+    mov eax, [failures]
+    cmp eax, [group_failures]
+    ret
+
 ; tcheck: the routine behind TCHECK (defined at the top).
 
 tcheck:
@@ -905,21 +758,13 @@ tcheck:
     popf
     ret
 
-    XENO_PRINT16_ROUTINES
-    XENO_PRINT32_ROUTINES
+    XENO_IRQ_ROUTINES SPIN          ; with msg_ok, msg_fail, msg_got and failures for tcheck
     XENO_FLAT_GDT
 
-msg_all:        db "lapic-timer: all checks passed", 10, 0
-msg_unexpected: db "FAIL unexpected interrupt", 10, 0
-msg_exception:  db "FAIL exception", 10, 0
-msg_ok:         db "ok ", 0
-msg_fail:       db "FAIL ", 0
-msg_got:        db " got=", 0
 empty_prefix:   db 0
 tsc_prefix:     db "tsc-deadline/", 0
 x2apic_prefix:  db "x2apic/", 0
     align 4
-failures:       dd 0
 group_failures: dd 0
 check_prefix:   dd 0
 gp_count:       dd 0
@@ -940,9 +785,4 @@ tsc_irq:        dq 0
 deadline:       dq 0
 quiet:          db 0
 x2apic_on:      db 0
-    align 8
-IDT_ENTRIES equ 0x100
-idt: times IDT_ENTRIES * 8 db 0
-idt_desc:
-    dw IDT_ENTRIES * 8 - 1
-    dd idt
+    XENO_IDT32 0x100, xeno_exception, xeno_unexpected_irq, 13, gp_handler, TIMER_VECTOR, timer_irq

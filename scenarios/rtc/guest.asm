@@ -30,44 +30,16 @@
 ; interrupt source is enabled at a time; nothing polls a device. Results are
 ; recorded and printed after the last timed part, one "ok <check>" or
 ; "FAIL <check> got=<value>" line each; status 0 only if all pass.
-%include "xeno.inc"
-%include "xeno_check.inc"
+%include "xeno_irq.inc"                ; with xeno.inc, xeno_check.inc, xeno_pc.inc
 
-PIC1_CMD    equ 0x20
-PIC1_DATA   equ 0x21
-PIC2_CMD    equ 0xa0
-PIC2_DATA   equ 0xa1
-PIT_CH0     equ 0x40
-PIT_CMD     equ 0x43
-PM_TMR      equ 0x608
-PM_HZ       equ 3579545
 PM_MS       equ 3580            ; PM timer ticks in a millisecond (3579.545)
-
-CMOS_INDEX  equ 0x70
-CMOS_DATA   equ 0x71
-NMI_MASK    equ 0x80            ; bit 7 of the index: the PC's NMI mask
-
-RTC_SEC     equ 0x00
-RTC_SEC_AL  equ 0x01
-RTC_MIN     equ 0x02
-RTC_MIN_AL  equ 0x03
-RTC_HOUR    equ 0x04
-RTC_HOUR_AL equ 0x05
-RTC_WDAY    equ 0x06            ; 1 = Sunday
-RTC_MDAY    equ 0x07
-RTC_MONTH   equ 0x08
-RTC_YEAR    equ 0x09
-RTC_A       equ 0x0a
-RTC_B       equ 0x0b
-RTC_C       equ 0x0c
-RTC_D       equ 0x0d
-RTC_CENTURY equ 0x32
+NMI_MASK    equ 0x80            ; bit 7 of the CMOS index: the PC's NMI mask
 CMOS_SCRATCH equ 0x7e           ; a byte no convention uses
 
+; The bits of the clock's registers (the registers: XENO_RTC_* in xeno_pc.inc).
 A_UIP       equ 0x80
 A_DV_32K    equ 0x20            ; 32.768 kHz time base, divider running
 B_SET       equ 0x80
-B_PIE       equ 0x40
 B_AIE       equ 0x20
 B_UIE       equ 0x10
 B_DM_BINARY equ 0x04
@@ -108,37 +80,33 @@ HELD_TICKS  equ 30              ; 1.5 s: IRQ8 held across an update
     org 0x8000
 
 start:
-    XENO_ENTER_PM32 main, 0x7000
-
-    bits 32
+    XENO_ENTER_PM32_IDT main, 0x7000
 main:
-    call setup_idt
-    lidt [idt_desc]
-    call init_pics
+    XENO_PIC_INIT 0xfb, 0xfe           ; only the cascade (IRQ2) and IRQ8
 
     ; ---- static registers and NVRAM ----
-    mov al, RTC_D
-    call cmos_read
+    mov al, XENO_RTC_D
+    call xeno_cmos_read
     cmp eax, D_VRT
     DCHECK "regd-vrt-set"
-    mov al, RTC_D
+    mov al, XENO_RTC_D
     mov ah, 0
-    call cmos_write
-    mov al, RTC_D
-    call cmos_read
+    call xeno_cmos_write
+    mov al, XENO_RTC_D
+    call xeno_cmos_read
     cmp eax, D_VRT
     DCHECK "regd-write-ignored"
-    mov al, RTC_A
-    call cmos_read
+    mov al, XENO_RTC_A
+    call xeno_cmos_read
     and eax, ~A_UIP                    ; UIP depends on the moment of the read
     cmp eax, 0x26
     DCHECK "rega-power-on-0x26"
-    mov al, RTC_B
-    call cmos_read
+    mov al, XENO_RTC_B
+    call xeno_cmos_read
     cmp eax, B_24H
     DCHECK "regb-power-on-bcd-24h"
-    mov al, RTC_CENTURY
-    call cmos_read
+    mov al, XENO_RTC_CENTURY
+    call xeno_cmos_read
     cmp eax, 0x20
     DCHECK "century-byte-0x20"
     mov al, 0x15
@@ -161,37 +129,37 @@ main:
     DCHECK "nvram-checksum-0x2e"
     ; The NMI mask bit of the index: the same byte either way.
     mov al, 0x15 | NMI_MASK
-    call cmos_read
+    call xeno_cmos_read
     cmp eax, BASE_KIB & 0xff
     DCHECK "nmi-bit-read-nvram"
-    mov al, RTC_CENTURY | NMI_MASK
-    call cmos_read
+    mov al, XENO_RTC_CENTURY | NMI_MASK
+    call xeno_cmos_read
     cmp eax, 0x20
     DCHECK "nmi-bit-read-century"
     mov al, CMOS_SCRATCH | NMI_MASK
     mov ah, 0x5a
-    call cmos_write
+    call xeno_cmos_write
     mov al, CMOS_SCRATCH
-    call cmos_read
+    call xeno_cmos_read
     cmp eax, 0x5a
     DCHECK "nmi-bit-write-scratch"
-    mov al, RTC_D                      ; NMI unmasked again
-    out CMOS_INDEX, al
+    mov al, XENO_RTC_D                 ; NMI unmasked again
+    out XENO_CMOS_INDEX, al
 
     ; No periodic rate from here (RS = 0: PF stays clear) until the PIE part.
-    mov al, RTC_A
+    mov al, XENO_RTC_A
     mov ah, A_DV_32K
-    call cmos_write
-    mov al, RTC_C
-    call cmos_read
+    call xeno_cmos_write
+    mov al, XENO_RTC_C
+    call xeno_cmos_read
 
     ; ---- the update-ended interrupt: sync, then read the clock ----
     mov byte [capture_isr], 1
-    mov al, RTC_B
+    mov al, XENO_RTC_B
     mov ah, B_UIE | B_24H
-    call cmos_write
+    call xeno_cmos_write
     call wait_irq8
-    call pm_read
+    call xeno_pm_read
     mov [pm_start], eax
     mov eax, [last_c]
     cmp eax, C_IRQF | C_UF
@@ -202,15 +170,15 @@ main:
     mov eax, [master_isr]
     cmp eax, 0x04
     DCHECK "master-isr-cascade-in-service"
-    call read_both_isr
+    call xeno_pic_isr
     cmp eax, 0
     DCHECK "eoi-clears-slave-and-master-isr"
-    mov al, RTC_C
-    call cmos_read
+    mov al, XENO_RTC_C
+    call xeno_cmos_read
     cmp eax, 0
     DCHECK "regc-read-clears"
-    mov al, RTC_A
-    call cmos_read
+    mov al, XENO_RTC_A
+    call xeno_cmos_read
     cmp eax, A_DV_32K
     DCHECK "uip-clear-after-update"
     call read_clock
@@ -238,35 +206,27 @@ main:
     ; The clock starts at the epoch when the domain is built; the guest gets
     ; here at its first update or the one after: a few seconds at most.
     mov eax, [clk_sec]
-    cmp eax, 0x05
-    setbe cl
-    cmp cl, 1
+    CHECK_IN_RANGE32 0, 0x05
     DCHECK "epoch-seconds-below-6"
     mov al, [clk_sec]
-    call bcd_to_bin
+    call xeno_bcd_to_bin
     mov [sec_start], eax
 
     ; ---- one update per second ----
     call wait_irq8
     call wait_irq8
-    call pm_read
-    sub eax, [pm_start]
-    and eax, 0xffffff                  ; 24-bit PM timer
+    call xeno_pm_read
+    XENO_PM_ELAPSED eax, [pm_start]
     ; Both ends are read right after an update interrupt: 2 s, +-1 ms for
     ; the handler's latency.
-    cmp eax, 2 * PM_HZ - PM_MS
-    setae cl
-    cmp eax, 2 * PM_HZ + PM_MS
-    setbe ch
-    and cl, ch
-    cmp cl, 1
+    CHECK_IN_RANGE32 2 * XENO_PM_HZ - PM_MS, 2 * XENO_PM_HZ + PM_MS
     DCHECK "uie-two-updates-take-2s"
     mov eax, [last_c]
     cmp eax, C_IRQF | C_UF
     DCHECK "uie-regc-each-second"
-    mov al, RTC_SEC
-    call cmos_read
-    call bcd_to_bin
+    mov al, XENO_RTC_SEC
+    call xeno_cmos_read
+    call xeno_bcd_to_bin
     sub eax, [sec_start]
     cmp eax, 2
     DCHECK "uie-seconds-advance-by-2"
@@ -277,31 +237,21 @@ main:
     mov eax, [rtc_irqs]
     mov [rtc_irqs_before], eax
     ; 30 PIT ticks at 20 Hz (1.5 s, an update among them), waited with HLT.
-    mov al, 0x34                       ; counter 0, lobyte/hibyte, mode 2
-    out PIT_CMD, al
-    mov al, PIT_20HZ & 0xff
-    out PIT_CH0, al
-    mov al, PIT_20HZ >> 8
-    out PIT_CH0, al
+    XENO_PIT_START XENO_PIT_CH0_MODE2, PIT_20HZ
     mov al, 0xfa                       ; master: IRQ0 and the cascade
-    out PIC1_DATA, al
-.held:
-    sti
-    hlt
-    cli
-    cmp dword [pit_ticks], HELD_TICKS
-    jb .held
+    out XENO_PIC1_DATA, al
+    XENO_HLT_UNTIL pit_ticks, HELD_TICKS
     mov al, 0xfb                       ; IRQ0 masked again
-    out PIC1_DATA, al
-    mov al, 0x30                       ; mode 0 without a count: OUT0 low, stopped
-    out PIT_CMD, al
+    out XENO_PIC1_DATA, al
+    mov al, XENO_PIT_CH0_MODE0         ; mode 0 without a count: OUT0 low, stopped
+    out XENO_PIT_CMD, al
     mov eax, [rtc_irqs]
     sub eax, [rtc_irqs_before]
     cmp eax, 0
     DCHECK "irq8-held-while-regc-unread"
     mov byte [skip_c_read], 0
-    mov al, RTC_C
-    call cmos_read
+    mov al, XENO_RTC_C
+    call xeno_cmos_read
     cmp eax, C_IRQF | C_UF
     DCHECK "regc-irqf-uf-still-set"
     call wait_irq8                     ; the next update interrupts again
@@ -311,9 +261,9 @@ main:
     DCHECK "irq8-again-after-regc-read"
 
     ; ---- the periodic interrupt at three rates ----
-    mov al, RTC_B
+    mov al, XENO_RTC_B
     mov ah, B_24H
-    call cmos_write
+    call xeno_cmos_write
     mov ecx, 6                         ; RS 6: 1024 Hz
     mov edx, 32
     call periodic_run
@@ -330,14 +280,14 @@ main:
     and eax, C_IRQF | C_PF
     cmp eax, C_IRQF | C_PF
     DCHECK "periodic-regc-irqf-pf"
-    mov al, RTC_A
+    mov al, XENO_RTC_A
     mov ah, A_DV_32K
-    call cmos_write
+    call xeno_cmos_write
 
     ; ---- the alarm: the time after an update plus 2 s ----
-    mov al, RTC_B
+    mov al, XENO_RTC_B
     mov ah, B_UIE | B_24H
-    call cmos_write
+    call xeno_cmos_write
     call wait_irq8
     call read_clock
     call clock_seconds                 ; EAX = seconds of the day
@@ -349,33 +299,27 @@ main:
     call seconds_to_bcd                ; EAX = 00hhmmss in BCD
     mov [alarm_hms], eax
     mov ah, al
-    mov al, RTC_SEC_AL
-    call cmos_write
+    mov al, XENO_RTC_SEC_ALARM
+    call xeno_cmos_write
     mov ah, [alarm_hms + 1]
-    mov al, RTC_MIN_AL
-    call cmos_write
+    mov al, XENO_RTC_MIN_ALARM
+    call xeno_cmos_write
     mov ah, [alarm_hms + 2]
-    mov al, RTC_HOUR_AL
-    call cmos_write
-    mov al, RTC_B                      ; only the alarm: the update in between is silent
+    mov al, XENO_RTC_HOUR_ALARM
+    call xeno_cmos_write
+    mov al, XENO_RTC_B                 ; only the alarm: the update in between is silent
     mov ah, B_AIE | B_24H
-    call cmos_write
-    mov al, RTC_C
-    call cmos_read
-    call pm_read
+    call xeno_cmos_write
+    mov al, XENO_RTC_C
+    call xeno_cmos_read
+    call xeno_pm_read
     mov [pm_start], eax
     call wait_irq8
-    call pm_read
-    sub eax, [pm_start]
-    and eax, 0xffffff
+    call xeno_pm_read
+    XENO_PM_ELAPSED eax, [pm_start]
     ; Set just after an update: the alarm comes with the second update,
     ; 2 s later (+-5 ms for the handler's latency and the set-up).
-    cmp eax, 2 * PM_HZ - 5 * PM_MS
-    setae cl
-    cmp eax, 2 * PM_HZ + 5 * PM_MS
-    setbe ch
-    and cl, ch
-    cmp cl, 1
+    CHECK_IN_RANGE32 2 * XENO_PM_HZ - 5 * PM_MS, 2 * XENO_PM_HZ + 5 * PM_MS
     DCHECK "alarm-fires-2s-later"
     mov eax, [last_c]
     and eax, C_IRQF | C_AF
@@ -389,23 +333,23 @@ main:
 
     ; ---- SET and binary mode: into 2027 ----
     ; Right after the alarm's update: the next one is ~1 s away.
-    mov al, RTC_B
+    mov al, XENO_RTC_B
     mov ah, B_SET | B_UIE | B_DM_BINARY | B_24H
-    call cmos_write
-    mov al, RTC_B
-    call cmos_read
+    call xeno_cmos_write
+    mov al, XENO_RTC_B
+    call xeno_cmos_read
     cmp eax, B_SET | B_DM_BINARY | B_24H
     DCHECK "set-clears-uie"
     mov esi, date_2026_12_31_bin
     call write_clock
-    mov al, RTC_B
+    mov al, XENO_RTC_B
     mov ah, B_UIE | B_DM_BINARY | B_24H
-    call cmos_write
-    mov al, RTC_C
-    call cmos_read
+    call xeno_cmos_write
+    mov al, XENO_RTC_C
+    call xeno_cmos_read
     call wait_irq8
-    mov al, RTC_SEC
-    call cmos_read
+    mov al, XENO_RTC_SEC
+    call xeno_cmos_read
     cmp eax, 59                        ; 0x3b: binary, not BCD
     DCHECK "binary-seconds-59"
     call wait_irq8
@@ -448,36 +392,23 @@ main:
     call midnight_step
     DCHECK "2028-leap-year"
 
-    mov al, RTC_B                      ; interrupts off
+    mov al, XENO_RTC_B                 ; interrupts off
     mov ah, B_24H
-    call cmos_write
-    mov al, RTC_C
-    call cmos_read
+    call xeno_cmos_write
+    mov al, XENO_RTC_C
+    call xeno_cmos_read
 
     ; ---- results ----
     call dcheck_report
-    cmp dword [failures], 0
-    jne .failed
-    mov esi, msg_all
-    call xeno_puts32
+    CHECK_SUMMARY32 "rtc: all checks passed"
     XENO_EXIT 0
-.failed:
-    XENO_EXIT 1
 
 ; ---------------------------------------------------------------------------
 ; Timed helpers
 
 ; One RTC interrupt, waited for with HLT (IF is 0 outside these waits).
 wait_irq8:
-    push eax
-    mov eax, [rtc_irqs]
-.wait:
-    sti
-    hlt
-    cli
-    cmp eax, [rtc_irqs]
-    je .wait
-    pop eax
+    XENO_HLT_NEXT rtc_irqs
     ret
 
 ; Periodic interrupts at rate select ECX: one to start on the chain's edge,
@@ -489,48 +420,44 @@ periodic_run:
     push edx
     push esi
     push edi
-    ; The period in PM ticks: 2^(RS-1) / 32768 s = PM_HZ >> (16 - RS).
+    ; The period in PM ticks: 2^(RS-1) / 32768 s = XENO_PM_HZ >> (16 - RS).
     mov ah, A_DV_32K
     or ah, cl
     neg ecx
     add ecx, 16
-    mov ebx, PM_HZ
+    mov ebx, XENO_PM_HZ
     shr ebx, cl                        ; the period
-    mov al, RTC_A
-    call cmos_write
-    mov al, RTC_C
-    call cmos_read
-    mov al, RTC_B
-    mov ah, B_PIE | B_24H
-    call cmos_write
+    mov al, XENO_RTC_A
+    call xeno_cmos_write
+    mov al, XENO_RTC_C
+    call xeno_cmos_read
+    mov al, XENO_RTC_B
+    mov ah, XENO_RTC_B_PIE | B_24H
+    call xeno_cmos_write
     call wait_irq8
-    call pm_read
+    call xeno_pm_read
     mov esi, eax
     mov ecx, edx
 .more:
     call wait_irq8
     loop .more
-    call pm_read
-    sub eax, esi
-    and eax, 0xffffff
+    call xeno_pm_read
+    XENO_PM_ELAPSED eax, esi
     mov edi, eax                       ; the elapsed ticks
-    mov al, RTC_B
+    mov al, XENO_RTC_B
     mov ah, B_24H
-    call cmos_write
-    mov al, RTC_C
-    call cmos_read
+    call xeno_cmos_write
+    mov al, XENO_RTC_C
+    call xeno_cmos_read
     ; (EDX - 1) * period <= elapsed <= (EDX + 1) * period
     lea ecx, [edx - 1]
     imul ecx, ebx
-    cmp edi, ecx
-    setae cl
     lea eax, [edx + 1]
     imul eax, ebx
-    cmp edi, eax
-    setbe ch
-    and cl, ch
+    mov ebx, ecx
+    mov edx, eax
     mov eax, edi
-    cmp cl, 1
+    call check_in_range
     pop edi
     pop esi
     pop edx
@@ -541,91 +468,60 @@ periodic_run:
 ; 12-hour mode, BCD: with SET, the date at EBX and the time <EAX hour>:59:59,
 ; then one update. EAX = the hour byte after it.
 twelve_hour_step:
-    push eax
-    mov al, RTC_B
-    mov ah, B_SET | B_UIE              ; 12-hour, BCD
-    call cmos_write
     mov esi, ebx
-    call write_date
-    pop eax
-    mov ah, al
-    mov al, RTC_HOUR
-    call cmos_write
-    mov al, RTC_MIN
-    mov ah, 0x59
-    call cmos_write
-    mov al, RTC_SEC
-    mov ah, 0x59
-    call cmos_write
-    mov al, RTC_B
-    mov ah, B_UIE
-    call cmos_write
-    mov al, RTC_C
-    call cmos_read
-    call wait_irq8
-    call read_clock
+    mov ah, B_UIE                      ; 12-hour, BCD
+    call step_over_update
     mov eax, [clk_hour]
     ret
 
 ; 24-hour BCD: with SET, the date at ESI at 23:59:59, one update; ZF=1 when
 ; the clock then reads the date at EDI at 00:00:00. EAX = the date read.
 midnight_step:
-    mov al, RTC_B
-    mov ah, B_SET | B_UIE | B_24H
-    call cmos_write
-    call write_date
-    mov al, RTC_HOUR
-    mov ah, 0x23
-    call cmos_write
-    mov al, RTC_MIN
-    mov ah, 0x59
-    call cmos_write
-    mov al, RTC_SEC
-    mov ah, 0x59
-    call cmos_write
-    mov al, RTC_B
+    mov al, 0x23
     mov ah, B_UIE | B_24H
-    call cmos_write
-    mov al, RTC_C
-    call cmos_read
-    call wait_irq8
-    call read_clock
+    call step_over_update
     mov esi, edi
-    call date_equals
-    jne .done
-    mov eax, [clk_hour]
-    or eax, [clk_min]
-    or eax, [clk_sec]
-    cmp eax, 0
-.done:
-    ret
+    jmp clock_equals
+
+; With SET in register B (AH | B_SET: the clock stopped), the date record at
+; ESI and the time <AL hour>:59:59 written; then register B = AH (UIE on in
+; both callers), register C read, one update waited for and the clock read.
+step_over_update:
+    push eax
+    mov al, XENO_RTC_B
+    or ah, B_SET
+    call xeno_cmos_write
+    call write_date
+    mov eax, [esp]
+    mov ah, al
+    mov al, XENO_RTC_HOUR
+    call xeno_cmos_write
+    mov al, XENO_RTC_MIN
+    mov ah, 0x59
+    call xeno_cmos_write
+    mov al, XENO_RTC_SEC
+    mov ah, 0x59
+    call xeno_cmos_write
+    pop eax
+    mov al, XENO_RTC_B
+    call xeno_cmos_write
+    mov al, XENO_RTC_C
+    call xeno_cmos_read
+    call wait_irq8
+    jmp read_clock
 
 ; ---------------------------------------------------------------------------
-; CMOS access (each an index write and a data access: two exits)
-
-; AL = index -> EAX = the byte.
-cmos_read:
-    out CMOS_INDEX, al
-    in al, CMOS_DATA
-    movzx eax, al
-    ret
-
-; AL = index, AH = the byte.
-cmos_write:
-    out CMOS_INDEX, al
-    mov al, ah
-    out CMOS_DATA, al
-    ret
+; CMOS access (xeno_cmos_read and xeno_cmos_write: xeno_pc.inc)
 
 ; AL = index of a little-endian 16-bit value -> EAX.
 cmos_read16:
     push ebx
     mov bl, al
     inc al
-    call cmos_read
+    call xeno_cmos_read
     shl eax, 8
     xchg eax, ebx
-    call cmos_read
+    call xeno_cmos_read
     or eax, ebx
     pop ebx
     ret
@@ -639,17 +535,17 @@ cmos_checksum_ok:
     mov ecx, 0x10
 .sum:
     mov al, cl
-    call cmos_read
+    call xeno_cmos_read
     add ebx, eax
     inc ecx
     cmp ecx, 0x2d
     jbe .sum
     mov al, 0x2e
-    call cmos_read
+    call xeno_cmos_read
     shl eax, 8
     mov ecx, eax
     mov al, 0x2f
-    call cmos_read
+    call xeno_cmos_read
     or ecx, eax
     mov eax, ebx
     cmp ecx, ebx
@@ -667,17 +563,12 @@ read_clock:
 .next:
     mov al, [esi]
     cmp al, 0xff
-    je .done
-    call cmos_read
+    je fields_done                     ; write_fields' end: the same registers saved
+    call xeno_cmos_read
     mov [ebx], eax
     inc esi
     add ebx, 4
     jmp .next
-.done:
-    pop esi
-    pop ebx
-    pop eax
-    ret
 
 ; A date record at ESI (mday, month, year, century, weekday bytes) into the
 ; clock; a time record (a date_* label - 3: sec, min, hour first) with
@@ -698,13 +589,13 @@ write_fields:
 .next:
     mov al, [ebx]
     cmp al, 0xff
-    je .done
+    je fields_done
     mov ah, [esi]
-    call cmos_write
+    call xeno_cmos_write
     inc ebx
     inc esi
     jmp .next
-.done:
+fields_done:
     pop esi
     pop ebx
     pop eax
@@ -744,14 +635,14 @@ clock_equals:
 clock_seconds:
     push ebx
     mov al, [clk_hour]
-    call bcd_to_bin
+    call xeno_bcd_to_bin
     imul ebx, eax, 3600
     mov al, [clk_min]
-    call bcd_to_bin
+    call xeno_bcd_to_bin
     imul eax, eax, 60
     add ebx, eax
     mov al, [clk_sec]
-    call bcd_to_bin
+    call xeno_bcd_to_bin
     add eax, ebx
     pop ebx
     ret
@@ -782,18 +673,6 @@ seconds_to_bcd:
     pop ebx
     ret
 
-; AL = two BCD digits -> EAX = their value.
-bcd_to_bin:
-    push ebx
-    movzx eax, al
-    mov ebx, eax
-    shr eax, 4
-    imul eax, eax, 10
-    and ebx, 0x0f
-    add eax, ebx
-    pop ebx
-    ret
-
 ; EAX = 0..99 -> EAX = two BCD digits.
 bin_to_bcd:
     push ecx
@@ -807,81 +686,10 @@ bin_to_bcd:
     pop ecx
     ret
 
-pm_read:
-    push edx
-    mov dx, PM_TMR
-    in eax, dx
-    pop edx
-    ret
-
-; EAX = master ISR | slave ISR << 8 (OCW3 read ISR).
-read_both_isr:
-    mov al, 0x0b
-    out PIC2_CMD, al
-    in al, PIC2_CMD
-    movzx eax, al
-    shl eax, 8
-    push eax
-    mov al, 0x0b
-    out PIC1_CMD, al
-    in al, PIC1_CMD
-    movzx eax, al
-    or eax, [esp]
-    add esp, 4
-    ret
-
-init_pics:
-    mov al, 0x11                       ; ICW1: edge, cascade, ICW4 follows
-    out PIC1_CMD, al
-    out PIC2_CMD, al
-    mov al, 0x20                       ; ICW2: vector bases 0x20 and 0x28
-    out PIC1_DATA, al
-    mov al, 0x28
-    out PIC2_DATA, al
-    mov al, 0x04                       ; ICW3: slave on IRQ2
-    out PIC1_DATA, al
-    mov al, 0x02
-    out PIC2_DATA, al
-    mov al, 0x01                       ; ICW4: 8086 mode
-    out PIC1_DATA, al
-    out PIC2_DATA, al
-    mov al, 0xfb                       ; OCW1: master only the cascade (IRQ2)
-    out PIC1_DATA, al
-    mov al, 0xfe                       ; slave only IRQ8
-    out PIC2_DATA, al
-    ret
-
-; IDT: vectors 0-31 -> exception, 0x20 -> irq0, 0x28 -> irq8, others -> unexpected.
-setup_idt:
-    xor ecx, ecx
-.gate:
-    mov eax, exception
-    cmp ecx, 0x20
-    jb .set
-    mov eax, unexpected_irq
-    cmp ecx, 0x20
-    jne .not0
-    mov eax, irq0
-.not0:
-    cmp ecx, 0x28
-    jne .set
-    mov eax, irq8
-.set:
-    mov [idt + ecx * 8], ax
-    mov word [idt + ecx * 8 + 2], XENO_CODE32_SEL
-    mov word [idt + ecx * 8 + 4], 0x8e00  ; present, DPL 0, 32-bit interrupt gate
-    shr eax, 16
-    mov [idt + ecx * 8 + 6], ax
-    inc ecx
-    cmp ecx, IDT_ENTRIES
-    jb .gate
-    ret
-
 irq0:
     push eax
     inc dword [pit_ticks]
-    mov al, 0x20
-    out PIC1_CMD, al
+    XENO_PIC_EOI
     pop eax
     iret
 
@@ -892,31 +700,19 @@ irq8:
     cmp byte [capture_isr], 0
     je .no_capture
     mov byte [capture_isr], 0
-    call read_both_isr
+    call xeno_pic_isr
     mov [master_isr], al
     mov [slave_isr], ah
 .no_capture:
     cmp byte [skip_c_read], 0
     jne .eoi
-    mov al, RTC_C                      ; acknowledges the RTC: IRQF and the flags clear
-    call cmos_read
+    mov al, XENO_RTC_C                 ; acknowledges the RTC: IRQF and the flags clear
+    call xeno_cmos_read
     mov [last_c], eax
 .eoi:
-    mov al, 0x20                       ; non-specific EOI: the slave first, then the master
-    out PIC2_CMD, al
-    out PIC1_CMD, al
+    XENO_PIC_EOI_CASCADED
     pop eax
     iret
-
-unexpected_irq:
-    mov esi, msg_unexpected
-    call xeno_puts32
-    XENO_EXIT 2
-
-exception:
-    mov esi, msg_exception
-    call xeno_puts32
-    XENO_EXIT 3
 
 ; ---------------------------------------------------------------------------
 DCHECK_MAX equ 80
@@ -981,17 +777,15 @@ dcheck_report:
     CHECK32 "all-checks-recorded"
     ret
 
-    XENO_PRINT16_ROUTINES
-    XENO_PRINT32_ROUTINES
-    CHECK_ROUTINES
+    XENO_IRQ_ROUTINES
     XENO_FLAT_GDT
 
 ; The clock registers read_clock reads, in the order of clk_*.
-clock_regs: db RTC_SEC, RTC_MIN, RTC_HOUR, RTC_WDAY, RTC_MDAY, RTC_MONTH, RTC_YEAR, RTC_CENTURY, 0xff
+clock_regs: db XENO_RTC_SEC, XENO_RTC_MIN, XENO_RTC_HOUR, XENO_RTC_WDAY, XENO_RTC_MDAY, XENO_RTC_MONTH, XENO_RTC_YEAR, XENO_RTC_CENTURY, 0xff
 ; write_clock: a time and date record (sec, min, hour, mday, month, year,
 ; century, wday); write_date: its date part.
-clock_write_regs: db RTC_SEC, RTC_MIN, RTC_HOUR
-date_regs:        db RTC_MDAY, RTC_MONTH, RTC_YEAR, RTC_CENTURY, RTC_WDAY, 0xff
+clock_write_regs: db XENO_RTC_SEC, XENO_RTC_MIN, XENO_RTC_HOUR
+date_regs:        db XENO_RTC_MDAY, XENO_RTC_MONTH, XENO_RTC_YEAR, XENO_RTC_CENTURY, XENO_RTC_WDAY, 0xff
 
 ; Date records: mday, month, year, century (the dword date_equals compares)
 ; and the weekday (1 = Sunday); _bin ones in binary, _bcd ones in BCD.
@@ -1008,9 +802,6 @@ date_2100_03_01_bcd: db 0x01, 0x03, 0x00, 0x21, 2
 date_2028_02_28_bcd: db 0x28, 0x02, 0x28, 0x20, 2   ; a Monday
 date_2028_02_29_bcd: db 0x29, 0x02, 0x28, 0x20, 3
 
-msg_all:        db "rtc: all checks passed", 10, 0
-msg_unexpected: db "FAIL unexpected interrupt", 10, 0
-msg_exception:  db "FAIL exception", 10, 0
     align 4
 clk_sec:     dd 0
 clk_min:     dd 0
@@ -1035,9 +826,4 @@ capture_isr:     db 0
 skip_c_read:     db 0
     align 4
 dchecks: times DCHECK_MAX * 12 db 0
-    align 8
-IDT_ENTRIES equ 0x30
-idt: times IDT_ENTRIES * 8 db 0
-idt_desc:
-    dw IDT_ENTRIES * 8 - 1
-    dd idt
+    XENO_IDT32 0x30, xeno_exception, xeno_unexpected_irq, XENO_PIC1_VECTOR, irq0, XENO_PIC2_VECTOR, irq8

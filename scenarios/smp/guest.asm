@@ -18,20 +18,9 @@
 ; (no VM exits) and sends a round only after the previous one was handled, so
 ; each vcpu's own sequence of VM exits is the same however the vcpus are
 ; interleaved (the trace comparison looks at each vcpu's exits on their own).
-%include "xeno.inc"
-%include "xeno_check.inc"
+%include "xeno_irq.inc"                ; with xeno.inc, xeno_check.inc, xeno_pc.inc
 
-APIC            equ 0xfee00000
-APIC_ID         equ APIC + 0x20
-APIC_VERSION    equ APIC + 0x30
-APIC_EOI        equ APIC + 0xb0
-APIC_LDR        equ APIC + 0xd0
-APIC_DFR        equ APIC + 0xe0
-APIC_SVR        equ APIC + 0xf0
-APIC_ESR        equ APIC + 0x280
-APIC_ICR_LOW    equ APIC + 0x300
-APIC_ICR_HIGH   equ APIC + 0x310
-
+; The ICR (SDM Vol. 3A 11.6.1; the local APIC's registers: xeno_pc.inc).
 ICR_FIXED       equ 0x0000
 ICR_NMI         equ 0x0400
 ICR_INIT        equ 0x0500
@@ -103,17 +92,17 @@ ap_long:
     lidt [idt64_desc]
     ; In 64-bit code a 32-bit absolute address is sign-extended: the APIC
     ; page (above 2 GiB) is reached through R15.
-    mov r15, APIC
-    mov dword [r15 + APIC_SVR - APIC], 0x1ff  ; software enable, spurious vector 0xff
-    mov eax, [r15 + APIC_ID - APIC]
+    mov r15, XENO_LAPIC
+    mov dword [r15 + XENO_APIC_SVR], 0x1ff    ; software enable, spurious vector 0xff
+    mov eax, [r15 + XENO_APIC_ID]
     shr eax, 24                               ; this AP's APIC ID: 1..3
     mov ebx, eax
-    mov dword [r15 + APIC_DFR - APIC], 0xffffffff  ; flat model
+    mov dword [r15 + XENO_APIC_DFR], 0xffffffff    ; flat model
     mov ecx, ebx
     mov eax, 1
     shl eax, cl
     shl eax, 24
-    mov [r15 + APIC_LDR - APIC], eax          ; logical ID: bit n for APIC ID n
+    mov [r15 + XENO_APIC_LDR], eax            ; logical ID: bit n for APIC ID n
     mov byte [ap_in_long_mode + rbx], 1
     lock inc dword [checked_in]
 
@@ -154,10 +143,10 @@ ap_long:
 %macro AP_HANDLER 2
 %1:
     push rax
-    mov eax, [r15 + APIC_ID - APIC]
+    mov eax, [r15 + XENO_APIC_ID]
     shr eax, 24
     lock inc dword [%2 + rax * 4]
-    mov dword [r15 + APIC_EOI - APIC], 0
+    mov dword [r15 + XENO_APIC_EOI], 0
     pop rax
     iretq
 %endmacro
@@ -167,12 +156,12 @@ ap_long:
 ap_stop:
     push rax
     mov byte [stop], 1
-    mov dword [r15 + APIC_EOI - APIC], 0
+    mov dword [r15 + XENO_APIC_EOI], 0
     pop rax
     iretq
 ap_nmi:                                       ; NMIs get no EOI
     push rax
-    mov eax, [r15 + APIC_ID - APIC]
+    mov eax, [r15 + XENO_APIC_ID]
     shr eax, 24
     lock inc dword [nmi_count + rax * 4]
     pop rax
@@ -193,33 +182,32 @@ bsp_start:
 bsp_main:
     call build_page_tables
     call build_idt64
-    call build_idt32
-    lidt [idt32_desc]
+    call xeno_idt32_setup           ; every vector -> bsp_unexpected (none is expected)
     ; The BSP waits for the APs by spinning with IF=1 (no interrupt is ever
     ; sent to it): Bochs 2.7 does not make a host interrupt exit a VMX guest
     ; that runs with IF=0 (it re-evaluates its interrupt mask only when IF
     ; changes), so a guest spinning with IF=0 could not be preempted there.
     sti
-    mov dword [APIC_SVR], 0x1ff
-    mov eax, [APIC_ID]
+    mov dword [XENO_LAPIC + XENO_APIC_SVR], 0x1ff
+    mov eax, [XENO_LAPIC + XENO_APIC_ID]
     shr eax, 24
     cmp eax, 0
     CHECK32 "bsp-apic-id-0"
-    mov eax, [APIC_VERSION]
+    mov eax, [XENO_LAPIC + XENO_APIC_VERSION]
     and eax, 0xff
     cmp eax, 0x14
     CHECK32 "apic-version"
 
     ; INIT, 10 ms, SIPI, 200 us, SIPI: to all excluding self.
-    mov dword [APIC_ICR_HIGH], 0
-    mov dword [APIC_ICR_LOW], ICR_ALL_BUT_SELF | ICR_ASSERT | ICR_INIT
+    mov dword [XENO_LAPIC + XENO_APIC_ICR_HIGH], 0
+    mov dword [XENO_LAPIC + XENO_APIC_ICR_LOW], ICR_ALL_BUT_SELF | ICR_ASSERT | ICR_INIT
     mov ecx, 10000000
-    call spin
-    mov dword [APIC_ICR_LOW], ICR_ALL_BUT_SELF | ICR_ASSERT | ICR_STARTUP | SIPI_VECTOR
+    call xeno_spin_ecx
+    mov dword [XENO_LAPIC + XENO_APIC_ICR_LOW], ICR_ALL_BUT_SELF | ICR_ASSERT | ICR_STARTUP | SIPI_VECTOR
     mov ecx, 200000
-    call spin
-    mov dword [APIC_ICR_LOW], ICR_ALL_BUT_SELF | ICR_ASSERT | ICR_STARTUP | SIPI_VECTOR
-    mov eax, [APIC_ICR_LOW]
+    call xeno_spin_ecx
+    mov dword [XENO_LAPIC + XENO_APIC_ICR_LOW], ICR_ALL_BUT_SELF | ICR_ASSERT | ICR_STARTUP | SIPI_VECTOR
+    mov eax, [XENO_LAPIC + XENO_APIC_ICR_LOW]
     and eax, 0x1000                           ; delivery status: sends complete at once
     cmp eax, 0
     CHECK32 "icr-delivery-status-idle"
@@ -247,17 +235,16 @@ bsp_main:
 .each_ap:
     mov eax, esi
     shl eax, 24
-    mov [APIC_ICR_HIGH], eax
-    mov dword [APIC_ICR_LOW], ICR_ASSERT | ICR_FIXED | VEC_FIXED
+    mov [XENO_LAPIC + XENO_APIC_ICR_HIGH], eax
+    mov dword [XENO_LAPIC + XENO_APIC_ICR_LOW], ICR_ASSERT | ICR_FIXED | VEC_FIXED
     mov eax, 1
     lea ebx, [fixed_count + esi * 4]
     call wait_count
     inc esi
     cmp esi, APS
     jbe .each_ap
-    mov eax, [fixed_count + 4]
-    add eax, [fixed_count + 8]
-    add eax, [fixed_count + 12]
+    mov edi, fixed_count
+    call sum_aps
     cmp eax, APS
     CHECK32 "fixed-ipi-to-each-ap"
     mov eax, [fixed_count]
@@ -265,36 +252,26 @@ bsp_main:
     CHECK32 "fixed-ipi-not-to-self"
 
     ; A broadcast to all but self.
-    mov dword [APIC_ICR_LOW], ICR_ALL_BUT_SELF | ICR_ASSERT | ICR_FIXED | VEC_BROADCAST
-    mov esi, 1
-.each_broadcast:
-    mov eax, 1
-    lea ebx, [broadcast_count + esi * 4]
-    call wait_count
-    inc esi
-    cmp esi, APS
-    jbe .each_broadcast
-    mov eax, [broadcast_count + 4]
-    add eax, [broadcast_count + 8]
-    add eax, [broadcast_count + 12]
+    mov dword [XENO_LAPIC + XENO_APIC_ICR_LOW], ICR_ALL_BUT_SELF | ICR_ASSERT | ICR_FIXED | VEC_BROADCAST
+    mov edi, broadcast_count
+    call wait_each_ap
     cmp eax, APS
     CHECK32 "broadcast-ipi-to-all-aps"
 
     ; An NMI to AP 2.
-    mov dword [APIC_ICR_HIGH], 2 << 24
-    mov dword [APIC_ICR_LOW], ICR_ASSERT | ICR_NMI
+    mov dword [XENO_LAPIC + XENO_APIC_ICR_HIGH], 2 << 24
+    mov dword [XENO_LAPIC + XENO_APIC_ICR_LOW], ICR_ASSERT | ICR_NMI
     mov eax, 1
     mov ebx, nmi_count + 8
     call wait_count
-    mov eax, [nmi_count + 4]
-    add eax, [nmi_count + 12]
-    add eax, [nmi_count + 8]
+    mov edi, nmi_count
+    call sum_aps
     cmp eax, 1
     CHECK32 "nmi-ipi-to-ap-2-only"
 
     ; A logical destination: LDR bits 1 and 3 (flat model) = APs 1 and 3.
-    mov dword [APIC_ICR_HIGH], ((1 << 1) | (1 << 3)) << 24
-    mov dword [APIC_ICR_LOW], ICR_LOGICAL | ICR_ASSERT | ICR_FIXED | VEC_LOGICAL
+    mov dword [XENO_LAPIC + XENO_APIC_ICR_HIGH], ((1 << 1) | (1 << 3)) << 24
+    mov dword [XENO_LAPIC + XENO_APIC_ICR_LOW], ICR_LOGICAL | ICR_ASSERT | ICR_FIXED | VEC_LOGICAL
     mov eax, 1
     mov ebx, logical_count + 4
     call wait_count
@@ -306,7 +283,7 @@ bsp_main:
     CHECK32 "logical-ipi-skips-ap-2"
 
     ; Stop: the APs leave their loop and halt with IF=0.
-    mov dword [APIC_ICR_LOW], ICR_ALL_BUT_SELF | ICR_ASSERT | ICR_FIXED | VEC_STOP
+    mov dword [XENO_LAPIC + XENO_APIC_ICR_LOW], ICR_ALL_BUT_SELF | ICR_ASSERT | ICR_FIXED | VEC_STOP
     mov eax, APS
     mov ebx, aps_stopped
     call wait_count
@@ -317,19 +294,8 @@ bsp_main:
     cmp eax, 0
     CHECK32 "no-ap-exception"
 
-    cmp dword [failures], 0
-    jne .failed
-    mov esi, msg_all
-    call xeno_puts32
+    CHECK_SUMMARY32 "smp: all checks passed"
     XENO_EXIT 0
-.failed:
-    XENO_EXIT 1
-
-; Spin ECX iterations without a VM exit.
-spin:
-    dec ecx
-    jnz spin
-    ret
 
 ; Wait (spinning on memory, no VM exit) until the dword at EBX reaches EAX.
 ; Gives up after about 2^31 reads: the check that follows then fails.
@@ -343,6 +309,33 @@ wait_count:
     dec ecx
     jnz .again
 .done:
+    pop ecx
+    ret
+
+; Wait (as wait_count) until each AP's entry of the per-APIC-ID dword array at
+; EDI is at least 1; then sum_aps.
+wait_each_ap:
+    push ebx
+    push esi
+    mov esi, 1
+.next:
+    mov eax, 1
+    lea ebx, [edi + esi * 4]
+    call wait_count
+    inc esi
+    cmp esi, APS
+    jbe .next
+    pop esi
+    pop ebx
+    ; fall through
+; EAX = the sum of the APs' entries (APIC IDs 1 to APS) of the array at EDI.
+sum_aps:
+    push ecx
+    xor eax, eax
+    mov ecx, APS
+.add:
+    add eax, [edi + ecx * 4]
+    loop .add
     pop ecx
     ret
 
@@ -418,30 +411,8 @@ build_idt64:
     jb .gate
     ret
 
-; The BSP's IDT: every vector -> bsp_unexpected (none is expected).
-build_idt32:
-    xor ecx, ecx
-    mov eax, bsp_unexpected
-.gate:
-    mov [idt32 + ecx * 8], ax
-    mov word [idt32 + ecx * 8 + 2], CODE32
-    mov word [idt32 + ecx * 8 + 4], 0x8e00
-    mov edx, eax
-    shr edx, 16
-    mov [idt32 + ecx * 8 + 6], dx
-    inc ecx
-    cmp ecx, 256
-    jb .gate
-    ret
-
-bsp_unexpected:
-    mov esi, msg_unexpected
-    call xeno_puts32
-    XENO_EXIT 2
-
-    XENO_PRINT16_ROUTINES
-    XENO_PRINT32_ROUTINES
-    CHECK_ROUTINES
+    XENO_FAIL_HANDLER32 bsp_unexpected, "FAIL unexpected interrupt or exception on the BSP", 2
+    XENO_IRQ_ROUTINES
 
 CODE32 equ 0x08
 DATA   equ 0x10
@@ -461,12 +432,7 @@ xeno_gdt_desc:
 idt64_desc:
     dw 256 * 16 - 1
     dq IDT64
-idt32_desc:
-    dw 256 * 8 - 1
-    dd idt32
 
-msg_all: db "smp: all checks passed", 10, 0
-msg_unexpected: db "FAIL unexpected interrupt or exception on the BSP", 10, 0
     align 4
 ap_counter:      dd 0
 checked_in:      dd 0
@@ -482,5 +448,4 @@ nmi_count:       dd 0, 0, 0, 0
 ap_in_long_mode: db 0, 0, 0, 0
 stop:            db 0
 ap_fault:        db 0
-    align 8
-idt32:           times 256 * 8 db 0
+    XENO_IDT32 256, bsp_unexpected, bsp_unexpected

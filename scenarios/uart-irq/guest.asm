@@ -32,15 +32,7 @@
 ; Results are printed at the end (polled output, IER 0). One "ok <check>"
 ; line per check; status 0 only if all pass. Without input (--serial-in
 ; /dev/null) the guest says so and exits with status 1.
-%include "xeno.inc"
-%include "xeno_check.inc"
-
-PIC1_CMD    equ 0x20
-PIC1_DATA   equ 0x21
-PIC2_CMD    equ 0xa0
-PIC2_DATA   equ 0xa1
-PIT_CH0     equ 0x40
-PIT_CMD     equ 0x43
+%include "xeno_irq.inc"                ; with xeno.inc, xeno_check.inc, xeno_pc.inc
 
 COM1        equ 0x3f8
 UART_RBR    equ COM1 + 0       ; read (DLAB 0)
@@ -74,19 +66,15 @@ TRIG1_LINES equ 2              ; lines received at trigger level 1, then level 4
 RX_MAX      equ 1024
 TX_MAX      equ 128
 
-IRQ0_VEC    equ 0x20
-IRQ4_VEC    equ 0x24
+IRQ0_VEC    equ XENO_PIC1_VECTOR + 0
+IRQ4_VEC    equ XENO_PIC1_VECTOR + 4
 
     org 0x8000
 
 start:
-    XENO_ENTER_PM32 main, 0x7000
-
-    bits 32
+    XENO_ENTER_PM32_IDT main, 0x7000
 main:
-    call setup_idt
-    lidt [idt_desc]
-    call init_pics
+    XENO_PIC_INIT 0xee, 0xff           ; IRQ0 (PIT) and IRQ4 (COM1)
 
     ; The line: 1200 baud 8N1, no interrupts, OUT2 off, 16450 mode (reset).
     mov dx, UART_LCR
@@ -117,7 +105,7 @@ main:
     cli
     mov eax, [thre_irqs]
     mov [thre_irqs_gated], eax
-    call read_master_irr
+    call xeno_pic_irr
     mov [irr_thre_gated], eax
     mov dx, UART_MCR
     mov al, MCR_DTR_RTS | MCR_OUT2     ; OUT2: the pending THRE reaches IRQ4
@@ -169,7 +157,7 @@ main:
     cli
     mov eax, [rda_irqs]
     mov [rda_irqs_gated], eax
-    call read_master_irr
+    call xeno_pic_irr
     mov [irr_rda_gated], eax
     mov dx, UART_MCR
     mov al, MCR_DTR_RTS | MCR_OUT2
@@ -221,13 +209,8 @@ main:
     call report_thre
     call report_rx
 
-    cmp dword [failures], 0
-    jne .failed
-    mov esi, msg_all
-    call xeno_puts32
+    CHECK_SUMMARY32 "uart-irq: all checks passed"
     XENO_EXIT 0
-.failed:
-    XENO_EXIT 1
 
 no_input:
     mov dx, UART_IER
@@ -300,12 +283,7 @@ report_rx:
     cmp eax, 1
     CHECK32 "timeout-iir-0xcc-once"
     mov eax, [timeout_bytes]
-    cmp eax, 1
-    setae cl
-    cmp eax, 3
-    setbe ch
-    and cl, ch
-    cmp cl, 1
+    CHECK_IN_RANGE32 1, 3
     CHECK32 "timeout-reports-partial-fifo"
     mov eax, [iir_after_timeout]
     cmp eax, IIR_FIFO | IIR_NONE
@@ -438,80 +416,14 @@ send_upper:
 ; drops OUT0). Keeps EAX.
 pit_arm_one_shot:
     push eax
-    mov al, 0x30                       ; counter 0, lobyte/hibyte, mode 0, binary
-    out PIT_CMD, al
-    mov al, 0xff
-    out PIT_CH0, al
-    out PIT_CH0, al
+    XENO_PIT_START XENO_PIT_CH0_MODE0, 0xffff
     pop eax
     ret
 
 ; The one-shot, waited for with HLT.
 pit_one_shot_wait:
-    mov eax, [pit_irqs]
-    mov [pit_before], eax
     call pit_arm_one_shot
-.wait:
-    sti
-    hlt
-    cli
-    mov eax, [pit_irqs]
-    cmp eax, [pit_before]
-    je .wait
-    ret
-
-read_master_irr:
-    mov al, 0x0a                       ; OCW3: read IRR
-    out PIC1_CMD, al
-    in al, PIC1_CMD
-    movzx eax, al
-    ret
-
-init_pics:
-    mov al, 0x11                       ; ICW1: edge, cascade, ICW4 follows
-    out PIC1_CMD, al
-    out PIC2_CMD, al
-    mov al, IRQ0_VEC                   ; ICW2: vector bases 0x20 and 0x28
-    out PIC1_DATA, al
-    mov al, 0x28
-    out PIC2_DATA, al
-    mov al, 0x04                       ; ICW3: slave on IRQ2
-    out PIC1_DATA, al
-    mov al, 0x02
-    out PIC2_DATA, al
-    mov al, 0x01                       ; ICW4: 8086 mode
-    out PIC1_DATA, al
-    out PIC2_DATA, al
-    mov al, 0xee                       ; OCW1: IRQ0 (PIT) and IRQ4 (COM1)
-    out PIC1_DATA, al
-    mov al, 0xff
-    out PIC2_DATA, al
-    ret
-
-; IDT: vectors 0-31 -> exception, 0x20 -> irq0, 0x24 -> irq4, others -> unexpected.
-setup_idt:
-    xor ecx, ecx
-.gate:
-    mov eax, exception
-    cmp ecx, 0x20
-    jb .set
-    mov eax, unexpected_irq
-    cmp ecx, IRQ0_VEC
-    jne .not0
-    mov eax, irq0
-.not0:
-    cmp ecx, IRQ4_VEC
-    jne .set
-    mov eax, irq4
-.set:
-    mov [idt + ecx * 8], ax
-    mov word [idt + ecx * 8 + 2], XENO_CODE32_SEL
-    mov word [idt + ecx * 8 + 4], 0x8e00  ; present, DPL 0, 32-bit interrupt gate
-    shr eax, 16
-    mov [idt + ecx * 8 + 6], ax
-    inc ecx
-    cmp ecx, IDT_ENTRIES
-    jb .gate
+    XENO_HLT_NEXT pit_irqs
     ret
 
 ; PIT: while the guest receives, each expiry is 55 ms without a received
@@ -530,8 +442,7 @@ irq0:
 .again:
     call pit_arm_one_shot
 .eoi:
-    mov al, 0x20                       ; non-specific EOI
-    out PIC1_CMD, al
+    XENO_PIC_EOI
     pop eax
     iret
 
@@ -622,8 +533,7 @@ irq4:
 
 .eoi:
     inc dword [rx_irqs_total]
-    mov al, 0x20
-    out PIC1_CMD, al
+    XENO_PIC_EOI
     popad
     iret
 
@@ -657,28 +567,12 @@ drain_fifo:
     pop eax
     ret
 
-unexpected_irq:
-    mov esi, msg_unexpected
-    call xeno_puts32
-    XENO_EXIT 2
-
-exception:
-    mov esi, msg_exception
-    call xeno_puts32
-    XENO_EXIT 3
-
-    XENO_PRINT16_ROUTINES
-    XENO_PRINT32_ROUTINES
-    CHECK_ROUTINES
+    XENO_IRQ_ROUTINES
     XENO_FLAT_GDT
 
-msg_all:        db "uart-irq: all checks passed", 10, 0
 msg_no_input:   db "uart-irq: no serial input", 10, 0
-msg_unexpected: db "FAIL unexpected interrupt", 10, 0
-msg_exception:  db "FAIL exception", 10, 0
     align 4
 pit_irqs:          dd 0
-pit_before:        dd 0
 thre_irqs:         dd 0
 thre_before:       dd 0
 thre_irqs_gated:   dd 0
@@ -729,9 +623,4 @@ IIR_LOG equ 64
 iir_log:           times IIR_LOG db 0
 tx_buf:            times TX_MAX db 0
 rx_buf:            times RX_MAX db 0
-    align 8
-IDT_ENTRIES equ 0x30
-idt: times IDT_ENTRIES * 8 db 0
-idt_desc:
-    dw IDT_ENTRIES * 8 - 1
-    dd idt
+    XENO_IDT32 0x30, xeno_exception, xeno_unexpected_irq, IRQ0_VEC, irq0, IRQ4_VEC, irq4
