@@ -24,7 +24,8 @@ void ipi(std::uint32_t round_trips, const std::string& profile);
 void idle(std::uint32_t ticks, const std::string& profile);
 
 // smp4_insns_ratio: guest instructions per host second of 4 vcpus (smp=4)
-// each running `iterations` of a compute loop, over 1 vcpu running the same.
+// each running `iterations` of a compute loop without exits, over 1 vcpu
+// running 4 x `iterations` of it (the same work).
 void smp4(std::uint32_t iterations, const std::string& profile);
 
 }  // namespace xeno::bench
