@@ -33,9 +33,9 @@ namespace {
 
 // The prefixes the hypervisor's LOG lines start with (LogLine users in src/
 // and the hw kernel's own lines in src/hal/hw/).
-constexpr std::array<std::string_view, 13> kLogTags = {
+constexpr std::array<std::string_view, 14> kLogTags = {
     "domain: ", "exits: ", "vmx: ", "vmx-msr ", "guest: ", "emulate: ", "shadow: ",
-    "xeno: ",   "mm: ",    "hw: ",  "hw-caps: ", "cmdline: ", "Xeno hypervisor: ",
+    "xeno: ",   "mm: ",    "hw: ",  "hw-caps: ", "cmdline: ", "Xeno hypervisor: ", "sched: ",
 };
 constexpr std::string_view kGuestStarted = "domain: running guest at";
 constexpr std::string_view kStatusLine = "xeno: exit status ";
@@ -118,7 +118,9 @@ int fail(const CliEnv& env, int code, std::string_view message)
 
 // Runs `argv` with stdout and stderr to `output`; the exit status, or -1
 // when it could not be started or did not exit normally.
-int run_process(const std::vector<std::string>& argv, const std::filesystem::path& output)
+// Runs argv with `environment` (NAME=value words) added to ours.
+int run_process(const std::vector<std::string>& argv, const std::vector<std::string>& environment,
+                const std::filesystem::path& output)
 {
     std::vector<char*> args;
     for (const std::string& arg : argv) {
@@ -138,6 +140,9 @@ int run_process(const std::vector<std::string>& argv, const std::filesystem::pat
         ::dup2(null_in, 0);
         ::dup2(fd, 1);
         ::dup2(fd, 2);
+        for (const std::string& assignment : environment) {
+            ::putenv(const_cast<char*>(assignment.c_str()));  // the child's own copy of the strings
+        }
         ::execv(args[0], args.data());
         ::_exit(127);
     }
@@ -257,7 +262,7 @@ CLI::App* add_bochs_command(CLI::App& app, BochsOptions& options)
         "(exits = trace lines; insns= and vtime= are 0: Bochs only counts the whole machine).\n"
         "Exit status: the guest's status; with --expect 0 on a match and 1 on a difference;\n"
         "1 when Bochs is missing, fails or times out; 2 for bad arguments, a bad scenario or no ISO.\n"
-        "Environment: XENO_BOCHS_IPS, XENO_BOCHS_MEGS (harness/bochs/run-bochs.sh).");
+        "Environment: XENO_BOCHS_IPS, XENO_BOCHS_MEGS (harness/bochs/run-bochs.sh); XENO_BOCHS_CPUS is set from --cpus.");
     bochs->add_option("scenario", options.scenario_dir, "Scenario directory (scenarios/<name>)")->required();
     bochs->add_option("--profile", options.profile, "CPU profile (Bochs CPU model)")
         ->check(CLI::IsMember({"penryn", "skylake"}))
@@ -274,6 +279,9 @@ CLI::App* add_bochs_command(CLI::App& app, BochsOptions& options)
         ->type_name("PATH");
     bochs->add_option("--out", options.out_dir, "Keep Bochs's files (bochsrc, com1.txt, logs) in DIR")
         ->type_name("DIR");
+    bochs->add_option("--cpus", options.cpus, "Processors of the Bochs machine (default: [run] bochs_cpus, else 1)")
+        ->type_name("N")
+        ->check(CLI::Range(1U, kMaxBochsCpus));
     bochs->add_option("--timeout", options.timeout_seconds, "Stop Bochs after S seconds of host time")
         ->type_name("S")
         ->check(CLI::Range(1U, 3600U))
@@ -318,7 +326,8 @@ int run_bochs(const BochsOptions& options, const CliEnv& env)
     std::filesystem::path rig_output = work.path() / "run-bochs.txt";
 
     auto begin = std::chrono::steady_clock::now();
-    int rc = run_process(argv, rig_output);
+    const unsigned cpus = options.cpus.value_or(scenario.bochs_cpus);
+    int rc = run_process(argv, {fmt::format("XENO_BOCHS_CPUS={}", cpus)}, rig_output);
     double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
 
     std::string said = last_line(read_file(rig_output).value_or(""));

@@ -31,6 +31,7 @@ struct BochsOptions {
     std::optional<std::string> iso;           // --iso: instead of <exe_dir>/../hw/iso/<name>.iso
     std::optional<std::string> out_dir;       // --out: keep Bochs's files here (default: a temporary dir)
     bool expect = false;                      // --expect
+    std::optional<unsigned> cpus;             // --cpus: processors of the Bochs machine (default: [run] bochs_cpus)
     unsigned timeout_seconds = kDefaultBochsTimeoutSeconds;  // --timeout
 };
 

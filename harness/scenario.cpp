@@ -265,7 +265,10 @@ void read_paging(Reader& r, const toml::table& run, Scenario& s)
 
 void read_run(Reader& r, const toml::table& run, Scenario& s)
 {
-    r.only_keys(run, "run", {"profiles", "max_instructions", "paging", "max_vtime_ms", "quantum_us"});
+    r.only_keys(run, "run", {"profiles", "max_instructions", "paging", "max_vtime_ms", "quantum_us", "bochs_cpus"});
+    if (auto cpus = r.integer(run, "run", "bochs_cpus", 1, kMaxBochsCpus, false, false)) {
+        s.bochs_cpus = static_cast<std::uint32_t>(*cpus);
+    }
     if (auto vtime = r.integer(run, "run", "max_vtime_ms", 1, 1000000000, false, false)) {
         s.max_vtime_ms = *vtime;
     }

@@ -31,6 +31,7 @@ std::string_view default_paging(std::string_view profile);
 inline constexpr std::uint64_t kMaxGuestMemoryMb = 3072;
 inline constexpr std::uint64_t kMaxRealModeEntry = 0xffff;
 inline constexpr std::uint32_t kMaxSmp = 32;
+inline constexpr std::uint32_t kMaxBochsCpus = 8;  // the hypervisor uses at most 8 physical CPUs
 // Virtual time a run may take unless its scenario says otherwise: a guest
 // that idles on a timer forever (no instructions, so no instruction limit)
 // still ends, with a clear reason.
@@ -59,6 +60,7 @@ struct Scenario {
     std::uint64_t max_instructions = 0; // [run] max_instructions
     std::uint64_t max_vtime_ms = kDefaultMaxVtimeMs;  // [run] max_vtime_ms: the run fails past this much virtual time
     std::uint64_t quantum_us = 0;       // [run] quantum_us: a vcpu's time slice (0: the hypervisor's default)
+    std::uint32_t bochs_cpus = 1;       // [run] bochs_cpus: processors of the Bochs machine (xeno bochs; sim has one)
     // [run] paging, in file order: each listed profile runs in each of these
     // modes it has. Empty (the key is absent): in the profile's default only.
     std::vector<std::string> paging;

@@ -6,7 +6,9 @@
 #      gives the console and status of [expect];
 #   2. its synchronous exit lines equal those of `xeno run --trace` (sim);
 #   3. Bochs's own record of the VM exits agrees with the hypervisor's trace
-#      (harness/bochs/witness-compare.sh: reason, qualification, order).
+#      (harness/bochs/witness-compare.sh: reason, qualification, order; per
+#      physical CPU when the hypervisor ran vcpus on several).
+# The Bochs machine has the scenario's [run] bochs_cpus processors.
 # Prints "bochs-test: SKIP ..." (the test's SKIP_REGULAR_EXPRESSION) when the
 # hw build's ISO or bochs is missing. PAGING (optional, may be empty) is
 # passed on as --paging <mode> to both runs (the ISO must be the one made for
@@ -51,7 +53,14 @@ if(NOT status EQUAL 0)
 endif()
 xeno_compare_sync_traces(${OUT}/bochs.trace "bochs" ${OUT}/sim.trace "sim")
 
-execute_process(COMMAND sh ${SOURCE}/harness/bochs/witness-compare.sh ${OUT}/bochs.trace ${OUT}/witness.txt
+# The physical CPUs the hypervisor ran vcpus on (it says so when more than one):
+# each CPU's exits are compared in that CPU's order.
+set(cpus 1)
+file(STRINGS ${OUT}/rig/com1.txt cpus_line REGEX "^domain: [0-9]+ vcpus on [0-9]+ physical CPUs")
+if(cpus_line MATCHES "on ([0-9]+) physical CPUs")
+    set(cpus ${CMAKE_MATCH_1})
+endif()
+execute_process(COMMAND sh ${SOURCE}/harness/bochs/witness-compare.sh ${OUT}/bochs.trace ${OUT}/witness.txt ${cpus}
     RESULT_VARIABLE status OUTPUT_VARIABLE stdout ERROR_VARIABLE stderr)
 message(STATUS "${stdout}")
 if(NOT status EQUAL 0)

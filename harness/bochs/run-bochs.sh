@@ -25,9 +25,12 @@
 # Determinism: clock sync=none with a fixed time0 and ips, so every run of
 # the same ISO executes the same instructions.
 # Environment: XENO_BOCHS_MEGS (machine memory, default 128: the hypervisor's
-# frame-allocator set-up costs ~50 Bochs instructions per 4 KiB frame) and
+# frame-allocator set-up costs ~50 Bochs instructions per 4 KiB frame),
 # XENO_BOCHS_IPS (emulated instructions per emulated second, default 10000000:
-# the TSC runs at this rate in Bochs; lower values make BIOS waits cheaper).
+# the TSC runs at this rate in Bochs; lower values make BIOS waits cheaper)
+# and XENO_BOCHS_CPUS (processors, default 1; Bochs runs them in turns of 16
+# instructions, so a run stays deterministic). With several, the witness
+# has every processor's VMX lines, each tagged with its [CPU<n>].
 set -u
 
 usage() { echo "usage: $0 [--witness] ISO penryn|skylake OUTDIR [TIMEOUT_SECONDS]" >&2; exit 3; }
@@ -51,13 +54,20 @@ done
 
 mkdir -p "$out" || exit 3
 out=$(cd "$out" && pwd)
+cpus=${XENO_BOCHS_CPUS:-1}
+case $cpus in
+    [1-8]) ;;
+    *) echo "run-bochs: XENO_BOCHS_CPUS must be 1..8" >&2; exit 3 ;;
+esac
 iso=$(cd "$(dirname "$iso")" && pwd)/$(basename "$iso")
 rm -f "$out/com1.txt" "$out/com2.txt" "$out/com2-uart.txt" "$out/stdout.txt" "$out/bochs.log" "$out/bochs.out" "$out/witness.txt" "$out/log.fifo"
 debug_line="debug: action=ignore"
 log_file=$out/bochs.log
 filter_pid=
 if [ $witness = 1 ]; then
-    debug_line="debug: action=ignore, cpu0=report"
+    debug_line="debug: action=ignore"
+    i=0
+    while [ $i -lt "$cpus" ]; do debug_line="$debug_line, cpu$i=report"; i=$((i + 1)); done
     log_file=$out/log.fifo
     mkfifo "$log_file" || exit 3
     # One reader splits the stream: VMX lines to witness.txt, non-debug lines to bochs.log.
@@ -75,7 +85,7 @@ megs: ${XENO_BOCHS_MEGS:-128}
 romimage: file=$bios, options=fastboot
 vgaromimage: file=$vgabios
 display_library: rfb, options="timeout=0"
-cpu: model=$model, count=1, ips=${XENO_BOCHS_IPS:-10000000}, reset_on_triple_fault=0, ignore_bad_msrs=0
+cpu: model=$model, count=$cpus, ips=${XENO_BOCHS_IPS:-10000000}, reset_on_triple_fault=0, ignore_bad_msrs=0
 pci: enabled=1, chipset=i440fx
 ata0-master: type=cdrom, path=$iso, status=inserted
 boot: cdrom

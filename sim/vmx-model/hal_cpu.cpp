@@ -48,4 +48,12 @@ HostSegments host_segments() { return host().segments(); }
 u8 inb(u16) { return 0xff; }
 void outb(u16, u8) {}
 
+// The simulated machine has one physical CPU: the vcpus of a domain share it
+// in a fixed order (core/scheduler.hpp), which is what makes runs replay.
+u32 start_cpus(u32) { return 1; }
+u32 cpu_count() { return 1; }
+void run_on_all_cpus(CpuWork work, void* context) { work(0, context); }
+u32 this_cpu() { return 0; }
+void kick_cpu(u32) {}
+
 }  // namespace xeno::hal

@@ -94,6 +94,9 @@ Status parse_cmdline(const char* cmdline, Options* out, Writer& error)
         } else if (word_is(word, eq, "smp")) {
             if (!parse_number(value, vlen, &n) || n == 0 || n > kMaxSmp) return bad("smp must be 1..32");
             o.smp = static_cast<u32>(n);
+        } else if (word_is(word, eq, "maxcpus")) {
+            if (!parse_number(value, vlen, &n) || n == 0 || n > kMaxHostCpus) return bad("maxcpus must be 1..8");
+            o.maxcpus = static_cast<u32>(n);
         } else if (word_is(word, eq, "quantum_us")) {
             if (!parse_number(value, vlen, &n) || n == 0 || n > 1000000) return bad("quantum_us must be 1..1000000");
             o.quantum_us = n;

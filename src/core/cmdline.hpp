@@ -7,6 +7,7 @@
 //   shadow_pages=<n>     shadow paging: at most n shadow page-table pages (default 1024, 16..65536)
 //   trace=on|off         one trace line per VM exit on the TRACE channel (default off)
 //   smp=<n>              vcpus (default 1, 1..32): vcpu 0 starts at the entry, the others wait for INIT-SIPI-SIPI
+//   maxcpus=<n>          physical CPUs the hypervisor runs vcpus on (default 8, 1..8; the sim build has one)
 //   quantum_us=<n>       time slice of a vcpu when others are runnable on its CPU (default 1000, 1..1000000)
 //   rtc_epoch=<n>        the RTC's time at machine-clock 0, in Unix seconds (default 1767225600: 2026-01-01 00:00 UTC)
 //
@@ -26,6 +27,7 @@ inline constexpr u32 kMinShadowPages = 16;
 inline constexpr u32 kMaxShadowPages = 65536;
 inline constexpr u32 kDefaultShadowPages = 1024;
 inline constexpr u32 kMaxSmp = 32;
+inline constexpr u32 kMaxHostCpus = 8;  // hal::kMaxCpus
 // 1 ms: a VM exit costs ~1 us on a processor but ~30 us in Bochs (its
 // instructions per emulated second): a slice must hold many exits anyway.
 inline constexpr u64 kDefaultQuantumUs = 1000;
@@ -40,6 +42,7 @@ struct Options {
     u32 shadow_pages = kDefaultShadowPages;
     bool trace = false;
     u32 smp = 1;
+    u32 maxcpus = kMaxHostCpus;
     u64 quantum_us = kDefaultQuantumUs;
     u64 rtc_epoch = kDefaultRtcEpoch;
 };

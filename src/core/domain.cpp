@@ -1,6 +1,7 @@
 #include "core/domain.hpp"
 
 #include "core/log.hpp"
+#include "core/scheduler.hpp"
 #include "core/vcpu.hpp"
 #include "hal/console.hpp"
 #include "hal/memory.hpp"
@@ -122,7 +123,7 @@ void Domain::ioapic_deliver(void* context, const devices::ApicMessage& message)
 
 void Domain::kick(u32 vcpu)
 {
-    if (kick_) kick_(kick_context_, vcpu);
+    if (vcpu < vcpu_count_ && vcpus_[vcpu]->scheduler) vcpus_[vcpu]->scheduler->kick();
 }
 
 Status Domain::add_vcpu(Vcpu& vcpu)
@@ -178,6 +179,9 @@ void Domain::end(DomainEnd kind, int status, const char* why)
     end_reason_.clear();
     end_reason_.str(why);
     LogLine{}.str("domain: ended (").str(domain_end_name(kind)).str(") with status ").sdec(status).str(": ").str(why);
+    // The physical CPUs running its other vcpus stop too.
+    for (u32 i = 0; i < vcpu_count_; ++i)
+        if (vcpus_[i]->scheduler) vcpus_[i]->scheduler->kick();
 }
 
 void Domain::attach_serial_input(const u8* bytes, usize length)

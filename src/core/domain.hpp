@@ -115,9 +115,6 @@ public:
     // pointer the vcpus share (0 until the first vcpu built the tables).
     paging::ShadowMmu& shadow() { return shadow_; }
     u64 eptp = 0;
-    // The scheduler running the domain's vcpus (null in unit tests that
-    // drive exits directly): the exit path asks it before every re-entry.
-    Scheduler* scheduler = nullptr;
 
     // The vcpus, in order: vcpu 0 is the BSP. planned_vcpus: how many the
     // domain will have (the command line's smp), known before they exist.
@@ -131,15 +128,9 @@ public:
     void set_isa_irq(u32 irq, bool level);
     devices::IrqLine isa_irq_line(u32 irq);
 
-    // A local APIC or the 8259A may have something new for `vcpu`: wake it
-    // if it is halted and can now take it (scheduler.hpp).
+    // A local APIC or the 8259A may have something new for `vcpu`: its
+    // physical CPU looks again (scheduler.hpp).
     void kick(u32 vcpu);
-    using Kick = void (*)(void* context, u32 vcpu);
-    void set_kick(Kick on_kick, void* context)
-    {
-        kick_ = on_kick;
-        kick_context_ = context;
-    }
 
 private:
     static void console_sink(void* context, const char* bytes, usize length);
@@ -174,8 +165,6 @@ private:
     Vcpu* vcpus_[kMaxVcpus] = {};
     u32 vcpu_count_ = 0;
     u32 planned_vcpus_ = 1;
-    Kick kick_ = nullptr;
-    void* kick_context_ = nullptr;
     u64 mem_bytes_ = 0;
     u64 tsc_offset_ = kDefaultTscOffset;
     DomainEnd end_ = DomainEnd::RUNNING;

@@ -4,24 +4,34 @@
 #include "arch/x86/vmx/interrupt_injection.hpp"
 #include "arch/x86/vmx/shadow_paging.hpp"
 #include "arch/x86/vmx/vmcs.hpp"
+#include "core/hv_lock.hpp"
 #include "core/log.hpp"
+#include "hal/cpu.hpp"
 #include "hal/timer.hpp"
 
 namespace xeno {
 
-Scheduler::Scheduler(Domain& domain, u64 quantum_ns) : domain_(domain), quantum_ns_(quantum_ns)
+Scheduler::Scheduler(Domain& domain, u32 cpu, u32 cpus, u64 quantum_ns)
+    : domain_(domain), cpu_(cpu), cpus_(cpus == 0 ? 1 : cpus), quantum_ns_(quantum_ns), next_(cpu)
 {
-    domain_.set_kick(&Scheduler::kick, this);
-    domain_.scheduler = this;
+    const LockGuard guard(hv_lock());
+    for (u32 i = 0; i < domain_.vcpu_count(); ++i)
+        if (mine(domain_.vcpu(i))) domain_.vcpu(i).scheduler = this;
 }
 
-void Scheduler::kick(void* context, u32 vcpu)
+Scheduler::~Scheduler()
 {
-    // One physical CPU runs every vcpu of the domain, so a vcpu that became
-    // runnable is found by the next pick(); the running one learns about its
-    // new interrupt at its next entry (before_entry). Nothing to signal.
-    (void)context;
-    (void)vcpu;
+    const LockGuard guard(hv_lock());
+    for (u32 i = 0; i < domain_.vcpu_count(); ++i)
+        if (domain_.vcpu(i).scheduler == this) domain_.vcpu(i).scheduler = nullptr;
+}
+
+void Scheduler::kick()
+{
+    // On this CPU the next pick() or before_entry() sees what changed. On
+    // another, its guest exits (an external-interrupt exit) or its idle
+    // wait ends, and it looks again under the lock.
+    if (cpu_ != hal::this_cpu()) hal::kick_cpu(cpu_);
 }
 
 bool Scheduler::can_run(Vcpu& v)
@@ -40,7 +50,7 @@ Vcpu* Scheduler::pick()
     const u32 n = domain_.vcpu_count();
     for (u32 i = 0; i < n; ++i) {
         Vcpu& v = domain_.vcpu((next_ + i) % n);
-        if (can_run(v)) {
+        if (mine(v) && can_run(v)) {
             next_ = (v.id() + 1) % n;
             return &v;
         }
@@ -52,7 +62,16 @@ bool Scheduler::others_runnable(const Vcpu& running)
 {
     for (u32 i = 0; i < domain_.vcpu_count(); ++i) {
         Vcpu& v = domain_.vcpu(i);
-        if (&v != &running && can_run(v)) return true;
+        if (&v != &running && mine(v) && can_run(v)) return true;
+    }
+    return false;
+}
+
+bool Scheduler::elsewhere_runnable()
+{
+    for (u32 i = 0; i < domain_.vcpu_count(); ++i) {
+        Vcpu& v = domain_.vcpu(i);
+        if (!mine(v) && can_run(v)) return true;
     }
     return false;
 }
@@ -70,6 +89,13 @@ void Scheduler::arm_host_timer(bool slice)
 bool Scheduler::idle()
 {
     const u64 deadline = domain_.timers().earliest();
+    if (elsewhere_runnable()) {
+        // Another CPU runs vcpus that may yet send this CPU's vcpus
+        // something (they kick it): wait for that or the next device event.
+        hal::timer_set_deadline(deadline == devices::kNever ? hal::kNoDeadline : deadline);
+        wait_unlocked();
+        return true;
+    }
     if (deadline == devices::kNever) {
         // No vcpu can run and no device will ever do anything on its own.
         bool any_if = false;
@@ -94,12 +120,24 @@ bool Scheduler::idle()
         return false;
     }
     hal::timer_set_deadline(deadline);
-    hal::wait_for_interrupt();
+    wait_unlocked();
     return true;
+}
+
+void Scheduler::wait_unlocked()
+{
+    // A kick that comes between the unlock and the wait is not lost: its
+    // host interrupt stays pending and ends the wait at once.
+    hv_lock().unlock();
+    hal::wait_for_interrupt();
+    hv_lock().lock();
 }
 
 hal::VmxResult Scheduler::run()
 {
+    SpinLock& lock = hv_lock();
+    lock.lock();
+    hal::VmxResult result = hal::VmxResult::SUCCEED;
     while (!domain_.ended()) {
         domain_.timers().run_expired(hal::time_ns());
         Vcpu* v = pick();
@@ -110,7 +148,8 @@ hal::VmxResult Scheduler::run()
         if (v != current_) {
             if (hal::vmptrld(v->vmcs) != hal::VmxResult::SUCCEED) {
                 LogLine{}.str("sched: VMPTRLD of vcpu ").dec(v->id()).str("'s VMCS failed");
-                return hal::VmxResult::FAIL_INVALID;
+                result = hal::VmxResult::FAIL_INVALID;
+                break;
             }
             if (current_) ++switches_;
             current_ = v;
@@ -119,11 +158,17 @@ hal::VmxResult Scheduler::run()
         if (v->run_state == VcpuRunState::HALTED) v->run_state = VcpuRunState::RUNNABLE;
         slice_end_ = hal::time_ns() + quantum_ns_;
         if (!before_entry(*v)) continue;
+        lock.unlock();
         const hal::VmxResult r = hal::run(v->regs, &vmx::on_vm_exit, v);
-        if (r != hal::VmxResult::SUCCEED) return r;
+        lock.lock();
+        if (r != hal::VmxResult::SUCCEED) {
+            result = r;
+            break;
+        }
     }
     hal::timer_set_deadline(hal::kNoDeadline);
-    return hal::VmxResult::SUCCEED;
+    lock.unlock();
+    return result;
 }
 
 bool Scheduler::before_entry(Vcpu& v)

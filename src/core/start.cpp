@@ -1,6 +1,7 @@
 // The hypervisor's start routine (boot_info.hpp), the same in both builds:
-// command line, machine frames, VMX, one HVM domain with one vcpu, run it,
-// report how it ended, leave VMX operation.
+// command line, machine frames, the other physical CPUs, VMX, one HVM
+// domain with its vcpus, run it on the CPUs, report how it ended, leave VMX
+// operation.
 #include "arch/x86/vmx/exit_dispatch.hpp"
 #include "arch/x86/vmx/guest_state.hpp"
 #include "arch/x86/vmx/vmcs.hpp"
@@ -9,13 +10,15 @@
 #include "core/boot_info.hpp"
 #include "core/cmdline.hpp"
 #include "core/domain.hpp"
+#include "core/hv_lock.hpp"
 #include "core/log.hpp"
 #include "core/run_stats.hpp"
 #include "core/scheduler.hpp"
 #include "core/vcpu.hpp"
+#include "hal/cpu.hpp"
 #include "hal/memory.hpp"
-#include "mm/heap.hpp"
 #include "hal/vmx.hpp"
+#include "mm/heap.hpp"
 
 namespace xeno {
 
@@ -120,6 +123,73 @@ struct VcpuSet {
     }
 };
 
+// What the physical CPUs share while they run the domain.
+struct DomainRun {
+    Domain& domain;
+    mm::FrameAllocator& frames;
+    const vmx::VmxCaps& caps;  // the boot CPU's; every CPU must have the same
+    const Options& opts;
+    u32 cpus = 1;      // CPUs running vcpus: vcpu i on CPU i % cpus
+    int error = 0;     // a start() error, from the first CPU that failed
+    u64 switches = 0;  // summed over the CPUs' schedulers
+};
+
+// A CPU could not do its part: the run fails with `error`, and the domain
+// ends so that the other CPUs stop. Called with the big lock held.
+void fail_run(DomainRun& run, int error, const char* why)
+{
+    if (run.error == 0) run.error = error;
+    run.domain.end(DomainEnd::CRASHED, kGuestCrashStatus, why);
+}
+
+// VMX operation on a CPU other than the boot CPU, with the boot CPU's
+// capabilities (the VMCSs are set up for those).
+bool enter_vmx_on_ap(DomainRun& run, u32 cpu)
+{
+    vmx::VmxCaps mine;
+    FixedWriter<96> why;
+    if (vmx::vmx_cpu_enable(run.frames, mine, vmx::CapsLog::QUIET) != Status::OK) {
+        why.str("cpu ").dec(cpu).str(" cannot enter VMX operation");
+        fail_run(run, kErrorVmx, why.c_str());
+        return false;
+    }
+    if (__builtin_memcmp(&mine, &run.caps, sizeof mine) != 0) {
+        why.str("cpu ").dec(cpu).str("'s VMX capabilities differ from the boot CPU's");
+        fail_run(run, kErrorVmx, why.c_str());
+        vmx::vmx_cpu_disable();
+        return false;
+    }
+    return true;
+}
+
+// One physical CPU's share (hal::run_on_all_cpus): VMX operation (the boot
+// CPU is in it already), the VMCSs of its vcpus, its scheduler.
+void run_on_cpu(u32 cpu, void* context)
+{
+    DomainRun& run = *static_cast<DomainRun*>(context);
+    if (cpu >= run.cpus) return;
+    Domain& domain = run.domain;
+    {
+        const LockGuard guard(hv_lock());
+        if (cpu != 0 && !enter_vmx_on_ap(run, cpu)) return;
+        for (u32 i = cpu; i < domain.vcpu_count() && !domain.ended(); i += run.cpus) {
+            if (vmx::vmcs_setup(domain.vcpu(i), run.frames, static_cast<u16>(run.opts.guest_entry)) != Status::OK)
+                fail_run(run, kErrorVmx, "a vcpu's VMCS could not be set up");
+        }
+    }
+    {
+        Scheduler scheduler(domain, cpu, run.cpus, run.opts.quantum_us * 1000);
+        const hal::VmxResult r = scheduler.run();
+        const LockGuard guard(hv_lock());
+        run.switches += scheduler.switches();
+        if (r != hal::VmxResult::SUCCEED) {
+            report_vmx_failure(scheduler.current() ? *scheduler.current() : domain.vcpu(cpu), r);
+            fail_run(run, kErrorVmEntry, "a VM entry failed");
+        }
+    }
+    if (cpu != 0) vmx::vmx_cpu_disable();
+}
+
 // Everything after VMXON; the caller leaves VMX operation whatever happens.
 int run_domain(const BootInfo& boot, const Options& opts, mm::FrameAllocator& frames, const vmx::VmxCaps& caps)
 {
@@ -149,14 +219,17 @@ int run_domain(const BootInfo& boot, const Options& opts, mm::FrameAllocator& fr
         vcpu.trace = opts.trace;
         vcpu.shadow_max_pages = opts.shadow_pages;
         if (domain.add_vcpu(vcpu) != Status::OK) return kErrorDomain;
-        if (vmx::vmcs_setup(vcpu, frames, static_cast<u16>(opts.guest_entry)) != Status::OK) return kErrorVmx;
     }
+    // Several CPUs only under EPT: the shadow page tables are one cache that
+    // the vcpus fill without invalidating each other's TLBs.
+    DomainRun run{domain, frames, caps, opts};
+    if (paging.value() == GuestPaging::EPT) run.cpus = hal::cpu_count() < opts.smp ? hal::cpu_count() : opts.smp;
+    if (run.cpus > 1) LogLine{}.str("domain: ").dec(opts.smp).str(" vcpus on ").dec(run.cpus).str(" physical CPUs");
     LogLine{}.str("domain: running guest at 0:").hex(opts.guest_entry).str(" (")
         .str(paging.value() == GuestPaging::EPT ? "ept" : "shadow").str(", ").dec(opts.smp).str(" vcpu")
         .str(opts.smp == 1 ? ")" : "s)");
 
-    Scheduler scheduler(domain, opts.quantum_us * 1000);
-    const hal::VmxResult r = scheduler.run();
+    hal::run_on_all_cpus(&run_on_cpu, &run);
     u64 exits = 0, emulated = 0;
     for (u32 i = 0; i < set.count; ++i) {
         exits += set.vcpus[i]->exit_seq;
@@ -164,13 +237,10 @@ int run_domain(const BootInfo& boot, const Options& opts, mm::FrameAllocator& fr
     }
     g_run_stats.exits = exits;
     g_run_stats.emulated_instructions = emulated;
-    g_run_stats.vcpu_switches = scheduler.switches();
+    g_run_stats.vcpu_switches = run.switches;
     record_shadow_stats(*set.vcpus[0]);
     for (u32 i = 0; i < set.count; ++i) log_exit_counts(*set.vcpus[i]);
-    if (r != hal::VmxResult::SUCCEED) {
-        report_vmx_failure(scheduler.current() ? *scheduler.current() : *set.vcpus[0], r);
-        return kErrorVmEntry;
-    }
+    if (run.error != 0) return run.error;
     if (!domain.ended()) {
         LogLine{}.str("domain: the scheduler returned before the domain ended");
         return kErrorVmEntry;
@@ -202,6 +272,9 @@ int start(const BootInfo& boot)
     mm::FrameAllocator frames;
     if (init_frames(boot, frames) != Status::OK) return kErrorMemory;
     const mm::HeapScope heap_scope(frames);  // xeno::heap() allocates from `frames` until start() returns
+
+    // Other physical CPUs only for domains that can use them.
+    if (opts.smp > 1) hal::start_cpus(opts.maxcpus);
 
     vmx::vmcs_access_failures() = 0;
     vmx::VmxCaps caps;

@@ -14,6 +14,7 @@
 namespace xeno {
 
 class Domain;
+class Scheduler;
 
 // How the guest's memory is virtualized for this vcpu.
 enum class GuestPaging : u8 {
@@ -63,6 +64,10 @@ public:
     bool is_bsp() const { return id_ == 0; }
     devices::LocalApic& lapic() { return lapic_; }
 
+    // The scheduler of the physical CPU that runs this vcpu (null in unit
+    // tests that drive exits directly): the exit path asks it before every
+    // re-entry, and kicks go to its CPU.
+    Scheduler* scheduler = nullptr;
     VcpuRunState run_state = VcpuRunState::RUNNABLE;
     bool halted_with_if = false;  // HALTED: RFLAGS.IF at the HLT (what can wake it)
     bool yield_requested = false; // the guest spins (PAUSE): give the CPU to another runnable vcpu

@@ -23,6 +23,7 @@
 namespace xeno::hal {
 
 inline constexpr u8 kHostTimerVector = 0xf0;
+inline constexpr u8 kHostKickVector = 0xf1;  // another CPU wants this one to look again (hal::kick_cpu)
 inline constexpr u64 kNoDeadline = ~u64{0};
 
 // Arm the timer for `deadline_ns` (machine clock); kNoDeadline disarms.

@@ -28,6 +28,10 @@ TEST_CASE("cmdline: defaults", "[cmdline]")
     CHECK(o.paging == PagingMode::AUTO);
     CHECK(o.shadow_pages == kDefaultShadowPages);
     CHECK_FALSE(o.trace);
+    CHECK(o.smp == 1);
+    CHECK(o.maxcpus == kMaxHostCpus);
+    CHECK(o.quantum_us == kDefaultQuantumUs);
+    CHECK(o.rtc_epoch == kDefaultRtcEpoch);
     REQUIRE(parse(nullptr, &o, &err) == Status::OK);
 }
 
@@ -45,6 +49,11 @@ TEST_CASE("cmdline: every key, hex and decimal", "[cmdline]")
     CHECK(o.paging == PagingMode::EPT);
     CHECK(o.guest_load == 0x7c00);
     CHECK(o.guest_entry == 0x7c00);
+    REQUIRE(parse("smp=16 maxcpus=2 quantum_us=250 rtc_epoch=0", &o, &err) == Status::OK);
+    CHECK(o.smp == 16);
+    CHECK(o.maxcpus == 2);
+    CHECK(o.quantum_us == 250);
+    CHECK(o.rtc_epoch == 0);
 }
 
 TEST_CASE("cmdline: bad values and unknown keys", "[cmdline]")
@@ -68,6 +77,12 @@ TEST_CASE("cmdline: bad values and unknown keys", "[cmdline]")
     CHECK(err == "cmdline: unknown key: 'colour=blue'");
     CHECK(parse("trace", &o, &err) == Status::BAD_ARGUMENT);
     CHECK(err == "cmdline: expected key=value: 'trace'");
+    CHECK(parse("smp=0", &o, &err) == Status::BAD_ARGUMENT);
+    CHECK(parse("smp=33", &o, &err) == Status::BAD_ARGUMENT);
+    CHECK(parse("maxcpus=0", &o, &err) == Status::BAD_ARGUMENT);
+    CHECK(parse("maxcpus=9", &o, &err) == Status::BAD_ARGUMENT);
+    CHECK(err == "cmdline: maxcpus must be 1..8: 'maxcpus=9'");
+    CHECK(parse("quantum_us=0", &o, &err) == Status::BAD_ARGUMENT);
     CHECK(parse("guest_load=0x20000", &o, &err) == Status::BAD_ARGUMENT);  // no entry below 64 KiB
     CHECK(parse("guest_load=99999999999999999999", &o, &err) == Status::BAD_ARGUMENT);  // overflow
 }

@@ -54,7 +54,7 @@ out=$3
 printf 'hw: boot\ndomain: running guest at 0:0x8000 (ept)\nhello from xeno\nexits: 2 emulated=1\nxeno: exit status 0\n' > $out/com1.txt
 printf 'exit 0 IO_INSTRUCTION qual=0x3f80000 rip=0x8000 len=1\nexit 1 IO_INSTRUCTION qual=0x3f80000 rip=0x8000 len=1\n' > $out/com2.txt
 [ -n "${w:-}" ] && echo "1d[CPU0  ] VMEXIT reason = 30 (IO) qualification=0x3f80000" > $out/witness.txt
-echo "profile=$2 timeout=$4" > $out/args.txt
+echo "profile=$2 timeout=$4 cpus=${XENO_BOCHS_CPUS:-unset}" > $out/args.txt
 echo "xeno: exit status 0 (bochs $2, 1.0s)"
 exit 0
 )sh";
@@ -198,7 +198,24 @@ TEST_CASE("xeno bochs prints the console and the summary, copies trace and witne
     CHECK(xeno::test::read_file(trace) == "exit 0 IO_INSTRUCTION qual=0x3f80000 rip=0x8000 len=1\n"
                                           "exit 1 IO_INSTRUCTION qual=0x3f80000 rip=0x8000 len=1\n");
     CHECK_THAT(xeno::test::read_file(witness), Catch::Contains("VMEXIT reason = 30"));
-    CHECK(xeno::test::read_file(cli.tmp.path() / "keep/args.txt") == "profile=penryn timeout=9\n");
+    CHECK(xeno::test::read_file(cli.tmp.path() / "keep/args.txt") == "profile=penryn timeout=9 cpus=1\n");
+}
+
+TEST_CASE("xeno bochs gives the rig the processors [run] bochs_cpus or --cpus asks for", "[bochs]")
+{
+    BochsCli scenario_cpus;
+    scenario_cpus.tmp.write("scenarios/demo/scenario.toml",
+                            std::string(kToml).replace(std::string(kToml).find("max_instructions"), 0, "bochs_cpus = 2\n"));
+    scenario_cpus.use_rig(kGoodRig);
+    const std::string keep = (scenario_cpus.tmp.path() / "keep").string();
+    REQUIRE(scenario_cpus.run({scenario_cpus.scenario(), "--out", keep}) == kExitOk);
+    CHECK(xeno::test::read_file(keep + "/args.txt") == "profile=skylake timeout=120 cpus=2\n");
+    REQUIRE(scenario_cpus.run({scenario_cpus.scenario(), "--out", keep, "--cpus", "4"}) == kExitOk);
+    CHECK(xeno::test::read_file(keep + "/args.txt") == "profile=skylake timeout=120 cpus=4\n");
+
+    BochsCli too_many;
+    CHECK(too_many.run({too_many.scenario(), "--cpus", "9"}) == kExitUsage);
+    CHECK_THAT(too_many.err.str(), Catch::StartsWith("xeno: error: --cpus"));
 }
 
 TEST_CASE("xeno bochs --expect reports a console difference with status 1", "[bochs]")

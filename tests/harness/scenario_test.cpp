@@ -58,6 +58,7 @@ TEST_CASE("a valid scenario.toml gives every field", "[scenario]")
     CHECK(v.memory_bytes() == 16u << 20);
     CHECK(v.profiles == std::vector<std::string>{"penryn", "skylake"});
     CHECK(v.max_instructions == 50000000);
+    CHECK(v.bochs_cpus == 1);  // the default
     REQUIRE(v.expect.has_value());
     CHECK(v.expect->status == 7);
     CHECK(v.expect->console == std::optional<std::string>("hello from xeno\n"));
@@ -136,6 +137,12 @@ TEST_CASE("out-of-range values are refused", "[scenario]")
     CHECK(error_of(valid_with("max_instructions = 50000000", "max_instructions = 0")) ==
           "scenarios/t/scenario.toml: run.max_instructions: expected an integer from 1 to 9223372036854775807, "
           "got 0");
+    CHECK(error_of(valid_with("max_instructions = 50000000", "max_instructions = 50000000\nbochs_cpus = 9")) ==
+          "scenarios/t/scenario.toml: run.bochs_cpus: expected an integer from 1 to 8, got 9");
+    Outcome<Scenario> two = parse_scenario(valid_with("max_instructions = 50000000", "max_instructions = 1\nbochs_cpus = 2"),
+                                           "scenarios/t/scenario.toml");
+    REQUIRE(two.ok());
+    CHECK(two.value().bochs_cpus == 2);
     CHECK(error_of(valid_with("status = 7", "status = 256")) ==
           "scenarios/t/scenario.toml: expect.status: expected an integer from 0 to 255, got 256");
     CHECK(error_of(valid_with("image = \"guest.bin\"", "image = \"\"")) ==

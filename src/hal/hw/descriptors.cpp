@@ -1,5 +1,6 @@
 // The hypervisor's own GDT (with a 64-bit TSS: VM exits need a non-null host
-// TR, SDM Vol. 3C 26.2.3) and IDT (exception vectors 0-31 -> isr.S), and the
+// TR, SDM Vol. 3C 26.2.3; one GDT and TSS per CPU, since LTR marks the TSS
+// descriptor busy and each CPU needs its own IST stack) and IDT (shared) (exception vectors 0-31 -> isr.S), and the
 // exception handler: a register dump on COM1, then the machine stops.
 #include "hal/cpu.hpp"
 #include "hal/hw/hw.hpp"
@@ -38,9 +39,9 @@ struct [[gnu::packed]] TableRegister {
 };
 
 constexpr usize kIstStackSize = 16 * 1024;
-alignas(16) u8 g_ist_stack[kIstStackSize];  // #DF, NMI, #MC: a known-good stack
-Tss g_tss;
-alignas(16) u64 g_gdt[5];
+alignas(16) u8 g_ist_stack[HW_MAX_CPUS][kIstStackSize];  // #DF, NMI, #MC: a known-good stack
+Tss g_tss[HW_MAX_CPUS];
+alignas(16) u64 g_gdt[HW_MAX_CPUS][5];
 alignas(16) IdtGate g_idt[256];
 
 }  // namespace
@@ -48,25 +49,14 @@ alignas(16) IdtGate g_idt[256];
 
 extern "C" const xeno::u64 hw_isr_table[32];
 extern "C" void hw_irq_240();
+extern "C" void hw_irq_241();
 extern "C" void hw_irq_255();
 
 namespace xeno::hw {
+namespace {
 
-void descriptors_init()
+void build_idt()
 {
-    g_tss.iomap_base = sizeof(Tss);  // no I/O bitmap
-    g_tss.ist[0] = reinterpret_cast<u64>(g_ist_stack + kIstStackSize);
-
-    const u64 base = reinterpret_cast<u64>(&g_tss);
-    const u64 limit = sizeof(Tss) - 1;
-    g_gdt[0] = 0;
-    g_gdt[SEL_KERNEL_CS >> 3] = 0x00af9a000000ffff;  // 64-bit code, DPL 0
-    g_gdt[SEL_KERNEL_DS >> 3] = 0x00cf92000000ffff;  // data, DPL 0
-    // Available 64-bit TSS, present (SDM Vol. 3A, 8.2.3).
-    g_gdt[SEL_TSS >> 3] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ull << 40) |
-                          (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
-    g_gdt[(SEL_TSS >> 3) + 1] = base >> 32;
-
     auto gate = [](unsigned v, u64 handler, u8 ist) {
         IdtGate& g = g_idt[v];
         g.offset_low = static_cast<u16>(handler);
@@ -82,9 +72,31 @@ void descriptors_init()
     // spurious vector. The other vectors stay not present: the hypervisor
     // programs no other source, and one would be a bug worth a #GP dump.
     gate(0xf0, reinterpret_cast<u64>(&hw_irq_240), 0);
+    gate(0xf1, reinterpret_cast<u64>(&hw_irq_241), 0);  // another CPU's kick (smp.cpp)
     gate(0xff, reinterpret_cast<u64>(&hw_irq_255), 0);
+}
 
-    const TableRegister gdtr{sizeof(g_gdt) - 1, reinterpret_cast<u64>(g_gdt)};
+}  // namespace
+
+void descriptors_init(u32 cpu)
+{
+    if (cpu == 0) build_idt();
+    Tss& tss = g_tss[cpu];
+    u64* gdt = g_gdt[cpu];
+    tss.iomap_base = sizeof(Tss);  // no I/O bitmap
+    tss.ist[0] = reinterpret_cast<u64>(g_ist_stack[cpu] + kIstStackSize);
+
+    const u64 base = reinterpret_cast<u64>(&tss);
+    const u64 limit = sizeof(Tss) - 1;
+    gdt[0] = 0;
+    gdt[SEL_KERNEL_CS >> 3] = 0x00af9a000000ffff;  // 64-bit code, DPL 0
+    gdt[SEL_KERNEL_DS >> 3] = 0x00cf92000000ffff;  // data, DPL 0
+    // Available 64-bit TSS, present (SDM Vol. 3A, 8.2.3).
+    gdt[SEL_TSS >> 3] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ull << 40) |
+                        (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
+    gdt[(SEL_TSS >> 3) + 1] = base >> 32;
+
+    const TableRegister gdtr{sizeof(g_gdt[cpu]) - 1, reinterpret_cast<u64>(gdt)};
     const TableRegister idtr{sizeof(g_idt) - 1, reinterpret_cast<u64>(g_idt)};
     asm volatile(
         "lgdt %[gdtr]\n\t"
@@ -134,7 +146,7 @@ extern "C" [[noreturn]] void hw_exception(const ExceptionFrame* f)
     // A fault while dumping (say, a stack dump from a wild RSP) must not recurse.
     static bool dumping = false;
     if (dumping) {
-        hw::log_str("\nxeno: EXCEPTION while printing an exception\nxeno: exit status -1\n");
+        hw::log_str_unlocked("\nxeno: EXCEPTION while printing an exception\nxeno: exit status -1\n");
         hw::power_off();
     }
     dumping = true;
@@ -143,24 +155,24 @@ extern "C" [[noreturn]] void hw_exception(const ExceptionFrame* f)
     FixedWriter<160> w;
     w.str("\nxeno: EXCEPTION ").str(kExceptionNames[f->vector & 31]).str(" vector=").dec(f->vector)
         .str(" error=").hex(f->error).str("\n");
-    hw::log_str(w.c_str());
-    w.clear(); reg(w, "rip", f->rip); reg(w, "cs", f->cs); reg(w, "rflags", f->rflags); w.str("\n"); hw::log_str(w.c_str());
-    w.clear(); reg(w, "rsp", f->rsp); reg(w, "ss", f->ss); reg(w, "cr2", cr2); w.str("\n"); hw::log_str(w.c_str());
-    w.clear(); reg(w, "cr0", hal::read_cr0()); reg(w, "cr3", hal::read_cr3()); reg(w, "cr4", hal::read_cr4()); w.str("\n"); hw::log_str(w.c_str());
-    w.clear(); reg(w, "rax", f->rax); reg(w, "rbx", f->rbx); reg(w, "rcx", f->rcx); w.str("\n"); hw::log_str(w.c_str());
-    w.clear(); reg(w, "rdx", f->rdx); reg(w, "rsi", f->rsi); reg(w, "rdi", f->rdi); w.str("\n"); hw::log_str(w.c_str());
-    w.clear(); reg(w, "rbp", f->rbp); reg(w, "r8 ", f->r8); reg(w, "r9 ", f->r9); w.str("\n"); hw::log_str(w.c_str());
-    w.clear(); reg(w, "r10", f->r10); reg(w, "r11", f->r11); reg(w, "r12", f->r12); w.str("\n"); hw::log_str(w.c_str());
-    w.clear(); reg(w, "r13", f->r13); reg(w, "r14", f->r14); reg(w, "r15", f->r15); w.str("\n"); hw::log_str(w.c_str());
+    hw::log_str_unlocked(w.c_str());
+    w.clear(); reg(w, "rip", f->rip); reg(w, "cs", f->cs); reg(w, "rflags", f->rflags); w.str("\n"); hw::log_str_unlocked(w.c_str());
+    w.clear(); reg(w, "rsp", f->rsp); reg(w, "ss", f->ss); reg(w, "cr2", cr2); w.str("\n"); hw::log_str_unlocked(w.c_str());
+    w.clear(); reg(w, "cr0", hal::read_cr0()); reg(w, "cr3", hal::read_cr3()); reg(w, "cr4", hal::read_cr4()); w.str("\n"); hw::log_str_unlocked(w.c_str());
+    w.clear(); reg(w, "rax", f->rax); reg(w, "rbx", f->rbx); reg(w, "rcx", f->rcx); w.str("\n"); hw::log_str_unlocked(w.c_str());
+    w.clear(); reg(w, "rdx", f->rdx); reg(w, "rsi", f->rsi); reg(w, "rdi", f->rdi); w.str("\n"); hw::log_str_unlocked(w.c_str());
+    w.clear(); reg(w, "rbp", f->rbp); reg(w, "r8 ", f->r8); reg(w, "r9 ", f->r9); w.str("\n"); hw::log_str_unlocked(w.c_str());
+    w.clear(); reg(w, "r10", f->r10); reg(w, "r11", f->r11); reg(w, "r12", f->r12); w.str("\n"); hw::log_str_unlocked(w.c_str());
+    w.clear(); reg(w, "r13", f->r13); reg(w, "r14", f->r14); reg(w, "r15", f->r15); w.str("\n"); hw::log_str_unlocked(w.c_str());
     // A short stack dump: the return addresses are usually in it.
     const u64* stack = reinterpret_cast<const u64*>(f->rsp);
     if (f->rsp >= KERNEL_VMA) {
         for (int i = 0; i < 8; i += 2) {
             w.clear(); w.str(" stack+").dec(static_cast<u64>(i) * 8).str(": ").hex_digits(stack[i], 16).str(" ")
                 .hex_digits(stack[i + 1], 16).str("\n");
-            hw::log_str(w.c_str());
+            hw::log_str_unlocked(w.c_str());
         }
     }
-    hw::log_str("xeno: exit status -1\n");
+    hw::log_str_unlocked("xeno: exit status -1\n");
     hw::power_off();
 }

@@ -10,6 +10,8 @@
 // interrupt is an EXTERNAL_INTERRUPT exit (acknowledged on exit: the
 // hypervisor calls host_interrupt_done for the EOI); in the idle wait
 // (`sti; hlt`) the IDT gate of descriptors.cpp runs hw_host_interrupt.
+// Every CPU has its own local APIC and timer at the same address; the
+// rate is measured once, on the boot CPU.
 #include "hal/cpu.hpp"
 #include "hal/hw/hw.hpp"
 #include "hal/memory.hpp"
@@ -20,7 +22,7 @@ namespace xeno::hw {
 namespace {
 
 constexpr u64 kApicBase = 0xfee00000;
-constexpr u32 kEoi = 0xb0, kSvr = 0xf0, kLvtTimer = 0x320, kInitialCount = 0x380, kCurrentCount = 0x390,
+constexpr u32 kId = 0x20, kEoi = 0xb0, kSvr = 0xf0, kLvtTimer = 0x320, kInitialCount = 0x380, kCurrentCount = 0x390,
               kDivide = 0x3e0;
 constexpr u32 kMsrApicBase = 0x1b;
 constexpr u32 kSpuriousVector = 0xff;
@@ -33,12 +35,27 @@ volatile u32* apic_reg(u32 offset)
 u32 apic_read(u32 offset) { return *apic_reg(offset); }
 void apic_write(u32 offset, u32 value) { *apic_reg(offset) = value; }
 
+// The local APIC enabled (IA32_APIC_BASE.EN) at its default base, software
+// enabled with a spurious vector that has a gate, the timer one-shot with
+// divide-by-1 and masked.
+void enable_local_apic()
+{
+    const u64 base = hal::rdmsr(kMsrApicBase);
+    if ((base & ~u64{0xfff}) != kApicBase) {
+        FixedWriter<96> w;
+        w.str("hw: local APIC at ").hex(base & ~u64{0xfff}).str(", expected ").hex(kApicBase).str("\n");
+        log_str(w.c_str());
+    }
+    hal::wrmsr(kMsrApicBase, base | (u64{1} << 11));
+    apic_write(kSvr, (1u << 8) | kSpuriousVector);
+    apic_write(kDivide, 0xb);  // divide by 1
+    apic_write(kLvtTimer, (1u << 16) | hal::kHostTimerVector);
+}
+
 // LAPIC timer ticks in ~10 ms of TSC time (divide by 1, one-shot from the
 // largest count, counting down).
 u64 measure_apic_timer_hz()
 {
-    apic_write(kDivide, 0xb);  // divide by 1
-    apic_write(kLvtTimer, (1u << 16) | hal::kHostTimerVector);  // masked while measuring
     const u64 window = tsc_hz() / 100;
     apic_write(kInitialCount, 0xffffffffu);
     const u64 start = rdtsc();
@@ -53,23 +70,24 @@ u64 measure_apic_timer_hz()
 
 void host_timer_init()
 {
-    // The local APIC enabled (IA32_APIC_BASE.EN) at its default base, software
-    // enabled with a spurious vector that has a gate.
-    const u64 base = hal::rdmsr(kMsrApicBase);
-    if ((base & ~u64{0xfff}) != kApicBase) {
-        FixedWriter<96> w;
-        w.str("hw: local APIC at ").hex(base & ~u64{0xfff}).str(", expected ").hex(kApicBase).str("\n");
-        log_str(w.c_str());
-    }
-    hal::wrmsr(kMsrApicBase, base | (u64{1} << 11));
-    apic_write(kSvr, (1u << 8) | kSpuriousVector);
-    g_apic_timer_hz = measure_apic_timer_hz();
-    apic_write(kDivide, 0xb);
+    enable_local_apic();
+    g_apic_timer_hz = measure_apic_timer_hz();  // masked while measuring
     apic_write(kLvtTimer, hal::kHostTimerVector);  // one-shot, unmasked
     FixedWriter<96> w;
     w.str("hw: host timer: local APIC one-shot mode, ").dec(g_apic_timer_hz).str(" Hz\n");
     log_str(w.c_str());
 }
+
+void host_timer_init_ap()
+{
+    // The APs' timers run at the boot CPU's rate: one clock drives them all.
+    enable_local_apic();
+    apic_write(kLvtTimer, hal::kHostTimerVector);
+}
+
+u32 lapic_read(u32 offset) { return apic_read(offset); }
+void lapic_write(u32 offset, u32 value) { apic_write(offset, value); }
+u8 lapic_id() { return static_cast<u8>(apic_read(kId) >> 24); }
 
 }  // namespace xeno::hw
 

@@ -75,8 +75,9 @@ isr_common:
     jmp 1b
 
 /* Host interrupts taken in root operation (the hypervisor's idle wait,
- * `sti; hlt`): the timer and the spurious vector. Caller-saved registers are
- * kept (the interrupted code is C++), then hw_host_interrupt(vector). */
+ * `sti; hlt`): the timer, another CPU's kick and the spurious vector.
+ * Caller-saved registers are kept (the interrupted code is C++), then
+ * hw_host_interrupt(vector). */
 .macro HOST_IRQ n
     .global hw_irq_\n
 hw_irq_\n:
@@ -108,6 +109,7 @@ hw_irq_\n:
     iretq
 .endm
 HOST_IRQ 240
+HOST_IRQ 241
 HOST_IRQ 255
 
     .section .rodata

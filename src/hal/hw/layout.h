@@ -23,3 +23,6 @@
 
 #define BOOT_STACK_SIZE (64 * 1024)
 #define MULTIBOOT2_BOOTLOADER_MAGIC 0x36d76289
+
+/* Physical CPUs the hypervisor uses at most (hal::kMaxCpus; ap_boot.S). */
+#define HW_MAX_CPUS 8

@@ -53,7 +53,7 @@ extern "C" [[noreturn]] void hw_main(xeno::u64 magic, xeno::u64 info)
     hw::serial_init(hw::kCom2);
     hw::log_str("hw: xeno kernel entered long mode\n");
     hw::trace_port_init();
-    hw::descriptors_init();
+    hw::descriptors_init(0);
     hw::pic_disable();
     hw::paging_drop_identity_map();
     hw::run_global_constructors();
@@ -63,6 +63,7 @@ extern "C" [[noreturn]] void hw_main(xeno::u64 magic, xeno::u64 info)
     hw::log_boot_info(hw::g_boot);
     hw::time_init();
     hw::host_timer_init();
+    hw::cpu_local_init(0);
     hw::log_capabilities();
 
     const int status = start(hw::g_boot);

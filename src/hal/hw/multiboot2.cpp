@@ -19,6 +19,7 @@ constexpr u32 kMmapAvailable = 1;
 constexpr u64 kPage = 4096;
 
 char g_cmdline[1024];
+u64 g_ap_startup_pages = 0;
 char g_module_cmdlines[BootInfo::kMaxModules][256];
 
 template <typename T>
@@ -68,11 +69,34 @@ void sort_regions(BootInfo& boot)
         }
 }
 
+// The highest two free pages in usable memory [base, end) below 1 MiB that
+// hold neither the boot information nor a module, or 0.
+u64 low_pages_in(u64 base, u64 end, u64 info, u64 info_end, const BootInfo& boot)
+{
+    constexpr u64 kNeed = 2 * kPage, kLowLimit = 0x100000;
+    base = base < kPage ? kPage : (base + kPage - 1) & ~(kPage - 1);  // never page 0 (the real-mode IVT)
+    if (end > kLowLimit) end = kLowLimit;
+    end &= ~(kPage - 1);
+    for (u64 at = end; at >= base + kNeed; at -= kPage) {
+        const u64 b = at - kNeed;
+        bool clear = at <= info || b >= info_end;
+        for (usize i = 0; clear && i < boot.module_count; ++i) {
+            const u64 mb = boot.modules[i].start.value(), me = mb + boot.modules[i].size;
+            clear = at <= mb || b >= me;
+        }
+        if (clear) return b;
+    }
+    return 0;
+}
+
 }  // namespace
+
+u64 ap_startup_pages() { return g_ap_startup_pages; }
 
 bool parse_multiboot2(u64 info, BootInfo& boot)
 {
     boot = BootInfo{};
+    g_ap_startup_pages = 0;
     boot.cmdline = "";
     const u32 total = load<u32>(info);
     u64 mmap_tag = 0;
@@ -128,6 +152,7 @@ bool parse_multiboot2(u64 info, BootInfo& boot)
         const u64 base = load<u64>(e), length = load<u64>(e + 8);
         const u32 type = load<u32>(e + 16);
         if (type == kMmapAvailable) {
+            if (g_ap_startup_pages == 0) g_ap_startup_pages = low_pages_in(base, base + length, info, info + total, boot);
             // Usable memory is used in whole pages.
             const u64 b = (base + kPage - 1) & ~(kPage - 1), end = (base + length) & ~(kPage - 1);
             fits = fits && add_usable(boot, b, end, carve, carve_count);

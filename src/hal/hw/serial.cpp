@@ -11,6 +11,7 @@
 #include "hal/console.hpp"
 #include "hal/hw/hw.hpp"
 #include "hal/panic.hpp"
+#include "lib/spinlock.hpp"
 
 namespace xeno::hw {
 
@@ -21,6 +22,11 @@ constexpr u8 kLsrThrEmpty = 0x20;
 constexpr u16 kDebugPort = 0xe9;
 
 bool g_trace_on_debug_port = false;
+
+// Whole lines from every CPU: a LOG line or a TRACE line is written under
+// this lock (the exception and panic paths go without it, since the CPU
+// that faulted may hold it).
+constinit SpinLock g_console_lock;
 
 void put(u16 base, u8 c)
 {
@@ -68,11 +74,17 @@ void serial_flush(u16 base)
     }
 }
 
-void log_str(const char* s)
+void log_str_unlocked(const char* s)
 {
     usize n = 0;
     while (s[n]) ++n;
     serial_write(kCom1, s, n);
+}
+
+void log_str(const char* s)
+{
+    const LockGuard guard(g_console_lock);
+    log_str_unlocked(s);
 }
 
 }  // namespace xeno::hw
@@ -81,6 +93,7 @@ namespace xeno::hal {
 
 void console_write(Channel channel, const char* bytes, usize length)
 {
+    const LockGuard guard(hw::g_console_lock);
     if (channel == Channel::TRACE && hw::g_trace_on_debug_port) {
         for (usize i = 0; i < length; ++i) hw::out8(hw::kDebugPort, static_cast<u8>(bytes[i]));
         return;
@@ -91,9 +104,9 @@ void console_write(Channel channel, const char* bytes, usize length)
 void panic(const char* msg)
 {
     asm volatile("cli");
-    hw::log_str("xeno: PANIC: ");
-    hw::log_str(msg);
-    hw::log_str("\n");
+    hw::log_str_unlocked("xeno: PANIC: ");
+    hw::log_str_unlocked(msg);
+    hw::log_str_unlocked("\n");
     hw::power_off();
 }
 

@@ -12,6 +12,7 @@
 // uses VMLAUNCH for a VMCS not in the table and VMRESUME for one in it.
 #include <compare>  // lib/types.hpp defaults operator<=> without including it
 
+#include "hal/cpu.hpp"
 #include "hal/vmx.hpp"
 #include "hal/panic.hpp"
 
@@ -45,11 +46,10 @@ bool is_launched(u64 vmcs)
 void set_launched(u64 vmcs)
 {
     if (is_launched(vmcs)) return;
+    // Several CPUs may claim a free slot at once (each for its own VMCS).
     for (u64& entry : g_launched) {
-        if (entry == 0) {
-            entry = vmcs;
-            return;
-        }
+        u64 expected = 0;
+        if (__atomic_compare_exchange_n(&entry, &expected, vmcs, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) return;
     }
     panic("hw vmx: more than 64 launched VMCSs without VMCLEAR");
 }
@@ -142,16 +142,15 @@ static_assert(offsetof(GuestRegs, gpr) == 0 && offsetof(GuestRegs, cr2) == 128, 
 
 namespace {
 
-// What this processor's DR0-DR3, DR6 and XCR0 hold: the last values
+// What each processor's DR0-DR3, DR6 and XCR0 hold: the last values
 // load_guest_extras put there (the hypervisor itself never changes them).
-// One processor runs the vcpus (the scheduler), so one copy.
 struct LoadedExtras {
     bool valid = false;
     u64 dr[4] = {};
     u64 dr6 = 0;
     u64 xcr0 = 0;
 };
-LoadedExtras g_loaded;
+LoadedExtras g_loaded[kMaxCpus];
 
 template <int N>
 void write_dr(u64 value)
@@ -171,7 +170,7 @@ u64 read_dr6()
 // are serializing and most entries change nothing.
 void load_guest_extras(const GuestRegs& regs)
 {
-    LoadedExtras& l = g_loaded;
+    LoadedExtras& l = g_loaded[this_cpu()];
     if (!l.valid || l.dr[0] != regs.dr[0]) write_dr<0>(regs.dr[0]);
     if (!l.valid || l.dr[1] != regs.dr[1]) write_dr<1>(regs.dr[1]);
     if (!l.valid || l.dr[2] != regs.dr[2]) write_dr<2>(regs.dr[2]);
@@ -200,7 +199,7 @@ VmxResult run(GuestRegs& regs, ExitHandler on_exit, void* context)
         load_guest_extras(regs);
         const u64 r = hw_vmx_enter(&regs, launched ? 1 : 0);
         // A #DB in the guest writes DR6 (SDM Vol. 3B 18.2.3); it is the guest's.
-        regs.dr6 = g_loaded.dr6 = read_dr6();
+        regs.dr6 = g_loaded[this_cpu()].dr6 = read_dr6();
         if (r == 1) return VmxResult::FAIL_INVALID;
         if (r == 2) return VmxResult::FAIL_VALID;
         if (!launched) {

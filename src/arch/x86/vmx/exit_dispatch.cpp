@@ -2,6 +2,7 @@
 
 #include "arch/x86/vmx/guest_state.hpp"
 #include "core/domain.hpp"
+#include "core/hv_lock.hpp"
 #include "core/scheduler.hpp"
 #include "core/trace.hpp"
 
@@ -122,8 +123,7 @@ hal::ExitAction dispatch_exit(Vcpu& v, const ExitInfo& exit)
     reinject_idt_vectoring(v, exit);
     exit_handler_for(exit.reason_field)(v, exit);
     if (v.domain().ended()) return hal::ExitAction::YIELD;
-    Scheduler* s = v.domain().scheduler;
-    if (s && !s->before_entry(v)) return hal::ExitAction::YIELD;
+    if (v.scheduler && !v.scheduler->before_entry(v)) return hal::ExitAction::YIELD;
     return hal::ExitAction::RESUME;
 }
 
@@ -132,6 +132,9 @@ hal::ExitAction on_vm_exit(void* context, hal::GuestRegs& regs)
     Vcpu& v = *static_cast<Vcpu*>(context);
     // hal::run passes the vcpu's own register block: keep using it.
     (void)regs;
+    // The whole exit, up to the decision to re-enter, under the big lock:
+    // the handlers touch devices and other vcpus' local APICs.
+    const LockGuard guard(hv_lock());
     const ExitInfo exit = read_exit_info((v.ctl.proc2 & proc2::ENABLE_EPT) != 0);
     return dispatch_exit(v, exit);
 }

@@ -59,7 +59,7 @@ Result<Hpa> allocate_vmcs_region(mm::FrameAllocator& frames, const VmxCaps& caps
     return r;
 }
 
-Status vmx_cpu_enable(mm::FrameAllocator& frames, VmxCaps& caps)
+Status vmx_cpu_enable(mm::FrameAllocator& frames, VmxCaps& caps, CapsLog log)
 {
     if (!test_bit(hal::cpuid(1, 0).ecx, 5)) {
         LogLine{}.str("vmx: this CPU has no VMX (CPUID.1:ECX bit 5 clear)");
@@ -82,7 +82,7 @@ Status vmx_cpu_enable(mm::FrameAllocator& frames, VmxCaps& caps)
     }
 
     caps = read_caps();
-    log_caps(caps);
+    if (log == CapsLog::ALL) log_caps(caps);
     if (caps.vmcs_size() == 0 || caps.vmcs_size() > kPageSize) {
         LogLine{}.str("vmx: IA32_VMX_BASIC reports a VMCS size of ").dec(caps.vmcs_size()).str(" bytes");
         return Status::UNSUPPORTED;
@@ -120,6 +120,7 @@ Status vmx_cpu_enable(mm::FrameAllocator& frames, VmxCaps& caps)
             .str(") with VMXON region at ").hex(region.value().value());
         return Status::VMX_FAIL;
     }
+    if (log == CapsLog::QUIET) return Status::OK;
     LogLine{}.str("vmx: VMXON ok, revision ").hex(caps.revision()).str(", VMCS size ").dec(caps.vmcs_size())
         .str(caps.ept_usable() ? ", EPT" : "").str(caps.unrestricted_guest() ? ", unrestricted guest" : "")
         .str(caps.vpid() ? ", VPID" : "");

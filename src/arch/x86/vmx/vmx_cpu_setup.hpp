@@ -9,9 +9,12 @@
 namespace xeno::vmx {
 
 // CPUID.1:ECX.VMX, IA32_FEATURE_CONTROL, CR0/CR4 fixed bits + CR4.VMXE, the
-// VMXON region, VMXON. Reads the capability MSRs into `caps` and logs each
-// once ("vmx-msr 0x480 0x..."). Every failure is logged with its reason.
-Status vmx_cpu_enable(mm::FrameAllocator& frames, VmxCaps& caps);
+// VMXON region, VMXON. Reads the capability MSRs into `caps` and, with
+// CapsLog::ALL, logs each once ("vmx-msr 0x480 0x...") and the VMXON line
+// (the other physical CPUs enter quietly). Every failure is logged with its
+// reason.
+enum class CapsLog : u8 { ALL, QUIET };
+Status vmx_cpu_enable(mm::FrameAllocator& frames, VmxCaps& caps, CapsLog log = CapsLog::ALL);
 
 // VMXOFF (logs a failure; nothing else to do about it).
 void vmx_cpu_disable();
