@@ -13,40 +13,14 @@
 #include "core/domain.hpp"
 #include "core/scheduler.hpp"
 #include "core/vcpu.hpp"
-#include "sim/platform/machine_memory.hpp"
-#include "sim/platform/sim_context.hpp"
-#include "sim/vmx-model/cpu_profile.hpp"
-#include "sim/vmx-model/engine/engine.hpp"
-#include "sim/vmx-model/host_cpu.hpp"
-#include "sim/vmx-model/vmx_cpu.hpp"
+#include "tests/sim_parts.hpp"
 
 using namespace xeno;
 
 namespace {
 
-// The simulated machine the hal calls reach (the clock, the host timer);
-// no output sinks, so the log goes nowhere.
-struct Machine {
-    const sim::CpuProfile& profile = *sim::find_cpu_profile("skylake");
-    sim::MachineMemory memory{1u << 20};
-    sim::HostCpu host{profile};
-    sim::VmxCpu vmx{memory, host, profile};
-    sim::Engine engine{memory, profile};
-    sim::SimContext ctx;
-    Machine()
-    {
-        ctx.memory = &memory;
-        ctx.profile = &profile;
-        ctx.host = &host;
-        ctx.vmx = &vmx;
-        ctx.engine = &engine;
-        sim::set_sim_context(&ctx);
-    }
-    ~Machine() { sim::set_sim_context(nullptr); }
-};
-
 struct Vcpus {
-    Machine machine;
+    test::SimParts machine;
     Options options;
     Domain domain;
     vmx::VmxCaps caps{};

@@ -14,32 +14,20 @@
 #include "sim/vmx-model/host_cpu.hpp"
 #include "sim/vmx-model/vmcs_store.hpp"
 #include "sim/vmx-model/vmx_cpu.hpp"
+#include "tests/sim_parts.hpp"
 
 namespace xeno::sim::test {
 namespace {
 
 namespace f = vmx::field;
 
-struct Machine {
-    const CpuProfile& profile = *find_cpu_profile("skylake");
-    MachineMemory memory{16u << 20};
-    HostCpu host{profile};
-    VmxCpu vmx{memory, host, profile};
-    Engine engine{memory, profile};
-    SimContext ctx;
+struct Machine : xeno::test::SimParts {
     Machine()
     {
-        ctx.memory = &memory;
-        ctx.profile = &profile;
-        ctx.host = &host;
-        ctx.vmx = &vmx;
-        ctx.engine = &engine;
-        set_sim_context(&ctx);
         host.write_cr4(host.cr4() | (u64{1} << 13));
         memory.store<u32>(0x1000, profile.vmcs_revision());
         memory.store<u32>(0x2000, profile.vmcs_revision());
     }
-    ~Machine() { set_sim_context(nullptr); }
 };
 
 void w(u32 enc, u64 v)
