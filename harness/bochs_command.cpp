@@ -260,8 +260,9 @@ CLI::App* add_bochs_command(CLI::App& app, BochsOptions& options)
         "Needs the hw build's ISO (build/hw/iso/<name>.iso, or --iso) and bochs.\n"
         "Prints the guest's console, then the summary line of `xeno run`\n"
         "(exits = trace lines; insns= and vtime= are 0: Bochs only counts the whole machine).\n"
-        "Exit status: the guest's status; with --expect 0 on a match and 1 on a difference;\n"
-        "1 when Bochs is missing, fails or times out; 2 for bad arguments, a bad scenario or no ISO.\n"
+        "Exit status: as xeno run's (xeno run --help): the guest's status 0-199; with --expect 0 on a\n"
+        "match and 1 on a difference; 2 for bad arguments, a bad scenario or no ISO; 201-203 for a domain\n"
+        "the hypervisor ended; 206 when Bochs is missing, fails or times out.\n"
         "Environment: XENO_BOCHS_IPS, XENO_BOCHS_MEGS (harness/bochs/run-bochs.sh); XENO_BOCHS_CPUS is set from --cpus.");
     bochs->add_option("scenario", options.scenario_dir, "Scenario directory (scenarios/<name>)")->required();
     bochs->add_option("--profile", options.profile, "CPU profile (Bochs CPU model)")
@@ -299,6 +300,7 @@ int run_bochs(const BochsOptions& options, const CliEnv& env)
     }
     const Scenario& scenario = loaded.value();
     RunOptions as_run;
+    as_run.scenario_dir = options.scenario_dir;
     as_run.profile = options.profile;
     as_run.expect = options.expect;
     as_run.trace_file = options.trace_file;
@@ -386,18 +388,19 @@ int run_bochs(const BochsOptions& options, const CliEnv& env)
                                             report.end_reason)) {
             env.err << "xeno: expect: " << scenario.name << " (" << options.profile << ", bochs): " << *diff << '\n';
             env.err.flush();
-            return kExitFailed;
+            return kExitMismatch;
         }
         return kExitOk;
     }
+    const int code = domain_exit_status(report.end, summary.status);
     if (!guest_chose_end(report.end)) {
-        return fail(env, kExitFailed, fmt::format("the domain ended ({}): {}", report.end, report.end_reason));
+        env.err << "xeno: the domain ended (" << report.end << "): " << report.end_reason << '\n';
+    } else if (code == kExitStatusOutOfRange) {
+        env.err << "xeno: the guest's status " << summary.status << " is outside 0-" << kMaxGuestExitStatus
+                << ", the statuses xeno exits with (exit status " << kExitStatusOutOfRange << ")\n";
     }
-    if (summary.status < 0 || summary.status > 255) {
-        return fail(env, kExitFailed,
-                    fmt::format("the guest's status {} is not an exit status (0-255)", summary.status));
-    }
-    return summary.status;
+    env.err.flush();
+    return code;
 }
 
 }  // namespace xeno::harness

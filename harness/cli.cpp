@@ -10,6 +10,7 @@
 #include "harness/bochs_command.hpp"
 #include "harness/run_command.hpp"
 #include "harness/run_options.hpp"
+#include "harness/expectation.hpp"
 
 namespace xeno::harness {
 
@@ -41,16 +42,69 @@ CLI::Validator positive_integer()
         "", "positive integer");
 }
 
+// --timeout: seconds, a fraction allowed.
+CLI::Validator positive_seconds()
+{
+    return CLI::Validator(
+        [](std::string& value) -> std::string {
+            double v = 0;
+            const char* end = value.data() + value.size();
+            auto [stop, ec] = std::from_chars(value.data(), end, v);
+            if (ec != std::errc() || stop != end || !(v >= 0.001 && v <= kMaxTimeoutSeconds)) {
+                return "expected seconds from 0.001 to 86400, got " + value;
+            }
+            return {};
+        },
+        "", "seconds");
+}
+
+const char* const kRunFooter =
+    "Runs scenarios/<name> (scenario.toml: scenarios/README.md), or a kernel as\n"
+    "qemu-system-x86_64 -kernel does: xeno run --kernel bzImage --append \"console=ttyS0\" -m 512\n"
+    "(--kernel defaults: 128 MiB, skylake, 1 vcpu, no instruction limit, 120 s of virtual time).\n"
+    "\n"
+    "Prints the guest's console as it comes, then one line\n"
+    "  summary: scenario=<name> profile=<p> status=<n> exits=<n> insns=<n> vtime=<n> wall=<s> emulated=<n> end=<kind>\n"
+    "\n"
+    "--max-insns N counts the guest's instructions (insns=) plus each element a REP INS/OUTS\n"
+    "moves through the hypervisor: a run of N instructions passes, N+1 fails.\n"
+    "\n"
+    "Exit status:\n"
+    "  0-199  the guest's status (it wrote it to port 0xf4, or powered off: 0); without --expect\n"
+    "  0, 1   with --expect: console, status and end match [expect], or they differ\n"
+    "  2      bad arguments, scenario or input file (nothing ran)\n"
+    "  200    the guest's status is 200 or more (summary: status=)\n"
+    "  201    the hypervisor ended the domain: crash (triple fault, an exit it cannot complete)\n"
+    "  202    halted: every vcpu halted with nothing that could wake it\n"
+    "  203    reset: the guest reset the machine (with --on-reset exit)\n"
+    "  204    the instruction or virtual-time limit (--max-insns, --max-vtime-ms)\n"
+    "  205    the wall-time limit (--timeout)\n"
+    "  206    the hypervisor or the machine could not run the guest, or the trace or log\n"
+    "         could not be written\n"
+    "Every failure prints one line `xeno: ...` on stderr; the hypervisor's log only with -v or --log.";
+
 void add_run_command(CLI::App& app, RunOptions& options)
 {
-    CLI::App* run = app.add_subcommand("run", "Run a scenario on the simulated machine");
-    run->footer(
-        "Prints the guest's console as it comes, then one line\n"
-        "  summary: scenario=<name> profile=<p> status=<n> exits=<n> insns=<n> vtime=<n> wall=<s> emulated=<n> end=<kind>\n"
-        "Exit status: the guest's status; with --expect 0 on a match and 1 on a difference;\n"
-        "1 when the run fails or the hypervisor ended the domain (end=crash|halted|reset);\n"
-        "2 for bad arguments or a bad scenario.");
-    run->add_option("scenario", options.scenario_dir, "Scenario directory (scenarios/<name>)")->required();
+    CLI::App* run = app.add_subcommand("run", "Run a scenario, or a kernel, on the simulated machine");
+    run->footer(kRunFooter);
+    run->add_option("scenario", options.scenario_dir, "Scenario directory (scenarios/<name>); or --kernel");
+    run->add_option("--kernel", options.kernel,
+                    "Boot FILE as qemu -kernel does (ELF, multiboot, PVH, bzImage) instead of a scenario")
+        ->type_name("FILE");
+    run->add_option("--initrd", options.initrd, "The kernel's initial ramdisk")->type_name("FILE");
+    run->add_option("--append", options.append, "The kernel's command line")->type_name("STRING");
+    run->add_option("-m,--memory", options.memory,
+                    "Guest memory in MiB, or with a suffix: 512M, 2G (--kernel default 128; scenario: [guest] memory_mb)")
+        ->type_name("MiB");
+    run->add_flag("--pvh", options.pvh,
+                  "Boot a bzImage by its PVH entry: hand over its decompressed ELF payload instead");
+    run->add_option("--debug-exit", options.debug_exit,
+                    "Port 0xf4's status: xeno (the value written) or qemu (isa-debug-exit: value << 1 | 1)")
+        ->check(CLI::IsMember({"xeno", "qemu"}))
+        ->type_name("STYLE");
+    run->add_option("--on-reset", options.on_reset, "When the guest resets the machine: exit (default) or restart")
+        ->check(CLI::IsMember({"exit", "restart"}))
+        ->type_name("ACTION");
     run->add_option("--profile", options.profile, "CPU profile")
         ->check(CLI::IsMember({"penryn", "skylake"}))
         ->default_str(kDefaultProfile);
@@ -58,11 +112,19 @@ void add_run_command(CLI::App& app, RunOptions& options)
     run->add_option("--paging", options.paging, "Guest paging: ept (skylake) or shadow")
         ->check(CLI::IsMember({"ept", "shadow"}));
     run->add_flag("--expect", options.expect,
-                  "Compare console and status with the scenario's [expect]: exit 0 on a match, 1 otherwise");
-    run->add_option("--max-insns", options.max_insns, "Fail the run past N guest instructions "
-                                                      "(default: the scenario's [run] max_instructions)")
+                  "Compare console, status and end with the scenario's [expect]: exit 0 on a match, 1 otherwise");
+    run->add_option("--max-insns", options.max_insns,
+                    "Fail the run past N guest instructions, REP INS/OUTS elements counted "
+                    "(default: the scenario's [run] max_instructions; --kernel: none)")
         ->type_name("N")
         ->check(positive_integer());
+    run->add_option("--max-vtime-ms", options.max_vtime_ms,
+                    "Fail the run past this much virtual time (default: [run] max_vtime_ms, else 120000)")
+        ->type_name("MS");
+    run->add_option("--timeout", options.timeout_seconds,
+                    "Fail the run past this much wall time (host time; default: none)")
+        ->type_name("SECONDS")
+        ->check(positive_seconds());
     run->add_option("--log", options.log_file, "Write the hypervisor's log to FILE")->type_name("FILE");
     run->add_flag("-v,--verbose", options.verbose, "Copy the hypervisor's log to stderr");
     run->add_flag("--memhash", options.memhash, "Append memhash=<xxh64 of machine memory> to the summary");
@@ -70,14 +132,21 @@ void add_run_command(CLI::App& app, RunOptions& options)
     run->add_option("--serial-in", options.serial_in,
                     "Feed FILE to the UART's receiver at its line rate (default: the scenario's [guest] serial_in)")
         ->type_name("FILE");
-    run->add_option("--max-vtime-ms", options.max_vtime_ms,
-                    "Fail the run past this much virtual time (default: [run] max_vtime_ms, else 120000)")
-        ->type_name("MS");
     run->add_option("--quantum-us", options.quantum_us, "A vcpu's time slice when others are runnable (default 1000)")
         ->type_name("US");
 }
 
 }  // namespace
+
+int domain_exit_status(std::string_view end, int status)
+{
+    if (end == "crash") return kExitCrash;
+    if (end == "halted") return kExitHalted;
+    if (end == "reset") return kExitReset;
+    if (!end.empty() && !guest_chose_end(end)) return kExitFailed;  // an end this xeno does not know
+    if (status < 0 || status > kMaxGuestExitStatus) return kExitStatusOutOfRange;
+    return status;
+}
 
 int xeno_main(int argc, const char* const* argv, const CliEnv& env)
 {
@@ -85,7 +154,8 @@ int xeno_main(int argc, const char* const* argv, const CliEnv& env)
                  "VMX model, guests run on Unicorn.",
                  "xeno");
     app.require_subcommand(1);
-    app.footer("Run `xeno run --help` for the options of a run.");
+    app.footer("Run `xeno run --help` for the options of a run (and xeno's exit statuses).");
+    app.set_version_flag("--version", std::string("xeno ") + XENO_VERSION, "Print xeno's version and exit");
 
     RunOptions run_options;
     add_run_command(app, run_options);
@@ -106,6 +176,8 @@ int xeno_main(int argc, const char* const* argv, const CliEnv& env)
     } catch (const CLI::CallForHelp& e) {
         return app.exit(e, env.out, env.err);
     } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e, env.out, env.err);
+    } catch (const CLI::CallForVersion& e) {
         return app.exit(e, env.out, env.err);
     } catch (const CLI::ParseError& e) {
         env.err << "xeno: error: " << one_line(e.what()) << '\n';

@@ -1,7 +1,9 @@
 #include "harness/run_command.hpp"
 
+#include <cerrno>
 #include <chrono>
-#include <fstream>
+#include <cstdio>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -9,15 +11,14 @@
 
 #include "harness/expectation.hpp"
 #include "harness/guest_image.hpp"
+#include "harness/kernel_payload.hpp"
 #include "harness/summary.hpp"
 
 namespace xeno::harness {
 
-namespace {
+namespace fs = std::filesystem;
 
-// How much of the hypervisor's log a failed run shows on stderr.
-constexpr std::size_t kLogTailLines = 10;
-constexpr std::size_t kLogKeepBytes = 64 * 1024;
+namespace {
 
 int usage_error(const CliEnv& env, std::string_view message)
 {
@@ -26,87 +27,205 @@ int usage_error(const CliEnv& env, std::string_view message)
     return kExitUsage;
 }
 
-// The last lines of the log, for the message of a failed run.
-std::string tail_lines(const std::string& text, std::size_t lines)
+struct FileCloser {
+    void operator()(std::FILE* f) const
+    {
+        if (f != nullptr) {
+            std::fclose(f);
+        }
+    }
+};
+using File = std::unique_ptr<std::FILE, FileCloser>;
+
+// Whether two paths name the same file: the same inode when both exist, else
+// the same absolute path once symbolic links and ".." are resolved.
+bool same_file(const fs::path& a, const fs::path& b)
 {
-    std::size_t at = text.size();
-    if (at > 0 && text[at - 1] == '\n') {
-        --at;  // the final newline ends the last line; it does not start one
+    std::error_code ec;
+    if (fs::exists(a, ec) && fs::exists(b, ec)) {
+        return fs::equivalent(a, b, ec) && !ec;
     }
-    std::size_t found = 0;
-    while (at > 0) {
-        std::size_t prev = text.rfind('\n', at - 1);
-        if (prev == std::string::npos) {
-            at = 0;
-            break;
-        }
-        if (++found == lines) {
-            at = prev + 1;
-            break;
-        }
-        at = prev;
-    }
-    std::string tail = text.substr(at);
-    if (!tail.empty() && tail.back() != '\n') {
-        tail += '\n';
-    }
-    return tail;
+    const fs::path ca = fs::weakly_canonical(fs::absolute(a, ec), ec);
+    const fs::path cb = fs::weakly_canonical(fs::absolute(b, ec), ec);
+    return ca == cb;
 }
 
-std::unique_ptr<std::ofstream> open_output(const std::optional<std::string>& path, std::string& error)
+// An input of the run that an output must not overwrite.
+struct Input {
+    std::string what;  // "scenario.toml", "the guest image", ...
+    fs::path path;
+};
+
+// --trace and --log: distinct files, none of them one of the run's inputs.
+std::optional<std::string> check_outputs(const RunOptions& options, const std::vector<Input>& inputs)
 {
-    if (!path) {
+    if (options.trace_file && options.log_file && same_file(*options.trace_file, *options.log_file)) {
+        return fmt::format("--trace and --log name the same file ({}): give each its own", *options.trace_file);
+    }
+    for (auto [flag, path] : {std::pair{"--trace", &options.trace_file}, std::pair{"--log", &options.log_file}}) {
+        if (!*path) {
+            continue;
+        }
+        for (const Input& input : inputs) {
+            if (!input.path.empty() && same_file(**path, input.path)) {
+                return fmt::format("{} {} is {} of this run: refusing to overwrite it", flag, **path, input.what);
+            }
+        }
+    }
+    return std::nullopt;
+}
+
+File open_output(const std::optional<std::string>& path, std::string& error)
+{
+    if (!path || !error.empty()) {
         return nullptr;
     }
-    auto file = std::make_unique<std::ofstream>(*path, std::ios::binary | std::ios::trunc);
-    if (!*file) {
-        error = fmt::format("cannot write {}", *path);
-        return nullptr;
+    File file(std::fopen(path->c_str(), "wb"));
+    if (!file) {
+        error = fmt::format("cannot write {}: {}", *path, std::strerror(errno));
     }
     return file;
+}
+
+// Everything the machine needs from files: read, checked, decompressed.
+struct GuestFiles {
+    std::vector<std::uint8_t> module0;  // the flat image, or the kernel (its ELF with --pvh)
+    std::vector<std::uint8_t> initrd;
+    std::vector<std::uint8_t> serial_input;
+    std::vector<Input> inputs;          // where they came from, for check_outputs
+};
+
+Outcome<GuestFiles> load_guest_files(const Scenario& scenario, const RunOptions& options, bool cli_kernel,
+                                     const fs::path& exe_dir)
+{
+    GuestFiles files;
+    if (!scenario.file.empty()) {
+        files.inputs.push_back({"the scenario's scenario.toml", scenario.file});
+    }
+    if (scenario.is_kernel()) {
+        fs::path kernel = scenario.kernel;
+        if (!cli_kernel) {
+            Outcome<fs::path> found = find_scenario_file(scenario, scenario.kernel, "kernel", exe_dir);
+            if (!found.ok()) {
+                return Failure{found.error()};
+            }
+            kernel = found.value();
+        }
+        files.inputs.push_back({"the kernel", kernel});
+        Outcome<std::vector<std::uint8_t>> bytes = read_input_file(kernel, "kernel", kMaxModuleBytes);
+        if (!bytes.ok()) {
+            return Failure{bytes.error()};
+        }
+        if (bytes.value().empty()) {
+            return Failure{fmt::format("the kernel {} is empty", kernel.string())};
+        }
+        if (scenario.pvh) {
+            bytes = pvh_kernel(std::move(bytes).value(), fmt::format("kernel {}", kernel.string()));
+            if (!bytes.ok()) {
+                return Failure{bytes.error()};
+            }
+        }
+        files.module0 = std::move(bytes).value();
+        if (!scenario.initrd.empty()) {
+            // --initrd is a path as given; [guest] initrd is the scenario's file.
+            fs::path initrd = scenario.initrd;
+            if (!options.initrd) {
+                Outcome<fs::path> found = find_scenario_file(scenario, scenario.initrd, "initrd", exe_dir);
+                if (!found.ok()) {
+                    return Failure{found.error()};
+                }
+                initrd = found.value();
+            }
+            files.inputs.push_back({"the initrd", initrd});
+            Outcome<std::vector<std::uint8_t>> data = read_input_file(initrd, "initrd", kMaxModuleBytes);
+            if (!data.ok()) {
+                return Failure{data.error()};
+            }
+            files.initrd = std::move(data).value();
+        }
+    } else {
+        Outcome<GuestImageSource> source = find_guest_image(scenario, exe_dir);
+        if (!source.ok()) {
+            return Failure{source.error()};
+        }
+        files.inputs.push_back({source.value().assemble ? "the guest's source" : "the guest image",
+                                source.value().path});
+        Outcome<std::vector<std::uint8_t>> image = load_guest_image(scenario, source.value());
+        if (!image.ok()) {
+            return Failure{image.error()};
+        }
+        files.module0 = std::move(image).value();
+    }
+    if (const fs::path input = serial_input_path(scenario, options); !input.empty()) {
+        files.inputs.push_back({"the serial input", input});
+        Outcome<std::vector<std::uint8_t>> bytes = read_input_file(input, "serial input", kMaxModuleBytes);
+        if (!bytes.ok()) {
+            return Failure{bytes.error()};
+        }
+        files.serial_input = std::move(bytes).value();
+    }
+    return files;
+}
+
+// The one line a failed run prints, and its exit status.
+int run_failed(const CliEnv& env, const sim::MachineResult& result)
+{
+    const std::string why = result.error.empty() ? std::string("the run failed") : result.error;
+    env.err << "xeno: error: " << why << '\n';
+    env.err.flush();
+    switch (result.failure) {
+    case sim::MachineResult::Failure::INSTRUCTION_LIMIT:
+    case sim::MachineResult::Failure::VTIME_LIMIT: return kExitLimit;
+    case sim::MachineResult::Failure::WALL_TIME_LIMIT: return kExitWallTime;
+    case sim::MachineResult::Failure::NONE:
+    case sim::MachineResult::Failure::OTHER: break;
+    }
+    return kExitFailed;
 }
 
 }  // namespace
 
 int run_scenario(const RunOptions& options, const CliEnv& env)
 {
-    Outcome<Scenario> loaded = load_scenario(options.scenario_dir);
-    if (!loaded.ok()) {
-        return usage_error(env, loaded.error());
+    const bool cli_kernel = options.kernel.has_value();
+    if (cli_kernel == !options.scenario_dir.empty() || (cli_kernel && options.kernel->empty())) {
+        return usage_error(env, *check_options(Scenario{}, options));
     }
-    const Scenario& scenario = loaded.value();
-    if (auto problem = check_options(scenario, options)) {
+    Scenario loaded_scenario;
+    if (cli_kernel) {
+        loaded_scenario = kernel_run_scenario(options);
+    } else {
+        Outcome<Scenario> loaded = load_scenario(options.scenario_dir);
+        if (!loaded.ok()) {
+            return usage_error(env, loaded.error());
+        }
+        loaded_scenario = std::move(loaded).value();
+    }
+    if (auto problem = check_options(loaded_scenario, options)) {
         return usage_error(env, *problem);
     }
-    Outcome<std::filesystem::path> image_path = find_guest_image(scenario, env.exe_dir);
-    if (!image_path.ok()) {
-        return usage_error(env, image_path.error());
+    const Scenario scenario = with_overrides(std::move(loaded_scenario), options);
+
+    Outcome<GuestFiles> files = load_guest_files(scenario, options, cli_kernel, env.exe_dir);
+    if (!files.ok()) {
+        return usage_error(env, files.error());
     }
-    Outcome<std::vector<std::uint8_t>> image = load_guest_image(scenario, image_path.value());
-    if (!image.ok()) {
-        return usage_error(env, image.error());
-    }
-    std::vector<std::uint8_t> serial_input;
-    if (const std::filesystem::path input = serial_input_path(scenario, options); !input.empty()) {
-        std::ifstream in(input, std::ios::binary | std::ios::ate);
-        const std::streamoff size = in ? static_cast<std::streamoff>(in.tellg()) : -1;
-        serial_input.resize(size > 0 ? static_cast<std::size_t>(size) : 0);
-        if (size < 0 || !in.seekg(0) || !in.read(reinterpret_cast<char*>(serial_input.data()), size)) {
-            return usage_error(env, fmt::format("cannot read the serial input {}", input.string()));
-        }
+    if (auto problem = check_outputs(options, files.value().inputs)) {
+        return usage_error(env, *problem);
     }
 
     std::string open_error;
-    std::unique_ptr<std::ofstream> trace = open_output(options.trace_file, open_error);
-    std::unique_ptr<std::ofstream> log_file = open_output(options.log_file, open_error);
+    File trace = open_output(options.trace_file, open_error);
+    File log_file = open_output(options.log_file, open_error);
     if (!open_error.empty()) {
         return usage_error(env, open_error);
     }
 
-    sim::MachineConfig config = build_machine_config(scenario, options, std::move(image).value(), std::move(serial_input));
+    GuestFiles& f = files.value();
+    sim::MachineConfig config = build_machine_config(scenario, options, std::move(f.module0), std::move(f.serial_input),
+                                                     std::move(f.initrd));
 
     std::string console;
-    std::string log;
     sim::MachineOutput output;
     output.guest_console = [&](const char* bytes, std::size_t n) {
         console.append(bytes, n);
@@ -115,32 +234,32 @@ int run_scenario(const RunOptions& options, const CliEnv& env)
     };
     output.log = [&](const char* bytes, std::size_t n) {
         if (log_file) {
-            log_file->write(bytes, static_cast<std::streamsize>(n));
+            std::fwrite(bytes, 1, n, log_file.get());
         }
         if (options.verbose) {
             env.err.write(bytes, static_cast<std::streamsize>(n));
         }
-        log.append(bytes, n);
-        if (log.size() > 2 * kLogKeepBytes) {
-            log.erase(0, log.size() - kLogKeepBytes);
-        }
     };
     output.trace = [&](const char* bytes, std::size_t n) {
         if (trace) {
-            trace->write(bytes, static_cast<std::streamsize>(n));
+            std::fwrite(bytes, 1, n, trace.get());
         }
     };
 
-    // Host time is read here, around the machine, never inside it.
+    // Host time is read here, around the machine, and by the machine's
+    // --timeout watchdog, never inside the run.
     auto begin = std::chrono::steady_clock::now();
     sim::MachineResult result = env.runner(config, output);
     double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
 
-    bool write_failed = false;
-    for (auto* file : {trace.get(), log_file.get()}) {
-        if (file != nullptr) {
-            file->close();
-            write_failed = write_failed || file->fail();
+    std::string write_error;
+    for (auto [file, path] : {std::pair{&trace, &options.trace_file}, std::pair{&log_file, &options.log_file}}) {
+        if (*file) {
+            const bool failed = std::ferror(file->get()) != 0;
+            const int error = errno;
+            if ((std::fclose(file->release()) != 0 || failed) && write_error.empty()) {
+                write_error = fmt::format("error writing {}: {}", **path, std::strerror(failed ? error : errno));
+            }
         }
     }
 
@@ -151,36 +270,32 @@ int run_scenario(const RunOptions& options, const CliEnv& env)
     env.out.flush();
 
     if (!result.ok) {
-        if (!options.verbose && !log.empty()) {
-            env.err << tail_lines(log, kLogTailLines);
-        }
-        env.err << "xeno: " << (result.error.empty() ? std::string("the run failed") : result.error) << '\n';
-        env.err.flush();
-        return kExitFailed;
+        return run_failed(env, result);
     }
-    if (write_failed) {
-        env.err << "xeno: error writing the trace or log file\n";
+    if (!write_error.empty()) {
+        env.err << "xeno: error: " << write_error << '\n';
+        env.err.flush();
         return kExitFailed;
     }
     if (options.expect) {
         if (auto diff = compare_expectation(*scenario.expect, result.status, console, result.end, result.end_reason)) {
             env.err << "xeno: expect: " << scenario.name << " (" << options.profile << "): " << *diff << '\n';
             env.err.flush();
-            return kExitFailed;
+            return kExitMismatch;
         }
         return kExitOk;
     }
+    const int code = domain_exit_status(result.end, result.status);
     if (!guest_chose_end(result.end)) {
         // The hypervisor ended the domain (a triple fault, every vcpu halted
         // for good, ...): not a status the guest gave.
         env.err << "xeno: the domain ended (" << result.end << "): " << result.end_reason << '\n';
-        return kExitFailed;
+    } else if (code == kExitStatusOutOfRange) {
+        env.err << "xeno: the guest's status " << result.status << " is outside 0-" << kMaxGuestExitStatus
+                << ", the statuses xeno exits with (exit status " << kExitStatusOutOfRange << ")\n";
     }
-    if (result.status < 0 || result.status > 255) {
-        env.err << "xeno: the guest's status " << result.status << " is not an exit status (0-255)\n";
-        return kExitFailed;
-    }
-    return result.status;
+    env.err.flush();
+    return code;
 }
 
 }  // namespace xeno::harness

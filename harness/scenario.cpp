@@ -160,24 +160,74 @@ private:
     std::string error_;
 };
 
-void read_guest(Reader& r, const toml::table& guest, Scenario& s)
+// A file a scenario names: relative to its directory (or its build
+// directory, where CMake puts what it builds), inside it.
+bool is_scenario_relative(std::string_view name)
 {
-    r.only_keys(guest, "guest", {"image", "load_address", "entry", "memory_mb", "smp", "serial_in"});
-    if (auto smp = r.integer(guest, "guest", "smp", 1, kMaxSmp, false, false)) {
-        s.smp = static_cast<std::uint32_t>(*smp);
+    if (name.empty() || name.front() == '/') {
+        return false;
     }
-    if (auto input = r.string(guest, "guest", "serial_in", false)) {
-        if (input->empty() || input->find('/') != std::string::npos) {
-            r.fail("guest.serial_in", "must be a file name in the scenario directory");
-        } else {
-            s.serial_in = *input;
+    for (const auto& part : fs::path(name)) {
+        if (part == "..") {
+            return false;
         }
     }
-    if (auto image = r.string(guest, "guest", "image", true)) {
+    return true;
+}
+
+void read_kernel(Reader& r, const toml::table& guest, Scenario& s)
+{
+    for (const char* key : {"load_address", "entry"}) {
+        if (guest.get(key) != nullptr) {
+            r.fail(fmt::format("guest.{}", key), "only with guest.image (a kernel says where it goes)");
+        }
+    }
+    if (auto kernel = r.string(guest, "guest", "kernel", true)) {
+        if (!is_scenario_relative(*kernel)) {
+            r.fail("guest.kernel", "must be a file in the scenario directory (or its build directory)");
+        }
+        s.kernel = *kernel;
+    }
+    if (auto initrd = r.string(guest, "guest", "initrd", false)) {
+        if (!is_scenario_relative(*initrd)) {
+            r.fail("guest.initrd", "must be a file in the scenario directory (or its build directory)");
+        }
+        s.initrd = *initrd;
+    }
+    if (auto append = r.string(guest, "guest", "append", false)) {
+        if (append->find('\0') != std::string::npos) {
+            r.fail("guest.append", "must not contain a NUL character");
+        }
+        s.append = *append;
+    }
+    if (const toml::node* pvh = guest.get("pvh")) {
+        if (!pvh->is_boolean()) {
+            r.fail("guest.pvh", fmt::format("expected a boolean, got {}", type_name(*pvh)));
+        } else {
+            s.pvh = pvh->as_boolean()->get();
+        }
+    }
+    s.memory_mb = kDefaultKernelMemoryMb;
+    if (auto mb = r.integer(guest, "guest", "memory_mb", 1, static_cast<std::int64_t>(kMaxKernelMemoryMb), false,
+                            false)) {
+        s.memory_mb = *mb;
+    }
+}
+
+void read_image(Reader& r, const toml::table& guest, Scenario& s)
+{
+    for (const char* key : {"initrd", "append", "pvh"}) {
+        if (guest.get(key) != nullptr) {
+            r.fail(fmt::format("guest.{}", key), "only with guest.kernel");
+        }
+    }
+    if (auto image = r.string(guest, "guest", "image", false)) {
         if (image->empty()) {
             r.fail("guest.image", "must not be empty");
         }
         s.image = *image;
+    } else if (guest.get("image") == nullptr) {
+        r.fail("guest.image", "missing (required unless guest.kernel names a kernel)");
     }
     if (auto mb = r.integer(guest, "guest", "memory_mb", 1, static_cast<std::int64_t>(kMaxGuestMemoryMb), false)) {
         s.memory_mb = *mb;
@@ -196,6 +246,47 @@ void read_guest(Reader& r, const toml::table& guest, Scenario& s)
         if (!r.failed() && s.entry < s.load_address) {
             r.fail("guest.entry", fmt::format("{:#x} is below the load address {:#x}", s.entry, s.load_address));
         }
+    }
+}
+
+void read_guest(Reader& r, const toml::table& guest, Scenario& s)
+{
+    r.only_keys(guest, "guest", {"image", "load_address", "entry", "memory_mb", "smp", "serial_in", "kernel", "initrd",
+                                 "append", "pvh", "debug_exit", "on_reset"});
+    if (auto smp = r.integer(guest, "guest", "smp", 1, kMaxSmp, false, false)) {
+        s.smp = static_cast<std::uint32_t>(*smp);
+    }
+    if (auto input = r.string(guest, "guest", "serial_in", false)) {
+        if (input->empty() || input->find('/') != std::string::npos) {
+            r.fail("guest.serial_in", "must be a file name in the scenario directory");
+        } else {
+            s.serial_in = *input;
+        }
+    }
+    if (auto style = r.string(guest, "guest", "debug_exit", false)) {
+        if (*style != "xeno" && *style != "qemu") {
+            r.fail("guest.debug_exit", fmt::format("expected \"xeno\" or \"qemu\", got \"{}\"", *style));
+        } else {
+            s.debug_exit = *style;
+        }
+    }
+    if (auto action = r.string(guest, "guest", "on_reset", false)) {
+        if (*action != "exit" && *action != "restart") {
+            r.fail("guest.on_reset", fmt::format("expected \"exit\" or \"restart\", got \"{}\"", *action));
+        } else {
+            s.on_reset = *action;
+        }
+    }
+    const bool has_image = guest.get("image") != nullptr;
+    const bool has_kernel = guest.get("kernel") != nullptr;
+    if (has_image && has_kernel) {
+        r.fail("guest.kernel", "guest.image and guest.kernel exclude each other (a flat image or a kernel)");
+        return;
+    }
+    if (has_kernel) {
+        read_kernel(r, guest, s);
+    } else {
+        read_image(r, guest, s);
     }
 }
 
@@ -283,7 +374,10 @@ void read_run(Reader& r, const toml::table& run, Scenario& s)
                             "must list at least one profile"};
         read_names(r, *node, list, s.profiles);
     }
-    if (auto max = r.integer(run, "run", "max_instructions", 1, std::numeric_limits<std::int64_t>::max(), false)) {
+    // Required for a flat image (a guest that never ends must not hang CI);
+    // a kernel may leave it out and rely on [run] max_vtime_ms.
+    if (auto max = r.integer(run, "run", "max_instructions", 1, std::numeric_limits<std::int64_t>::max(), false,
+                             !s.is_kernel())) {
         s.max_instructions = *max;
     }
     read_paging(r, run, s);
@@ -322,8 +416,87 @@ std::string dir_name(const fs::path& dir)
 
 }  // namespace
 
+std::optional<std::string> check_toml_shape(std::string_view text)
+{
+    if (text.size() > kMaxScenarioFileBytes) {
+        return fmt::format("{} bytes, more than a scenario file may have ({} KiB)", text.size(),
+                           kMaxScenarioFileBytes >> 10);
+    }
+    // A scan of what toml++ recurses on: dots (dotted keys: table headers,
+    // keys, inline tables) and [ { nesting, outside strings and comments.
+    // Scenario files have no floating-point values, so a dot outside a
+    // string is a key's.
+    enum class In { CODE, COMMENT, BASIC, LITERAL, ML_BASIC, ML_LITERAL };
+    In in = In::CODE;
+    unsigned line = 1;
+    unsigned dots = 0;
+    unsigned depth = 0;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        const bool triple = i + 2 < text.size() && text[i + 1] == c && text[i + 2] == c;
+        if (c == '\n') {
+            ++line;
+            dots = 0;
+            if (in == In::COMMENT || in == In::BASIC || in == In::LITERAL) {
+                in = In::CODE;  // single-line strings end here (toml++ reports the error)
+            }
+            continue;
+        }
+        switch (in) {
+        case In::CODE:
+            if (c == '#') {
+                in = In::COMMENT;
+            } else if (c == '"') {
+                in = triple ? In::ML_BASIC : In::BASIC;
+                i += triple ? 2 : 0;
+            } else if (c == '\'') {
+                in = triple ? In::ML_LITERAL : In::LITERAL;
+                i += triple ? 2 : 0;
+            } else if (c == '.') {
+                if (++dots > kMaxTomlDotsPerLine) {
+                    return fmt::format("line {}: more than {} dots outside strings (a dotted key that long is not "
+                                       "a scenario's)",
+                                       line, kMaxTomlDotsPerLine);
+                }
+            } else if (c == '[' || c == '{') {
+                if (++depth > kMaxTomlNesting) {
+                    return fmt::format("line {}: arrays or inline tables nested more than {} deep", line,
+                                       kMaxTomlNesting);
+                }
+            } else if ((c == ']' || c == '}') && depth > 0) {
+                --depth;
+            }
+            break;
+        case In::COMMENT: break;
+        case In::BASIC:
+        case In::ML_BASIC:
+            if (c == '\\') {
+                ++i;  // the escaped character (a newline after a backslash in a """ string is a line too)
+                if (i < text.size() && text[i] == '\n') {
+                    ++line;
+                }
+            } else if (c == '"' && (in == In::BASIC || triple)) {
+                i += in == In::BASIC ? 0 : 2;
+                in = In::CODE;
+            }
+            break;
+        case In::LITERAL:
+        case In::ML_LITERAL:
+            if (c == '\'' && (in == In::LITERAL || triple)) {
+                i += in == In::LITERAL ? 0 : 2;
+                in = In::CODE;
+            }
+            break;
+        }
+    }
+    return std::nullopt;
+}
+
 Outcome<Scenario> parse_scenario(std::string_view text, const fs::path& file)
 {
+    if (auto problem = check_toml_shape(text)) {
+        return Failure{fmt::format("{}: {}", file.string(), *problem)};
+    }
     toml::table root;
     try {
         root = toml::parse(text, file.string());
@@ -368,6 +541,11 @@ Outcome<Scenario> load_scenario(const fs::path& dir)
     std::ifstream in(file, std::ios::binary);
     if (!in) {
         return Failure{fmt::format("no scenario at {}: cannot read {}", dir.string(), file.string())};
+    }
+    // Refuse a huge file before reading it all.
+    if (std::uintmax_t size = fs::file_size(file, ec); !ec && size > kMaxScenarioFileBytes) {
+        return Failure{fmt::format("{}: {} bytes, more than a scenario file may have ({} KiB)", file.string(), size,
+                                   kMaxScenarioFileBytes >> 10)};
     }
     std::ostringstream text;
     text << in.rdbuf();

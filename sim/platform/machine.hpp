@@ -15,14 +15,39 @@
 
 namespace xeno::sim {
 
+// A boot module after module 0: its string (how the hypervisor finds it:
+// "initrd", "append", ...) and its bytes.
+struct BootModuleData {
+    std::string name;
+    std::vector<std::uint8_t> bytes;
+};
+
 struct MachineConfig {
     std::string profile = "skylake";       // CPU profile name: "penryn" or "skylake"
     std::uint64_t memory_bytes = 64 << 20;  // machine memory, hypervisor and guests together
-    std::vector<std::uint8_t> guest_image;  // boot module 0 (a flat guest image)
-    std::string guest_cmdline;              // boot module 0's string
+    std::vector<std::uint8_t> guest_image;  // boot module 0 (a flat guest image, or a kernel)
+    std::string guest_cmdline;              // boot module 0's string ("" for a flat image, "kernel" for a kernel)
     std::string cmdline;                    // the hypervisor's command line (guest parameters)
-    std::uint64_t max_guest_instructions = 0;  // 0: no limit; else the run ends with an error past it
+    // Boot modules 1.. in this order (after the decoy when there is one,
+    // before "serial-in"), each page aligned in machine memory after module 0.
+    std::vector<BootModuleData> modules;
+    // Instructions' worth of guest work (Engine::set_instruction_limit: the
+    // guest's instructions plus the elements of REP INS/OUTS); 0: no limit;
+    // else the run ends with an error past it.
+    std::uint64_t max_guest_instructions = 0;
     std::uint64_t max_vtime_ns = 0;   // 0: no limit; else the run ends with an error past this virtual time
+    // Host (wall) time the run may take, in milliseconds; 0: no limit. A
+    // watchdog thread stops the engine when it passes; nothing else reads the
+    // host clock, so a run that ends in time is not changed by it.
+    std::uint64_t wall_timeout_ms = 0;
+    // MachineResult::memory_hash: xxh64 of all of machine memory at the end.
+    // Off by default: it reads (so faults in) every page of a buffer that is
+    // otherwise touched only where the run used it. A run that ends (the
+    // domain is torn down) hashes the same in any process; one the harness
+    // stops mid-flight (a limit) still holds the hypervisor's live state,
+    // whose pointers to the host's stack and code differ between processes
+    // (address randomisation), so it hashes the same only within one process.
+    bool hash_memory = false;
     // Bytes for the guest's UART receiver, handed over as the boot module
     // named "serial-in" (the hypervisor feeds them at the line rate).
     std::vector<std::uint8_t> serial_input;
@@ -50,12 +75,17 @@ struct MachineResult {
     std::string end_reason;
     bool ok = false;                   // false: the run could not complete; see error
     std::string error;                 // one line, when !ok
+    // What ended a run that could not complete (!ok): one of the run's
+    // limits, or the hypervisor or the engine failing (refused the
+    // configuration, a VM entry failed, Unicorn stopped, ...).
+    enum class Failure : std::uint8_t { NONE, INSTRUCTION_LIMIT, VTIME_LIMIT, WALL_TIME_LIMIT, OTHER };
+    Failure failure = Failure::NONE;
     std::uint64_t exits = 0;           // VM exits taken
     std::uint64_t guest_instructions = 0;
     std::uint64_t emulated_instructions = 0;  // instructions the hypervisor emulated
     std::uint64_t vtime_ns = 0;        // virtual time at the end
     std::uint64_t vcpu_switches = 0;   // the scheduler switched from one vcpu to another (RunStats)
-    std::uint64_t memory_hash = 0;     // xxh64 of machine memory at the end
+    std::uint64_t memory_hash = 0;     // xxh64 of machine memory at the end (MachineConfig::hash_memory), else 0
     bool shadow_paging = false;        // the guest ran on shadow page tables
     paging::ShadowStats shadow;        // their counters at the end (xeno::last_run_stats)
     std::uint64_t decoy_hash_before = 0;  // xxh64 of the decoy before the run (0 without one)

@@ -6,6 +6,8 @@
 // from inside Bochs (tests/data/bochs-vmx-msrs-<model>.txt) when that exists.
 #include "sim/vmx-model/cpu_profile.hpp"
 
+#include <unicorn/unicorn.h>
+
 #include <array>
 
 #include "arch/x86/vmx/vmx_arch.hpp"
@@ -96,6 +98,8 @@ CpuProfile make_penryn()
     CpuProfile p{};
     p.name = "penryn";
     p.bochs_model = "core2_penryn_t9600";
+    // Unicorn's Penryn model lacks XSAVE, which Bochs's has: the smallest superset.
+    p.unicorn_cpu_model = UC_CPU_X86_SANDYBRIDGE;
     // VMX extensions of the Bochs model: TPR shadow, virtual NMIs, PERF_GLOBAL_CTRL,
     // APIC-access virtualization, WBINVD exiting. No EPT, VPID, unrestricted
     // guest, preemption timer, PAT/EFER controls.
@@ -162,6 +166,7 @@ CpuProfile make_skylake()
     CpuProfile p{};
     p.name = "skylake";
     p.bochs_model = "corei7_skylake_x";
+    p.unicorn_cpu_model = UC_CPU_X86_SKYLAKE_SERVER;
     const u32 pin = pin::EXTERNAL_INTERRUPT_EXITING | pin::NMI_EXITING | pin::VIRTUAL_NMIS | pin::PREEMPTION_TIMER;
     const u32 proc2 = proc2::VIRTUALIZE_APIC_ACCESSES | proc2::ENABLE_EPT | proc2::DESCRIPTOR_TABLE_EXITING |
                       proc2::ENABLE_RDTSCP | proc2::VIRTUALIZE_X2APIC | proc2::ENABLE_VPID | proc2::WBINVD_EXITING |

@@ -97,6 +97,10 @@ struct ModelControls {
 struct CpuProfile {
     const char* name;         // "penryn", "skylake"
     const char* bochs_model;  // the Bochs 2.7 cpu model it mirrors
+    // Unicorn's CPU model for guest execution (uc_cpu_x86): which instruction
+    // set extensions the engine decodes. Its CPUID leaves (below) report
+    // only what that model executes.
+    int unicorn_cpu_model;
     VmxCapabilities vmx;
     ModelControls implemented;  // of the allowed-1 controls in vmx, those the model implements
     // The TSC frequency, as the profile's CPUID states it (leaf 16H base

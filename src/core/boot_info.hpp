@@ -36,6 +36,9 @@ struct BootInfo {
     // allocator never hands it out. Empty in the sim build.
     Hpa image_start;
     Hpa image_end;
+    // Every usable byte reads zero at boot (sim: fresh anonymous memory; a
+    // firmware makes no such promise): frames never used need no zeroing.
+    bool memory_zeroed;
 };
 
 // The hypervisor's start routine, the same in both builds: set up machine

@@ -63,7 +63,7 @@ Status parse_cmdline(const char* cmdline, Options* out, Writer& error)
         if (eq == len) return bad("expected key=value");
         u64 n = 0;
         if (word_is(word, eq, "guest_mem_mb")) {
-            if (!parse_number(value, vlen, &n) || n == 0 || n > 4095) return bad("guest_mem_mb must be 1..4095");
+            if (!parse_number(value, vlen, &n) || n == 0 || n > kMaxGuestMemMb) return bad("guest_mem_mb must be 1..65536");
             o.guest_mem_mb = n;
         } else if (word_is(word, eq, "guest_load")) {
             if (!parse_number(value, vlen, &n)) return bad("guest_load is not a number");
@@ -100,6 +100,20 @@ Status parse_cmdline(const char* cmdline, Options* out, Writer& error)
         } else if (word_is(word, eq, "quantum_us")) {
             if (!parse_number(value, vlen, &n) || n == 0 || n > 1000000) return bad("quantum_us must be 1..1000000");
             o.quantum_us = n;
+        } else if (word_is(word, eq, "debug_exit")) {
+            if (word_is(value, vlen, "xeno"))
+                o.debug_exit = DebugExitStyle::XENO;
+            else if (word_is(value, vlen, "qemu"))
+                o.debug_exit = DebugExitStyle::QEMU;
+            else
+                return bad("debug_exit must be xeno or qemu");
+        } else if (word_is(word, eq, "on_reset")) {
+            if (word_is(value, vlen, "exit"))
+                o.on_reset = ResetAction::EXIT;
+            else if (word_is(value, vlen, "restart"))
+                o.on_reset = ResetAction::RESTART;
+            else
+                return bad("on_reset must be exit or restart");
         } else if (word_is(word, eq, "rtc_epoch")) {
             if (!parse_number(value, vlen, &n) || n > (u64{1} << 40)) return bad("rtc_epoch must be Unix seconds");
             o.rtc_epoch = n;

@@ -27,14 +27,18 @@ Domain::Domain(const Options& options)
     : timers_(&Domain::clock_now, this),
       uart_(kUartPort, &Domain::console_sink, this),
       debug_exit_(&Domain::debug_exit, this),
-      system_control_a_(&Domain::reset_request, this),
+      system_control_a_(&Domain::reset_port92, this),
+      reset_control_(&Domain::reset_cf9, this),
       pit_(timers_, isa_irq_line(0)),
       system_control_b_(pit_, timers_),
       pic_(&Domain::pic_output, this),
       ioapic_(0, &Domain::ioapic_deliver, this),
       rtc_(timers_, isa_irq_line(8), options.rtc_epoch),
       acpi_pm_(timers_, isa_irq_line(kSciIrq), kAcpiPmBase),
-      i8042_(isa_irq_line(1), isa_irq_line(12), &Domain::reset_request, this)
+      i8042_(isa_irq_line(1), isa_irq_line(12), &Domain::reset_i8042, this),
+      fw_cfg_(devices::GuestMemoryAccess{this, &Domain::guest_read, &Domain::guest_write}),
+      debug_exit_style_(options.debug_exit),
+      on_reset_(options.on_reset)
 {
     planned_vcpus_ = options.smp;
     guest_tsc_.to_ns = &Domain::tsc_to_ns;
@@ -63,6 +67,9 @@ void Domain::attach_devices()
     (void)io_.attach(0x60, 0x60, devices::port_device(i8042_), true);
     (void)io_.attach(0x64, 0x64, devices::port_device(i8042_), true);
     (void)io_.attach(kAcpiPmBase, kAcpiPmBase + 11, devices::port_device(acpi_pm_), false);
+    (void)io_.attach(devices::FwCfg::kFirstPort, devices::FwCfg::kLastPort, devices::port_device(fw_cfg_), false);
+    (void)io_.attach(devices::ResetControl::kPort, devices::ResetControl::kPort, devices::port_device(reset_control_),
+                     false);
     (void)mmio_.attach(kIoApicBase, 0x1000, devices::mmio_device(ioapic_));
 }
 
@@ -81,6 +88,19 @@ u64 Domain::ns_to_tsc(void* context, u64 ns)
 {
     const Domain& d = *static_cast<Domain*>(context);
     return hal::tsc_at(ns) + d.tsc_offset_;
+}
+
+// Guest RAM for fw_cfg's DMA: all of it or nothing (the p2m refuses a range
+// with any byte outside RAM before it copies).
+bool Domain::guest_read(void* context, u64 gpa, void* out, usize length)
+{
+    return static_cast<Domain*>(context)->p2m_.copy_from_guest(out, Gpa{gpa}, length) == Status::OK;
+}
+
+bool Domain::guest_write(void* context, u64 gpa, const void* in, usize length)
+{
+    return static_cast<Domain*>(context)->p2m_.copy_to_guest(Gpa{gpa}, in, length, &hal::machine_memory_written) ==
+           Status::OK;
 }
 
 // ---- interrupt wiring ----
@@ -145,18 +165,46 @@ void Domain::console_sink(void*, const char* bytes, usize length)
     hal::console_write(hal::Channel::GUEST_CONSOLE, bytes, length);
 }
 
-void Domain::debug_exit(void* context, u32 status)
+void Domain::debug_exit(void* context, u32 value)
 {
-    FixedWriter<64> why;
-    why.str("the guest wrote ").dec(status).str(" to the debug exit port");
-    static_cast<Domain*>(context)->end(DomainEnd::EXIT_PORT, static_cast<int>(status & 0x7fffffff), why.c_str());
+    Domain& d = *static_cast<Domain*>(context);
+    FixedWriter<96> why;
+    why.str("the guest wrote ").dec(value).str(" to the debug exit port");
+    u32 status = value & 0x7fffffff;
+    if (d.debug_exit_style_ == DebugExitStyle::QEMU) {
+        // QEMU's isa-debug-exit: the process exits with (value << 1) | 1.
+        status = ((value << 1) | 1) & 0x7fffffff;
+        why.str(" (QEMU style: status ").dec(status).ch(')');
+    }
+    d.end(DomainEnd::EXIT_PORT, static_cast<int>(status), why.c_str());
 }
 
-void Domain::reset_request(void* context)
+void Domain::reset_port92(void* context)
 {
-    static_cast<Domain*>(context)->end(DomainEnd::RESET, kGuestCrashStatus,
-                                       "the guest requested a reset (port 0x92, the i8042 or INIT to the BSP); "
-                                       "a domain cannot reset");
+    static_cast<Domain*>(context)->reset("the guest reset the machine through port 0x92 (fast reset)");
+}
+
+void Domain::reset_i8042(void* context)
+{
+    static_cast<Domain*>(context)->reset("the guest reset the machine through the i8042 (command 0xfe)");
+}
+
+void Domain::reset_cf9(void* context)
+{
+    static_cast<Domain*>(context)->reset("the guest reset the machine through the reset control register 0xcf9");
+}
+
+void Domain::reset(const char* why)
+{
+    if (ended()) return;
+    if (on_reset_ == ResetAction::RESTART) {
+        restart_requested_ = true;
+        FixedWriter<160> w;
+        w.str(why).str(": restarting");
+        end(DomainEnd::RESET, kGuestCrashStatus, w.c_str());
+        return;
+    }
+    end(DomainEnd::RESET, kGuestCrashStatus, why);
 }
 
 void Domain::sleep_request(void* context, u8 slp_typ)
@@ -190,34 +238,45 @@ void Domain::attach_serial_input(const u8* bytes, usize length)
     LogLine{}.str("domain: ").dec(length).str(" bytes of serial input for the UART");
 }
 
-Status Domain::build(mm::FrameAllocator& frames, u64 mem_bytes, const BootModule& image, Gpa load)
+Status Domain::build_memory(mm::FrameAllocator& frames, u64 mem_bytes)
 {
-    mem_bytes_ = mem_bytes;
+    layout_ = boot::guest_layout(mem_bytes);
     const u64 guest_frames = mem_bytes >> kPageShift;
-    if (image.size > mem_bytes || load.value() > mem_bytes - image.size) {
-        LogLine{}.str("domain: guest image of ").dec(image.size).str(" bytes at ").hex(load.value())
-            .str(" does not fit in ").dec(mem_bytes >> 20).str(" MiB of guest RAM");
-        return Status::TOO_LARGE;
-    }
     if (frames.free_frames() < guest_frames + 64) {
         LogLine{}.str("domain: ").dec(mem_bytes >> 20).str(" MiB of guest RAM needs ").dec(guest_frames)
             .str(" frames, only ").dec(frames.free_frames()).str(" free");
         return Status::NO_MEMORY;
     }
-    Status s = p2m_.init(frames, guest_frames, &hal::machine_to_virt);
-    if (s == Status::OK) s = p2m_.populate(frames);
+    Status s = p2m_.init(frames, layout_.frame_span(), &hal::machine_to_virt);
+    if (s == Status::OK) s = p2m_.populate_range(frames, 0, layout_.low_end >> kPageShift);
+    if (s == Status::OK && layout_.high_end)
+        s = p2m_.populate_range(frames, boot::k4GiB >> kPageShift, (layout_.high_end - boot::k4GiB) >> kPageShift,
+                                true);
     if (s != Status::OK) {
         LogLine{}.str("domain: cannot allocate guest RAM: ").str(status_name(s));
         return s;
     }
-    s = p2m_.copy_to_guest(load, hal::machine_to_virt(image.start), image.size, &hal::machine_memory_written);
+    rtc_.set_memory_size(mem_bytes);
+    LogLine line;
+    line.str("domain: ").dec(mem_bytes >> 20).str(" MiB guest RAM");
+    if (layout_.high_end) line.str(" (").dec((layout_.high_end - boot::k4GiB) >> 20).str(" MiB of it above 4 GiB)");
+    return Status::OK;
+}
+
+Status Domain::load_flat_image(const BootModule& image, Gpa load)
+{
+    if (image.size > layout_.low_end || load.value() > layout_.low_end - image.size) {
+        LogLine{}.str("domain: guest image of ").dec(image.size).str(" bytes at ").hex(load.value())
+            .str(" does not fit in ").dec(layout_.low_end >> 20).str(" MiB of guest RAM");
+        return Status::TOO_LARGE;
+    }
+    const Status s =
+        p2m_.copy_to_guest(load, hal::machine_to_virt(image.start), image.size, &hal::machine_memory_written);
     if (s != Status::OK) {
         LogLine{}.str("domain: copying the guest image failed: ").str(status_name(s));
         return s;
     }
-    rtc_.set_memory_size(mem_bytes);
-    LogLine{}.str("domain: ").dec(mem_bytes >> 20).str(" MiB guest RAM, image ").dec(image.size)
-        .str(" bytes at ").hex(load.value());
+    LogLine{}.str("domain: image ").dec(image.size).str(" bytes at ").hex(load.value());
     return Status::OK;
 }
 

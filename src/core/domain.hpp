@@ -8,7 +8,9 @@
 // CMOS (0x70/0x71, IRQ 8), the i8042 keyboard controller (0x60/0x64, IRQ 1
 // and 12) and the ACPI PM block (PM1a event/control and the PM timer at
 // kAcpiPmBase, SCI on IRQ 9); on the MMIO bus the I/O APIC at 0xfec00000
-// and each vcpu's local APIC at 0xfee00000. ISA IRQ n reaches the 8259A
+// and each vcpu's local APIC at 0xfee00000; QEMU's fw_cfg at 0x510-0x51b
+// (what the domain builder fills it with: boot/domain_builder.hpp) and the
+// reset control register 0xcf9. ISA IRQ n reaches the 8259A
 // input n and the I/O APIC pin n, except IRQ 0 which reaches pin 2 (the
 // interrupt source override every PC firmware reports). The 8259A's output
 // reaches the BSP through LINT0 (virtual-wire mode); the I/O APIC and the
@@ -20,17 +22,20 @@
 #pragma once
 
 #include "arch/x86/paging/shadow.hpp"
+#include "boot/guest_layout.hpp"
 #include "core/boot_info.hpp"
 #include "core/cmdline.hpp"
 #include "devices/acpi_pm.hpp"
 #include "devices/apic_bus.hpp"
 #include "devices/debug_exit.hpp"
+#include "devices/fw_cfg.hpp"
 #include "devices/i8042.hpp"
 #include "devices/io_apic.hpp"
 #include "devices/io_bus.hpp"
 #include "devices/mmio_bus.hpp"
 #include "devices/pic8259.hpp"
 #include "devices/pit8254.hpp"
+#include "devices/reset_control.hpp"
 #include "devices/rtc_cmos.hpp"
 #include "devices/system_control_a.hpp"
 #include "devices/system_control_b.hpp"
@@ -65,7 +70,7 @@ enum class DomainEnd : u8 {
     POWER_OFF,  // the guest powered off (ACPI S5): status 0
     CRASHED,    // the hypervisor ended it for what its guest did (triple fault, an exit it cannot complete)
     HALTED,     // every vcpu halted (or waits for SIPI) and nothing can ever wake one
-    RESET,      // the guest asked for a reset, which a domain does not have
+    RESET,      // the guest asked for a reset (on_reset=exit; with on_reset=restart the domain boots again)
 };
 const char* domain_end_name(DomainEnd end);  // "running", "exit", "poweroff", "crash", "halted", "reset"
 
@@ -82,9 +87,13 @@ public:
     Domain(const Domain&) = delete;
     Domain& operator=(const Domain&) = delete;
 
-    // Guest RAM of `mem_bytes`, module `image` copied to `load`. TOO_LARGE
-    // (with a log line) when the image does not fit.
-    Status build(mm::FrameAllocator& frames, u64 mem_bytes, const BootModule& image, Gpa load);
+    // Guest RAM of `mem_bytes` (boot/guest_layout.hpp: above 3 GiB it
+    // continues at 4 GiB), zeroed. NO_MEMORY (with a log line) when the
+    // machine has too little.
+    Status build_memory(mm::FrameAllocator& frames, u64 mem_bytes);
+    // A flat image: module `image` copied to `load`. TOO_LARGE (with a log
+    // line) when it does not fit in RAM.
+    Status load_flat_image(const BootModule& image, Gpa load);
     // Bytes for the UART's receiver, arriving at its line rate from time 0
     // (a boot module the harness or the boot loader supplied; it must stay
     // where it is for the domain's life).
@@ -92,6 +101,12 @@ public:
 
     // End the domain (the first end wins). `why` is logged and kept.
     void end(DomainEnd kind, int status, const char* why);
+    // The guest reset the machine (`why` names how: 0xcf9, port 0x92, the
+    // i8042, INIT to the BSP, a triple fault): the domain ends as RESET, or,
+    // with on_reset=restart, ends wanting to boot again (restart_requested).
+    void reset(const char* why);
+    bool restart_requested() const { return restart_requested_; }
+    ResetAction on_reset() const { return on_reset_; }
     bool ended() const { return end_ != DomainEnd::RUNNING; }
     DomainEnd end_kind() const { return end_; }
     int exit_status() const { return exit_status_; }
@@ -107,7 +122,9 @@ public:
     devices::IoApic& ioapic() { return ioapic_; }
     devices::ApicBus& apic_bus() { return apic_bus_; }
     devices::RtcCmos& rtc() { return rtc_; }
-    u64 mem_bytes() const { return mem_bytes_; }
+    devices::FwCfg& fw_cfg() { return fw_cfg_; }
+    u64 mem_bytes() const { return layout_.ram_bytes; }
+    const boot::GuestLayout& layout() const { return layout_; }
     u64 tsc_offset() const { return tsc_offset_; }
     void set_tsc_offset(u64 v) { tsc_offset_ = v; }
     const devices::GuestTsc& guest_tsc() const { return guest_tsc_; }
@@ -135,7 +152,9 @@ public:
 private:
     static void console_sink(void* context, const char* bytes, usize length);
     static void debug_exit(void* context, u32 status);
-    static void reset_request(void* context);
+    static void reset_port92(void* context);
+    static void reset_i8042(void* context);
+    static void reset_cf9(void* context);
     static void sleep_request(void* context, u8 slp_typ);
     static void isa_irq(void* context, u32 line, bool level);
     static void pic_output(void* context, bool level);
@@ -143,6 +162,8 @@ private:
     static u64 clock_now(void* context);
     static u64 tsc_to_ns(void* context, u64 guest_tsc);
     static u64 ns_to_tsc(void* context, u64 ns);
+    static bool guest_read(void* context, u64 gpa, void* out, usize length);
+    static bool guest_write(void* context, u64 gpa, const void* in, usize length);
     void attach_devices();
 
     mm::P2m p2m_;
@@ -154,6 +175,7 @@ private:
     devices::Uart16550 uart_;
     devices::DebugExit debug_exit_;
     devices::SystemControlA system_control_a_;
+    devices::ResetControl reset_control_;
     devices::Pit8254 pit_;
     devices::SystemControlB system_control_b_;
     devices::DualPic pic_;
@@ -162,12 +184,16 @@ private:
     devices::RtcCmos rtc_;
     devices::AcpiPm acpi_pm_;
     devices::I8042 i8042_;
+    devices::FwCfg fw_cfg_;
     Vcpu* vcpus_[kMaxVcpus] = {};
     u32 vcpu_count_ = 0;
     u32 planned_vcpus_ = 1;
-    u64 mem_bytes_ = 0;
+    boot::GuestLayout layout_;
     u64 tsc_offset_ = kDefaultTscOffset;
     DomainEnd end_ = DomainEnd::RUNNING;
+    DebugExitStyle debug_exit_style_;
+    ResetAction on_reset_;
+    bool restart_requested_ = false;
     int exit_status_ = 0;
     FixedWriter<160> end_reason_;
 };

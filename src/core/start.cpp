@@ -7,6 +7,7 @@
 #include "arch/x86/vmx/vmcs.hpp"
 #include "arch/x86/vmx/vmcs_setup.hpp"
 #include "arch/x86/vmx/vmx_cpu_setup.hpp"
+#include "boot/domain_builder.hpp"
 #include "core/boot_info.hpp"
 #include "core/cmdline.hpp"
 #include "core/domain.hpp"
@@ -36,15 +37,24 @@ constexpr int kErrorMemory = -3;
 constexpr int kErrorVmx = -4;
 constexpr int kErrorDomain = -5;
 constexpr int kErrorVmEntry = -6;
+constexpr int kErrorKernel = -7;  // the domain builder refused the kernel (logged: "domain: kernel refused: ...")
 
-Status init_frames(const BootInfo& boot, mm::FrameAllocator& frames)
+// The longest kernel command line the "append" module may carry.
+constexpr u64 kMaxKernelCmdline = 65536;
+
+// on_reset=restart boots a guest that keeps resetting at most this often.
+constexpr u32 kMaxBoots = 16;
+
+// memory_zeroed: whether free memory is known to read zero (boot's promise,
+// which no longer holds once a previous boot of the domain used it).
+Status init_frames(const BootInfo& boot, mm::FrameAllocator& frames, bool memory_zeroed)
 {
     mm::HpaRange reserved[mm::FrameAllocator::kMaxReserved];
     usize n = 0;
     if (boot.image_end > boot.image_start) reserved[n++] = {boot.image_start, boot.image_end};
     for (usize i = 0; i < boot.module_count && n < mm::FrameAllocator::kMaxReserved; ++i)
         reserved[n++] = {boot.modules[i].start, boot.modules[i].start + boot.modules[i].size};
-    const Status s = frames.init(boot.regions, boot.region_count, reserved, n, &hal::machine_to_virt);
+    const Status s = frames.init(boot.regions, boot.region_count, reserved, n, &hal::machine_to_virt, memory_zeroed);
     if (s != Status::OK) {
         LogLine{}.str("mm: cannot build the frame allocator: ").str(status_name(s));
         return s;
@@ -113,6 +123,38 @@ void report_vmx_failure(Vcpu& vcpu, hal::VmxResult r)
     vmx::dump_guest_state(vcpu);
 }
 
+// Module 0 is a kernel for the domain builder (its string "kernel"), not a
+// flat image.
+bool is_kernel(const BootModule& module) { return module.cmdline && string_equal(module.cmdline, "kernel"); }
+
+// The kernel, the modules "initrd" and "append" (the kernel's command line,
+// bytes without a NUL) through the domain builder.
+Result<boot::KernelBoot> build_kernel(Domain& domain, const BootInfo& boot)
+{
+    boot::KernelInputs in;
+    in.kernel = static_cast<const u8*>(hal::machine_to_virt(boot.modules[0].start));
+    in.kernel_size = boot.modules[0].size;
+    if (const BootModule* initrd = find_module(boot, "initrd")) {
+        in.initrd = static_cast<const u8*>(hal::machine_to_virt(initrd->start));
+        in.initrd_size = initrd->size;
+    }
+    if (const BootModule* append = find_module(boot, "append")) {
+        if (append->size > kMaxKernelCmdline) {
+            LogLine{}.str("domain: kernel refused: a command line of ").dec(append->size).str(" bytes (at most ")
+                .dec(kMaxKernelCmdline).ch(')');
+            return Status::TOO_LARGE;
+        }
+        Result<void*> copy = heap().allocate(append->size + 1, 16);
+        if (!copy.ok()) return copy.status();
+        char* text = static_cast<char*>(copy.value());
+        const char* bytes = static_cast<const char*>(hal::machine_to_virt(append->start));
+        for (u64 i = 0; i < append->size; ++i) text[i] = bytes[i] ? bytes[i] : ' ';
+        text[append->size] = '\0';
+        in.cmdline = text;
+    }
+    return boot::build_kernel_domain(domain, in);
+}
+
 // The vcpus of the domain, from the hypervisor heap; destroyed in reverse.
 struct VcpuSet {
     Vcpu* vcpus[kMaxVcpus] = {};
@@ -129,6 +171,7 @@ struct DomainRun {
     mm::FrameAllocator& frames;
     const vmx::VmxCaps& caps;  // the boot CPU's; every CPU must have the same
     const Options& opts;
+    vmx::GuestStart bsp_start;  // how vcpu 0 starts (the APs wait for a SIPI)
     u32 cpus = 1;      // CPUs running vcpus: vcpu i on CPU i % cpus
     int error = 0;     // a start() error, from the first CPU that failed
     u64 switches = 0;  // summed over the CPUs' schedulers
@@ -173,7 +216,8 @@ void run_on_cpu(u32 cpu, void* context)
         const LockGuard guard(hv_lock());
         if (cpu != 0 && !enter_vmx_on_ap(run, cpu)) return;
         for (u32 i = cpu; i < domain.vcpu_count() && !domain.ended(); i += run.cpus) {
-            if (vmx::vmcs_setup(domain.vcpu(i), run.frames, static_cast<u16>(run.opts.guest_entry)) != Status::OK)
+            if (vmx::vmcs_setup(domain.vcpu(i), run.frames, i == 0 ? run.bsp_start
+                                                                       : vmx::GuestStart::real_mode(0)) != Status::OK)
                 fail_run(run, kErrorVmx, "a vcpu's VMCS could not be set up");
         }
     }
@@ -191,7 +235,9 @@ void run_on_cpu(u32 cpu, void* context)
 }
 
 // Everything after VMXON; the caller leaves VMX operation whatever happens.
-int run_domain(const BootInfo& boot, const Options& opts, mm::FrameAllocator& frames, const vmx::VmxCaps& caps)
+// *restart: the guest reset the machine and on_reset=restart wants it booted again.
+int run_domain(const BootInfo& boot, const Options& opts, mm::FrameAllocator& frames, const vmx::VmxCaps& caps,
+               bool* restart)
 {
     Result<GuestPaging> paging = choose_paging(opts, caps);
     if (!paging.ok()) return kErrorCmdline;
@@ -201,8 +247,15 @@ int run_domain(const BootInfo& boot, const Options& opts, mm::FrameAllocator& fr
     }
 
     Domain domain(opts);
-    if (domain.build(frames, opts.guest_mem_mb << 20, boot.modules[0], Gpa{opts.guest_load}) != Status::OK)
+    if (domain.build_memory(frames, opts.guest_mem_mb << 20) != Status::OK) return kErrorDomain;
+    vmx::GuestStart bsp_start = vmx::GuestStart::real_mode(static_cast<u16>(opts.guest_entry));
+    if (is_kernel(boot.modules[0])) {
+        Result<boot::KernelBoot> k = build_kernel(domain, boot);
+        if (!k.ok()) return kErrorKernel;
+        bsp_start = k.value().start;
+    } else if (domain.load_flat_image(boot.modules[0], Gpa{opts.guest_load}) != Status::OK) {
         return kErrorDomain;
+    }
     if (const BootModule* input = find_module(boot, "serial-in"))
         domain.attach_serial_input(static_cast<const u8*>(hal::machine_to_virt(input->start)), input->size);
 
@@ -222,7 +275,7 @@ int run_domain(const BootInfo& boot, const Options& opts, mm::FrameAllocator& fr
     }
     // Several CPUs only under EPT: the shadow page tables are one cache that
     // the vcpus fill without invalidating each other's TLBs.
-    DomainRun run{domain, frames, caps, opts};
+    DomainRun run{domain, frames, caps, opts, bsp_start};
     if (paging.value() == GuestPaging::EPT) run.cpus = hal::cpu_count() < opts.smp ? hal::cpu_count() : opts.smp;
     if (run.cpus > 1) LogLine{}.str("domain: ").dec(opts.smp).str(" vcpus on ").dec(run.cpus).str(" physical CPUs");
     LogLine{}.str("domain: running guest at 0:").hex(opts.guest_entry).str(" (")
@@ -230,6 +283,7 @@ int run_domain(const BootInfo& boot, const Options& opts, mm::FrameAllocator& fr
         .str(opts.smp == 1 ? ")" : "s)");
 
     hal::run_on_all_cpus(&run_on_cpu, &run);
+    *restart = domain.restart_requested() && run.error == 0;
     u64 exits = 0, emulated = 0;
     for (u32 i = 0; i < set.count; ++i) {
         exits += set.vcpus[i]->exit_seq;
@@ -269,22 +323,32 @@ int start(const BootInfo& boot)
         return kErrorCmdline;
     }
 
-    mm::FrameAllocator frames;
-    if (init_frames(boot, frames) != Status::OK) return kErrorMemory;
-    const mm::HeapScope heap_scope(frames);  // xeno::heap() allocates from `frames` until start() returns
-
     // Other physical CPUs only for domains that can use them.
     if (opts.smp > 1) hal::start_cpus(opts.maxcpus);
 
-    vmx::vmcs_access_failures() = 0;
-    vmx::VmxCaps caps;
-    if (vmx::vmx_cpu_enable(frames, caps) != Status::OK) return kErrorVmx;
+    int status = 0;
+    for (u32 boot_number = 1;; ++boot_number) {
+        mm::FrameAllocator frames;
+        if (init_frames(boot, frames, boot_number == 1 && boot.memory_zeroed) != Status::OK) return kErrorMemory;
+        const mm::HeapScope heap_scope(frames);  // xeno::heap() allocates from `frames` until this boot ends
 
-    const int status = run_domain(boot, opts, frames, caps);
-    if (vmx::vmcs_access_failures())
-        LogLine{}.str("vmx: ").dec(vmx::vmcs_access_failures()).str(" VMREAD/VMWRITE failures, last field ")
-            .hex(vmx::vmcs_last_failed_encoding());
-    vmx::vmx_cpu_disable();
+        vmx::vmcs_access_failures() = 0;
+        vmx::VmxCaps caps;
+        if (vmx::vmx_cpu_enable(frames, caps, boot_number == 1 ? vmx::CapsLog::ALL : vmx::CapsLog::QUIET) != Status::OK)
+            return kErrorVmx;
+        bool restart = false;
+        status = run_domain(boot, opts, frames, caps, &restart);
+        if (vmx::vmcs_access_failures())
+            LogLine{}.str("vmx: ").dec(vmx::vmcs_access_failures()).str(" VMREAD/VMWRITE failures, last field ")
+                .hex(vmx::vmcs_last_failed_encoding());
+        vmx::vmx_cpu_disable();
+        if (!restart) break;
+        if (boot_number == kMaxBoots) {
+            LogLine{}.str("domain: the guest reset the machine ").dec(kMaxBoots).str(" times: not booting it again");
+            break;
+        }
+        LogLine{}.str("domain: booting the guest again (boot ").dec(boot_number + 1).ch(')');
+    }
     return status;
 }
 

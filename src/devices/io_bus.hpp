@@ -30,7 +30,7 @@ PortDevice port_device(T& device)
 
 class IoBus {
 public:
-    static constexpr usize kMaxRanges = 16;
+    static constexpr usize kMaxRanges = 24;
 
     // Claim ports [first, last]. With `byte_wide`, the device is an 8-bit ISA
     // device: a 2- or 4-byte access is split into byte accesses to

@@ -42,6 +42,16 @@ bool FrameAllocator::is_managed(u64 frame) const
 
 u64* FrameAllocator::words() const { return static_cast<u64*>(map_(bitmap_)); }
 
+// Word `index` of the dirty bitmap, which follows the free bitmap (mapped a
+// frame at a time: the frames need not be contiguous in the hypervisor's view).
+u64& FrameAllocator::dirty_word(u64 index) const
+{
+    const u64 byte = (bitmap_words_ + index) * 8;
+    return static_cast<u64*>(map_(bitmap_ + (byte & ~(kPageSize - 1))))[(byte & (kPageSize - 1)) / 8];
+}
+
+bool FrameAllocator::is_dirty(u64 frame) const { return test_bit(dirty_word(frame / kBitsPerWord), frame % kBitsPerWord); }
+
 bool FrameAllocator::is_free(u64 frame) const
 {
     if (frame >= frame_limit_) return false;
@@ -58,7 +68,7 @@ void FrameAllocator::set_free(u64 frame, bool free_bit)
 }
 
 Status FrameAllocator::init(const MemoryRegion* regions, usize region_count, const HpaRange* reserved,
-                            usize reserved_count, MapFn map)
+                            usize reserved_count, MapFn map, bool memory_zeroed)
 {
     if (region_count > BootInfo::kMaxRegions || reserved_count > kMaxReserved) return Status::TOO_LARGE;
     if (map == nullptr) return Status::BAD_ARGUMENT;
@@ -81,7 +91,8 @@ Status FrameAllocator::init(const MemoryRegion* regions, usize region_count, con
     // The bitmap: whole u64 words, whole frames, placed in the first run of
     // usable frames large enough (first fit, lowest address).
     const u64 bitmap_bytes = align_up(frame_limit_, kBitsPerWord) / 8;
-    bitmap_frames_ = align_up(bitmap_bytes, kPageSize) >> kPageShift;
+    bitmap_words_ = bitmap_bytes / 8;
+    bitmap_frames_ = align_up(2 * bitmap_bytes, kPageSize) >> kPageShift;
     u64 run = 0;
     bool placed = false;
     for (u64 f = 0; f < frame_limit_; ++f) {
@@ -99,7 +110,8 @@ Status FrameAllocator::init(const MemoryRegion* regions, usize region_count, con
     }
 
     u64* w = words();
-    for (u64 i = 0; i < bitmap_bytes / 8; ++i) w[i] = 0;
+    for (u64 i = 0; i < bitmap_words_; ++i) w[i] = 0;
+    for (u64 i = 0; i < bitmap_words_; ++i) dirty_word(i) = memory_zeroed ? 0 : ~u64{0};
     for (u64 f = 0; f < frame_limit_; ++f)
         if (is_managed(f)) {
             set_free(f, true);
@@ -144,11 +156,39 @@ Result<Hpa> FrameAllocator::allocate_run_below(u64 count, u64 limit)
     return Status::NO_MEMORY;
 }
 
+Result<Hpa> FrameAllocator::allocate_zeroed_high()
+{
+    if (free_ == 0) return Status::NO_MEMORY;
+    // Downward from the hint, then from the top down to it.
+    const u64 start = top_hint_ && top_hint_ <= frame_limit_ ? top_hint_ : frame_limit_;
+    for (int pass = 0; pass < 2; ++pass) {
+        const u64 stop = pass == 0 ? 0 : start;
+        for (u64 f = pass == 0 ? start : frame_limit_; f > stop;) {
+            --f;
+            if ((f % kBitsPerWord) == kBitsPerWord - 1 && words()[f / kBitsPerWord] == 0 && f + 1 >= kBitsPerWord) {
+                f -= kBitsPerWord - 1;  // a whole word in use
+                continue;
+            }
+            if (!is_free(f)) continue;
+            set_free(f, false);
+            --free_;
+            top_hint_ = f;
+            if (is_dirty(f)) {
+                zero(Hpa::from_frame(f), 1);
+                ++frames_zeroed_;
+            }
+            return Hpa::from_frame(f);
+        }
+    }
+    return Status::NO_MEMORY;
+}
+
 Status FrameAllocator::free(Hpa frame)
 {
     if (!frame.page_aligned() || !is_managed(frame.frame())) return Status::BAD_ARGUMENT;
     if (is_free(frame.frame())) return Status::BAD_STATE;
     set_free(frame.frame(), true);
+    dirty_word(frame.frame() / kBitsPerWord) |= bit(frame.frame() % kBitsPerWord);  // it may hold data now
     ++free_;
     return Status::OK;
 }
@@ -176,7 +216,13 @@ void FrameAllocator::zero(Hpa first, u64 count) const
 Result<Hpa> FrameAllocator::allocate_zeroed_run(u64 count)
 {
     Result<Hpa> r = allocate_run(count);
-    if (r.ok()) zero(r.value(), count);
+    if (!r.ok()) return r;
+    for (u64 i = 0; i < count; ++i) {
+        const Hpa f = r.value() + i * kPageSize;
+        if (!is_dirty(f.frame())) continue;  // never freed since a zeroed boot: still zero
+        zero(f, 1);
+        ++frames_zeroed_;
+    }
     return r;
 }
 

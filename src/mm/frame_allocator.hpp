@@ -33,8 +33,9 @@ public:
 
     // Build the allocator. Fails (NO_MEMORY) when no usable memory can hold
     // the bitmap, TOO_LARGE with more reserved ranges than kMaxReserved.
+    // memory_zeroed: every usable frame reads zero at boot.
     Status init(const MemoryRegion* regions, usize region_count, const HpaRange* reserved, usize reserved_count,
-                MapFn map);
+                MapFn map, bool memory_zeroed = false);
 
     // One frame / `count` physically contiguous frames. NO_MEMORY when none.
     Result<Hpa> allocate();
@@ -52,12 +53,18 @@ public:
     // allocate_run + zero.
     Result<Hpa> allocate_zeroed_run(u64 count);
     Result<Hpa> allocate_zeroed() { return allocate_zeroed_run(1); }
+    // One zeroed frame from the top of machine memory down: for memory
+    // without address constraints (guest RAM above 4 GiB), so that frames
+    // below 4 GiB stay for what needs them (32-bit page tables, VMX regions
+    // on CPUs limited to 32-bit addresses).
+    Result<Hpa> allocate_zeroed_high();
 
     u64 total_frames() const { return total_; }  // frames managed (free or in use; bitmap excluded)
     u64 free_frames() const { return free_; }
     u64 used_frames() const { return total_ - free_; }
     Hpa bitmap_start() const { return bitmap_; }
-    u64 bitmap_frames() const { return bitmap_frames_; }
+    u64 bitmap_frames() const { return bitmap_frames_; }  // both bitmaps
+    u64 frames_zeroed() const { return frames_zeroed_; }  // by allocate_zeroed* (the others were known zero)
 
     bool is_free(u64 frame) const;
     bool is_managed(u64 frame) const;  // usable, not reserved, not the bitmap, not below 1 MiB
@@ -65,6 +72,8 @@ public:
 private:
     bool usable_not_reserved(u64 frame) const;
     u64* words() const;
+    u64& dirty_word(u64 index) const;
+    bool is_dirty(u64 frame) const;
     void set_free(u64 frame, bool free_bit);
 
     MemoryRegion regions_[BootInfo::kMaxRegions] = {};
@@ -78,6 +87,9 @@ private:
     u64 total_ = 0;
     u64 free_ = 0;
     u64 search_hint_ = 0;
+    u64 top_hint_ = 0;         // allocate_zeroed_high: where the downward search resumes
+    u64 bitmap_words_ = 0;     // words of one bitmap
+    u64 frames_zeroed_ = 0;
 };
 
 }  // namespace xeno::mm

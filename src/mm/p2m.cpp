@@ -18,10 +18,11 @@ Status P2m::init(FrameAllocator& frames, u64 guest_frames, MapFn map)
     return Status::OK;
 }
 
-Status P2m::populate(FrameAllocator& frames)
+Status P2m::populate_range(FrameAllocator& frames, u64 first, u64 count, bool from_top)
 {
-    for (u64 gfn = 0; gfn < guest_frames_; ++gfn) {
-        Result<Hpa> f = frames.allocate_zeroed();
+    if (first > guest_frames_ || count > guest_frames_ - first) return Status::BAD_ARGUMENT;
+    for (u64 gfn = first; gfn < first + count; ++gfn) {
+        Result<Hpa> f = from_top ? frames.allocate_zeroed_high() : frames.allocate_zeroed();
         if (!f.ok()) return f.status();
         entries()[gfn] = f.value().frame();
     }
@@ -46,6 +47,7 @@ Result<Hpa> P2m::translate(Gpa gpa) const
 
 Status P2m::copy_to_guest(Gpa dst, const void* src, u64 length, WrittenFn notify) const
 {
+    if (length && dst.value() + (length - 1) < dst.value()) return Status::NOT_FOUND;  // wraps past 2^64
     for (u64 page = dst.frame(); length && page <= (dst + (length - 1)).frame(); ++page)
         if (mfn(page) == kInvalidMfn) return Status::NOT_FOUND;
     const u8* s = static_cast<const u8*>(src);
@@ -64,6 +66,7 @@ Status P2m::copy_to_guest(Gpa dst, const void* src, u64 length, WrittenFn notify
 
 Status P2m::copy_from_guest(void* dst, Gpa src, u64 length) const
 {
+    if (length && src.value() + (length - 1) < src.value()) return Status::NOT_FOUND;  // wraps past 2^64
     for (u64 page = src.frame(); length && page <= (src + (length - 1)).frame(); ++page)
         if (mfn(page) == kInvalidMfn) return Status::NOT_FOUND;
     u8* d = static_cast<u8*>(dst);

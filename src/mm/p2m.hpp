@@ -20,7 +20,11 @@ public:
     // Table for `guest_frames` guest frames, all invalid at first.
     Status init(FrameAllocator& frames, u64 guest_frames, MapFn map);
     // Back every guest frame with a fresh, zeroed machine frame.
-    Status populate(FrameAllocator& frames);
+    Status populate(FrameAllocator& frames) { return populate_range(frames, 0, guest_frames_); }
+    // The same for guest frames [first, first + count) (RAM around a hole);
+    // `from_top`: machine frames from the top of memory down (RAM above 4
+    // GiB, which nothing needs below 4 GiB).
+    Status populate_range(FrameAllocator& frames, u64 first, u64 count, bool from_top = false);
     // Map one guest frame to a machine frame (BAD_ARGUMENT past the end).
     Status set(u64 gfn, u64 mfn);
 

@@ -62,7 +62,7 @@ TEST_CASE("cmdline: bad values and unknown keys", "[cmdline]")
     o.guest_mem_mb = 99;
     std::string err;
     CHECK(parse("guest_mem_mb=0", &o, &err) == Status::BAD_ARGUMENT);
-    CHECK(err == "cmdline: guest_mem_mb must be 1..4095: 'guest_mem_mb=0'");
+    CHECK(err == "cmdline: guest_mem_mb must be 1..65536: 'guest_mem_mb=0'");
     CHECK(o.guest_mem_mb == 99);  // untouched on error
     CHECK(parse("guest_mem_mb=12x", &o, &err) == Status::BAD_ARGUMENT);
     CHECK(parse("guest_load=0x", &o, &err) == Status::BAD_ARGUMENT);

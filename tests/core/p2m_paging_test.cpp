@@ -50,6 +50,9 @@ TEST_CASE("p2m: populate, translate, copy across page boundaries", "[mm][p2m]")
     // Past the end of guest RAM: nothing copied.
     CHECK(p2m.copy_to_guest(Gpa{0xffff0}, msg, 0x20, nullptr) == Status::NOT_FOUND);
     CHECK(p2m.copy_from_guest(back, Gpa{0x100000}, 1) == Status::NOT_FOUND);
+    // A range that wraps past 2^64 onto guest frame 0 (a guest's DMA address): refused.
+    CHECK(p2m.copy_to_guest(Gpa{~u64{0} - 7}, msg, 0x20, nullptr) == Status::NOT_FOUND);
+    CHECK(p2m.copy_from_guest(back, Gpa{~u64{0} - 7}, 0x10) == Status::NOT_FOUND);
 }
 
 TEST_CASE("EPT: 4-level tables from the p2m, WB RWX leaves, EPTP", "[paging][ept]")

@@ -6,6 +6,7 @@
 // on both profiles.
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <utility>
 #include <iterator>
 #include <string>
 #include <vector>
@@ -54,6 +55,18 @@ const std::vector<std::uint8_t> kStorm = {
 const std::vector<std::uint8_t> kHaltWithIf = {0xfb, 0xf4, 0xb0, 0x07, 0xe6, 0xf4};
 // mov al, 1; out 0x92, al (fast reset through System Control Port A); jmp $
 const std::vector<std::uint8_t> kReset = {0xb0, 0x01, 0xe6, 0x92, 0xeb, 0xfe};
+// mov al, 0xfe; out 0x64, al (the i8042's pulse-reset command); jmp $
+const std::vector<std::uint8_t> kResetI8042 = {0xb0, 0xfe, 0xe6, 0x64, 0xeb, 0xfe};
+// mov dx, 0xcf9; mov al, 2; out dx, al; mov al, 6; out dx, al (SYS_RST, then RST_CPU); jmp $
+const std::vector<std::uint8_t> kResetCf9 = {0xba, 0xf9, 0x0c, 0xb0, 0x02, 0xee, 0xb0, 0x06, 0xee, 0xeb, 0xfe};
+// mov dx, 0xcf9; mov eax, 6; out dx, eax (a dword: not the reset register); mov al, 9; out 0xf4, al
+const std::vector<std::uint8_t> kCf9Dword = {0xba, 0xf9, 0x0c, 0x66, 0xb8, 0x06, 0x00, 0x00, 0x00, 0x66, 0xef,
+                                             0xb0, 0x09, 0xe6, 0xf4};
+// mov dx, 0x3f8; mov al, 'b'; out dx, al (the UART); mov dx, 0xcf9; mov al, 6; out dx, al; jmp $
+const std::vector<std::uint8_t> kPrintThenReset = {0xba, 0xf8, 0x03, 0xb0, 0x62, 0xee, 0xba, 0xf9, 0x0c,
+                                                   0xb0, 0x06, 0xee, 0xeb, 0xfe};
+// mov al, 0x21; out 0xf4, al
+const std::vector<std::uint8_t> kExit21 = {0xb0, 0x21, 0xe6, 0xf4};
 
 }  // namespace
 
@@ -100,6 +113,62 @@ TEST_CASE("a reset request ends the domain as reset", "[core][platform]")
     }
 }
 
+TEST_CASE("each way to reset the machine has its own reason", "[core][platform]")
+{
+    const std::pair<const std::vector<std::uint8_t>*, const char*> ways[] = {
+        {&kReset, "port 0x92"}, {&kResetI8042, "the i8042"}, {&kResetCf9, "reset control register 0xcf9"}};
+    for (const char* profile : {"skylake", "penryn"}) {
+        for (const auto& [image, name] : ways) {
+            INFO(profile << " " << name);
+            const xeno::sim::MachineResult r = run(*image, profile, 100'000, 0);
+            REQUIRE(r.ok);
+            CHECK(r.end == "reset");
+            CHECK(r.end_reason.find(name) != std::string::npos);
+        }
+        // A dword write to 0xcf9 is not the reset register (0xcf8-0xcfb is PCI's).
+        const xeno::sim::MachineResult r = run(kCf9Dword, profile, 100'000, 0);
+        REQUIRE(r.ok);
+        CHECK(r.end == "exit");
+        CHECK(r.status == 9);
+    }
+}
+
+TEST_CASE("on_reset=restart boots the guest again, a bounded number of times", "[core][platform]")
+{
+    for (const char* profile : {"skylake", "penryn"}) {
+        INFO(profile);
+        xeno::sim::MachineConfig config;
+        config.profile = profile;
+        config.memory_bytes = 64 << 20;
+        config.guest_image = kPrintThenReset;
+        config.cmdline = "guest_mem_mb=16 guest_load=0x8000 guest_entry=0x8000 on_reset=restart";
+        config.max_guest_instructions = 100'000;
+        std::string console, log;
+        xeno::sim::MachineOutput out;
+        out.guest_console = [&](const char* b, std::size_t n) { console.append(b, n); };
+        out.log = [&](const char* b, std::size_t n) { log.append(b, n); };
+        const xeno::sim::MachineResult r = xeno::sim::run_machine(config, out);
+        INFO(log);
+        REQUIRE(r.ok);
+        CHECK(console == std::string(16, 'b'));  // 16 boots, each printing once
+        CHECK(r.end == "reset");
+        CHECK(r.end_reason.find("restarting") != std::string::npos);
+        CHECK(log.find("booting the guest again (boot 16)") != std::string::npos);
+        CHECK(log.find("reset the machine 16 times: not booting it again") != std::string::npos);
+    }
+}
+
+TEST_CASE("debug_exit=qemu: the status is (value << 1) | 1, as QEMU's isa-debug-exit", "[core][platform]")
+{
+    xeno::sim::MachineResult r = run(kExit21, "skylake", 1000, 0, nullptr, " debug_exit=qemu");
+    REQUIRE(r.ok);
+    CHECK(r.end == "exit");
+    CHECK(r.status == 0x43);
+    CHECK(r.end_reason.find("QEMU style") != std::string::npos);
+    r = run(kExit21, "skylake", 1000, 0);
+    CHECK(r.status == 0x21);
+}
+
 TEST_CASE("INIT to itself: an AP stops at once and waits for a SIPI; the BSP's is a reset", "[core][platform]")
 {
     for (const char* profile : {"skylake", "penryn"}) {
@@ -114,5 +183,26 @@ TEST_CASE("INIT to itself: an AP stops at once and waits for a SIPI; the BSP's i
         REQUIRE(r.ok);
         CHECK(r.end == "reset");
         CHECK(r.end_reason.find("INIT to the BSP") != std::string::npos);
+    }
+}
+
+TEST_CASE("an 8 GiB guest (RAM above 4 GiB past the hole) starts and runs", "[core][platform][memory]")
+{
+    for (const char* profile : {"skylake", "penryn"}) {
+        INFO(profile);
+        xeno::sim::MachineConfig config;
+        config.profile = profile;
+        config.memory_bytes = (8ull << 30) + (128 << 20);  // the shadow structures of 8 GiB need more than 64 MiB
+        config.guest_image = kExit21;
+        config.cmdline = "guest_mem_mb=8192 guest_load=0x8000 guest_entry=0x8000";
+        config.max_guest_instructions = 1000;
+        std::string log;
+        xeno::sim::MachineOutput out;
+        out.log = [&](const char* b, std::size_t n) { log.append(b, n); };
+        const xeno::sim::MachineResult r = xeno::sim::run_machine(config, out);
+        INFO(log);
+        REQUIRE(r.ok);
+        CHECK(r.status == 0x21);
+        CHECK(log.find("8192 MiB guest RAM (5120 MiB of it above 4 GiB)") != std::string::npos);
     }
 }

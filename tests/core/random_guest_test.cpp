@@ -87,6 +87,7 @@ TEST_CASE("guests of random bytes end only themselves, on every profile and pagi
             config.guest_image = random_guest(full_seed, start);
             config.cmdline = std::string("guest_mem_mb=8 guest_load=0x0 guest_entry=0x8000 paging=") + m.paging;
             config.max_guest_instructions = 100'000;
+            config.hash_memory = true;  // the determinism check below compares it
             config.decoy_bytes = std::uint64_t{1} << 20;
             xeno::sim::MachineOutput out;
             out.guest_console = [](const char*, std::size_t) {};

@@ -3,6 +3,7 @@
 
 #include "arch/x86/vmx/exit_dispatch.hpp"
 #include "arch/x86/vmx/exit_handlers.hpp"
+#include "arch/x86/vmx/xcr0.hpp"
 #include "core/trace.hpp"
 
 using namespace xeno;
@@ -122,6 +123,34 @@ TEST_CASE("guest CPUID view", "[dispatch][cpuid]")
     CHECK((r.eax | r.ebx | r.ecx | r.edx) == 0);
     r = guest_cpuid(0xa, 0, CpuidRegs{0x07300404, 0, 0, 0x603});
     CHECK((r.eax | r.ebx | r.ecx | r.edx) == 0);
+}
+
+TEST_CASE("guests are offered no vector extensions beyond SSE4.2, and XSAVE of x87 and SSE state only",
+          "[dispatch][cpuid]")
+{
+    // Bochs's Skylake-X (the skylake profile): FMA, AVX, F16C in leaf 1.
+    CpuidRegs r = guest_cpuid(1, 0, CpuidRegs{0x50654, 0x10800, 0x77faf3bf, 0xbfebf9ff});
+    CHECK((r.ecx & ((1u << 12) | (1u << 28) | (1u << 29))) == 0);
+    CHECK((r.ecx & (1u << 26)) != 0);  // XSAVE stays
+    CHECK((r.ecx & (1u << 20)) != 0);  // SSE4.2 stays
+    CHECK((r.ecx & (1u << 25)) != 0);  // AES stays
+    r = guest_cpuid(7, 0, CpuidRegs{0, 0xd19f27eb, 0xffffffff, 0xffffffff});
+    CHECK(r.ebx == 0x019c27cbu);  // FSGSBASE .. CLWB without AVX2 and AVX-512
+    CHECK((r.ecx & (1u << 11)) == 0);  // AVX512_VNNI
+    CHECK((r.ecx & (1u << 0)) != 0);   // PREFETCHWT1: not a vector extension
+    CHECK((r.edx & (1u << 23)) == 0);  // AVX512_FP16
+    // Subleaf 1 of leaf 7 is not leaf 7's feature word.
+    CHECK(guest_cpuid(7, 1, CpuidRegs{0, 0xffffffff, 0, 0}).ebx == 0xffffffff);
+    r = guest_cpuid(0xd, 0, CpuidRegs{0xe7, 0x240, 0xa80, 0});
+    CHECK(r.eax == 0x3);
+    CHECK(r.ecx == 0x240);
+    CHECK(r.edx == 0);
+    CHECK(guest_cpuid(0xd, 1, CpuidRegs{0xf, 0, 0, 0}).eax == 0x5);  // XSAVEOPT, XGETBV1
+    r = guest_cpuid(0xd, 2, CpuidRegs{0x100, 0x240, 0, 0});
+    CHECK((r.eax | r.ebx | r.ecx | r.edx) == 0);
+    // XSETBV follows the same view: AVX state is refused.
+    CHECK(xcr0_valid(0x3, guest_cpuid(0xd, 0, CpuidRegs{0xe7, 0x240, 0xa80, 0}).eax));
+    CHECK_FALSE(xcr0_valid(0x7, guest_cpuid(0xd, 0, CpuidRegs{0xe7, 0x240, 0xa80, 0}).eax));
 }
 
 TEST_CASE("trace lines of a domain with several vcpus name the vcpu", "[trace]")

@@ -113,7 +113,7 @@ TEST_CASE("missing keys and tables are named", "[scenario]")
     CHECK(error_of(valid_with("max_instructions = 50000000\n", "")) ==
           "scenarios/t/scenario.toml: run.max_instructions: missing (required)");
     CHECK(error_of(valid_with("image = \"guest.bin\"\n", "")) ==
-          "scenarios/t/scenario.toml: guest.image: missing (required)");
+          "scenarios/t/scenario.toml: guest.image: missing (required unless guest.kernel names a kernel)");
     CHECK(error_of("[run]\nprofiles = [\"penryn\"]\nmax_instructions = 1\n") ==
           "scenarios/t/scenario.toml: guest: missing table (required)");
     CHECK(error_of(valid_with("status = 7\n", "")) ==
@@ -258,4 +258,128 @@ TEST_CASE("the scenarios in the tree load", "[scenario]")
     Outcome<Scenario> hello = load_scenario(std::filesystem::path(XENO_SOURCE_DIR) / "scenarios/hello");
     REQUIRE(hello.ok());
     CHECK(hello.value().expect->console == std::optional<std::string>("hello from xeno\n"));
+}
+
+namespace {
+
+const char* const kKernel = R"([guest]
+kernel = "bzImage"
+initrd = "initrd.img"
+append = "console=ttyS0 quiet"
+memory_mb = 4096
+debug_exit = "qemu"
+on_reset = "restart"
+pvh = true
+smp = 2
+[run]
+profiles = ["skylake"]
+[expect]
+status = 33
+)";
+
+std::string kernel_with(std::string_view from, std::string_view to)
+{
+    std::string text = kKernel;
+    std::size_t at = text.find(from);
+    REQUIRE(at != std::string::npos);
+    text.replace(at, from.size(), to);
+    return text;
+}
+
+}  // namespace
+
+TEST_CASE("a kernel scenario: kernel, initrd, append, debug_exit, on_reset, pvh", "[scenario][kernel]")
+{
+    Outcome<Scenario> s = parse_scenario(kKernel, "scenarios/k/scenario.toml");
+    REQUIRE(s.ok());
+    const Scenario& v = s.value();
+    CHECK(v.is_kernel());
+    CHECK(v.image.empty());
+    CHECK(v.kernel == "bzImage");
+    CHECK(v.initrd == "initrd.img");
+    CHECK(v.append == std::optional<std::string>("console=ttyS0 quiet"));
+    CHECK(v.memory_mb == 4096);
+    CHECK(v.debug_exit == "qemu");
+    CHECK(v.on_reset == "restart");
+    CHECK(v.pvh);
+    CHECK(v.smp == 2);
+    CHECK(v.max_instructions == 0);  // optional for a kernel
+
+    // The least: a kernel and the profiles; 128 MiB like QEMU.
+    Outcome<Scenario> least = parse_scenario("[guest]\nkernel = \"k.elf\"\n[run]\nprofiles = [\"penryn\"]\n", "x/scenario.toml");
+    REQUIRE(least.ok());
+    CHECK(least.value().memory_mb == 128);
+    CHECK_FALSE(least.value().append.has_value());
+    CHECK_FALSE(least.value().pvh);
+    CHECK(least.value().debug_exit.empty());
+}
+
+TEST_CASE("a kernel scenario's mistakes are named", "[scenario][kernel]")
+{
+    CHECK(error_of(kernel_with("[guest]\n", "[guest]\nimage = \"guest.bin\"\n")) ==
+          "scenarios/t/scenario.toml: guest.kernel: guest.image and guest.kernel exclude each other (a flat image or a "
+          "kernel)");
+    CHECK(error_of(kernel_with("[guest]\n", "[guest]\nload_address = 0x8000\n")) ==
+          "scenarios/t/scenario.toml: guest.load_address: only with guest.image (a kernel says where it goes)");
+    CHECK(error_of(kernel_with("[guest]\n", "[guest]\nentry = 0x8000\n")) ==
+          "scenarios/t/scenario.toml: guest.entry: only with guest.image (a kernel says where it goes)");
+    CHECK(error_of(kernel_with("memory_mb = 4096", "memory_mb = 8193")) ==
+          "scenarios/t/scenario.toml: guest.memory_mb: expected an integer from 1 to 8192, got 8193");
+    CHECK(error_of(kernel_with("debug_exit = \"qemu\"", "debug_exit = \"isa\"")) ==
+          "scenarios/t/scenario.toml: guest.debug_exit: expected \"xeno\" or \"qemu\", got \"isa\"");
+    CHECK(error_of(kernel_with("on_reset = \"restart\"", "on_reset = \"reboot\"")) ==
+          "scenarios/t/scenario.toml: guest.on_reset: expected \"exit\" or \"restart\", got \"reboot\"");
+    CHECK(error_of(kernel_with("pvh = true", "pvh = 1")) ==
+          "scenarios/t/scenario.toml: guest.pvh: expected a boolean, got an integer");
+    CHECK(error_of(kernel_with("kernel = \"bzImage\"", "kernel = \"../bzImage\"")) ==
+          "scenarios/t/scenario.toml: guest.kernel: must be a file in the scenario directory (or its build directory)");
+    CHECK(error_of(kernel_with("initrd = \"initrd.img\"", "initrd = \"/boot/initrd.img\"")) ==
+          "scenarios/t/scenario.toml: guest.initrd: must be a file in the scenario directory (or its build directory)");
+    CHECK(error_of(kernel_with("append = \"console=ttyS0 quiet\"", "append = \"a\\u0000b\"")) ==
+          "scenarios/t/scenario.toml: guest.append: must not contain a NUL character");
+    // The kernel-only keys with an image.
+    CHECK(error_of(valid_with("[guest]\n", "[guest]\nappend = \"quiet\"\n")) ==
+          "scenarios/t/scenario.toml: guest.append: only with guest.kernel");
+    CHECK(error_of(valid_with("[guest]\n", "[guest]\npvh = true\n")) ==
+          "scenarios/t/scenario.toml: guest.pvh: only with guest.kernel");
+    // An image still needs its limit of instructions.
+    CHECK(error_of(valid_with("max_instructions = 50000000\n", "")) ==
+          "scenarios/t/scenario.toml: run.max_instructions: missing (required)");
+}
+
+TEST_CASE("scenario files of absurd shape are refused before toml++ sees them", "[scenario]")
+{
+    // A dotted key of 40,000 parts would overflow toml++'s stack.
+    std::string dotted = "[guest]\nimage = \"g\"\n";
+    for (int i = 0; i < 40000; ++i) dotted += i ? ".a" : "a";
+    dotted += " = 1\n";
+    CHECK(error_of(dotted) == "scenarios/t/scenario.toml: line 3: more than 64 dots outside strings (a dotted key "
+                              "that long is not a scenario's)");
+    // Arrays nested 100,000 deep.
+    std::string nested = "x = " + std::string(100000, '[') + std::string(100000, ']') + "\n";
+    CHECK(error_of(nested) == "scenarios/t/scenario.toml: line 1: arrays or inline tables nested more than 32 deep");
+    std::string tables = "x = " + std::string(40, '{');
+    CHECK_THAT(error_of(tables), Catch::Contains("nested more than 32 deep"));
+    // Over 1 MiB.
+    std::string big = std::string(kValid) + "# " + std::string(1 << 20, 'x') + "\n";
+    CHECK_THAT(error_of(big), Catch::Contains("more than a scenario file may have (1024 KiB)"));
+    // Dots and brackets inside strings and comments do not count.
+    std::string fine = valid_with("description = \"a test\"",
+                                  "description = \"" + std::string(100, '.') + std::string(100, '[') + "\" # " +
+                                      std::string(100, '.') + "\n# " + std::string(40, '[') + "\n" +
+                                      "\"key\".\"x\" = \'\'\'" + std::string(70, '.') + "\n" + std::string(70, '.') +
+                                      "\'\'\'");
+    CHECK_FALSE(xeno::harness::check_toml_shape(fine).has_value());
+    Outcome<Scenario> parsed = parse_scenario(fine, "scenarios/t/scenario.toml");
+    REQUIRE_FALSE(parsed.ok());
+    CHECK_THAT(parsed.error(), Catch::Contains("key: unknown key"));  // toml++ parsed it
+}
+
+TEST_CASE("load_scenario refuses a huge file before reading it", "[scenario]")
+{
+    xeno::test::TempDir tmp;
+    tmp.write("s/scenario.toml", std::string(kValid) + "#" + std::string(2 << 20, 'x') + "\n");
+    Outcome<Scenario> s = load_scenario(tmp.path() / "s");
+    REQUIRE_FALSE(s.ok());
+    CHECK_THAT(s.error(), Catch::Contains("scenario.toml: ") && Catch::Contains("more than a scenario file may have"));
 }

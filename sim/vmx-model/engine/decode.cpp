@@ -170,6 +170,8 @@ DecodedInsn decode_insn(const u8* b, usize avail, unsigned mode)
     } else if (map == 2) {
         switch (op) {
         case 0xa2: d.kind = InsnKind::CPUID; break;
+        case 0x05: d.kind = InsnKind::SYSCALL; break;
+        case 0x34: d.kind = InsnKind::SYSENTER; break;
         case 0x31: d.kind = InsnKind::RDTSC; break;
         case 0x32: d.kind = InsnKind::RDMSR; break;
         case 0x30: d.kind = InsnKind::WRMSR; break;

@@ -48,6 +48,8 @@ enum class InsnKind : u8 {
     STI,           // blocks interrupts for one instruction when it sets IF (SDM Vol. 3C 25.4.2 Table 25-3)
     MOV_SS,        // MOV SS / POP SS: block interrupts and debug traps for one instruction
     POPF,          // may set IF: an interrupt window may open right after it
+    SYSCALL,       // emulated: Unicorn's SYSCALL only calls hooks (engine_fast_system_calls.cpp)
+    SYSENTER,      // the same for SYSENTER
 };
 
 struct DecodedInsn {

@@ -104,6 +104,9 @@ Engine::Engine(MachineMemory& memory, const CpuProfile& profile) : memory_(memor
 {
     const UcLayout& layout = uc_layout();  // calibrates once per process (self-test inside)
     if (uc_open(UC_ARCH_X86, UC_MODE_64, &uc_) != UC_ERR_OK) engine_abort("unicorn: uc_open failed");
+    // The instruction set the profile's CPUID promises (before anything else
+    // touches the engine: the model is fixed when the CPU is created).
+    if (uc_ctl_set_cpu_model(uc_, profile.unicorn_cpu_model) != UC_ERR_OK) engine_abort("unicorn: CPU model refused");
     // Machine memory as the physical address space, in regions of at most
     // 1 GiB (a few large regions keep Unicorn's region lookup cheap).
     constexpr u64 kChunk = u64{1} << 30;
@@ -151,8 +154,23 @@ void Engine::cancel_external_interrupt()
     impl_->update_async_deadline();
 }
 
+void Engine::request_wall_stop()
+{
+    wall_stop_.store(true);
+    uc_emu_stop(uc_);
+}
+
+void Engine::check_wall_stop()
+{
+    if (!wall_stop_.load(std::memory_order_relaxed)) [[likely]]
+        return;
+    stop_cause_ = StopCause::WALL_TIME_LIMIT;
+    engine_abort(wall_stop_reason_.empty() ? std::string("the run passed its wall-time limit") : wall_stop_reason_);
+}
+
 void Engine::check_vtime_limit(u64 vtime)
 {
+    if (vtime_limit_ && vtime > vtime_limit_) stop_cause_ = StopCause::VTIME_LIMIT;
     if (vtime_limit_ && vtime > vtime_limit_)
         engine_abort("the guest ran past its virtual time limit of " + std::to_string(vtime_limit_ / 1'000'000) +
                      " ms (" + std::to_string(instructions_) + " instructions)");
@@ -160,6 +178,7 @@ void Engine::check_vtime_limit(u64 vtime)
 
 bool Engine::idle_until_external_interrupt()
 {
+    check_wall_stop();
     if (!ext_pending_) return false;
     const u64 now = vtime_ns();
     check_vtime_limit(ext_deadline_ > now ? ext_deadline_ : now);

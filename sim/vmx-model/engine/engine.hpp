@@ -15,6 +15,7 @@
 
 #include <unicorn/unicorn.h>
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -96,15 +97,40 @@ public:
     // wait).
     bool idle_until_external_interrupt();
 
-    // Switch the machine off (abort_machine) once the guest has executed more
-    // than `limit` instructions; 0: no limit. A hung guest cannot hang CI.
+    // Switch the machine off (abort_machine) once the guest has done more
+    // than `limit` instructions' worth of work; 0: no limit. A hung guest
+    // cannot hang CI. The work counted is guest_instructions() (instructions
+    // the guest executed itself; one that exits to the hypervisor is not one
+    // of them) plus rep_string_elements(), so the limit bounds host time: a
+    // REP INS/OUTS is one instruction but each element it moves is an I/O
+    // access the hypervisor emulates. Exact: a guest that executes exactly
+    // `limit` instructions runs to its end; one that executes more fails,
+    // stopped at the next block start or VM exit (where the count is exact),
+    // at most a block's instructions past the limit.
     void set_instruction_limit(u64 limit) { instruction_limit_ = limit; }
+    // Elements REP INS/OUTS moved through VM exits (RCX before the exit minus
+    // RCX after its handler, at the instruction's address size).
+    u64 rep_string_elements() const { return rep_elements_; }
     // Switch the machine off once virtual time passes `limit` ns; 0: no
     // limit. A guest that idles on a timer forever executes few
     // instructions, yet must not run forever either. Checked when the host
     // idles (time jumps) and at the guest's slow-path block boundaries.
     void set_vtime_limit(u64 limit) { vtime_limit_ = limit; }
     bool external_interrupt_pending() const { return ext_pending_; }
+
+    // The wall-time watchdog (run_machine's --timeout): from any thread, make
+    // the run end with `reason` (set beforehand with set_wall_stop_reason) as
+    // soon as control is back in the engine's run loop or idle wait. Unicorn
+    // is stopped with uc_emu_stop, which is thread-safe; a request that
+    // arrives while Unicorn is not running is seen at the next check, and the
+    // watchdog repeats it until the run ends.
+    void set_wall_stop_reason(std::string reason) { wall_stop_reason_ = std::move(reason); }
+    void request_wall_stop();
+
+    // Why abort_machine switched the machine off, when it was one of the
+    // engine's limits.
+    enum class StopCause : u8 { NONE, INSTRUCTION_LIMIT, VTIME_LIMIT, WALL_TIME_LIMIT };
+    StopCause stop_cause() const { return stop_cause_; }
 
     // Drop cached translations (INVEPT, INVVPID, VM entry) / translated code.
     void flush_tlb();
@@ -129,6 +155,11 @@ private:
     u64 instruction_limit_ = 0;
     u64 vtime_limit_ = 0;
     void check_vtime_limit(u64 vtime);
+    void check_wall_stop();
+    u64 rep_elements_ = 0;
+    std::atomic<bool> wall_stop_{false};
+    std::string wall_stop_reason_;
+    StopCause stop_cause_ = StopCause::NONE;
     u64 exits_ = 0;
     bool ext_pending_ = false;
     u64 ext_deadline_ = ~u64{0};

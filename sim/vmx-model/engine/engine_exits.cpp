@@ -201,22 +201,33 @@ void Engine::Impl::on_block(u64 address, u32 size)
 
 void Engine::Impl::count_block(u64 address, const Block* block)
 {
+    // At a block's start the count is exact (a block cut short by an exit or
+    // a fault gave back what it did not run): past the limit, this block
+    // does not run. The block's own instructions are counted up front, so
+    // checking after adding them would refuse a guest that ends (exits)
+    // inside a block that straddles the limit.
+    if (engine.instruction_limit_ && engine.instructions_ + engine.rep_elements_ > engine.instruction_limit_)
+        [[unlikely]]
+        instruction_limit_reached(address);
     engine.instructions_ += block->offsets.size();
     cur_block = address;
     cur_block_info = block;
-    if (engine.instruction_limit_ && engine.instructions_ > engine.instruction_limit_) [[unlikely]]
-        instruction_limit_reached();
     end_shadow_unless_at(address);
 }
 
-void Engine::Impl::instruction_limit_reached()
+void Engine::Impl::instruction_limit_reached(u64 where_linear)
 {
     // Where it was is the first thing one wants to know about a guest that
-    // never stops (the block about to run: its linear address).
+    // never stops (the block about to run, or the exiting instruction: its
+    // linear address).
+    engine.stop_cause_ = StopCause::INSTRUCTION_LIMIT;
     char where[32];
-    std::snprintf(where, sizeof where, "%#llx", static_cast<unsigned long long>(cur_block));
-    engine_abort("the guest ran past its limit of " + std::to_string(engine.instruction_limit_) +
-                 " instructions (at rip " + where + ")");
+    std::snprintf(where, sizeof where, "%#llx", static_cast<unsigned long long>(where_linear));
+    std::string why = "the guest ran past its limit of " + std::to_string(engine.instruction_limit_) +
+                      " instructions (at rip " + where;
+    if (engine.rep_elements_)
+        why += "; " + std::to_string(engine.rep_elements_) + " of them elements of REP INS/OUTS";
+    engine_abort(why + ")");
 }
 
 void Engine::Impl::on_block_slow(u64 address, u32 size)

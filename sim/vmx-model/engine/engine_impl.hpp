@@ -99,7 +99,7 @@ struct Engine::Impl final : LiveGuestState {
     // ---- engine_exits.cpp ----
     void on_block(u64 address, u32 size);
     [[gnu::noinline]] void on_block_slow(u64 address, u32 size);  // armed events, cache misses
-    [[gnu::noinline]] void instruction_limit_reached();
+    [[gnu::noinline]] [[noreturn]] void instruction_limit_reached(u64 where_linear);
     void on_site(u64 address);
     void on_interrupt(u32 vector);
     void on_invalid_opcode();
@@ -308,6 +308,11 @@ struct Engine::Impl final : LiveGuestState {
     void site_descriptor_table(u64 address, const DecodedInsn& d);
     void site_rdrand(u64 address, const DecodedInsn& d);
     void site_invpcid(u64 address, const DecodedInsn& d);
+
+    // ---- engine_fast_system_calls.cpp: SYSCALL and SYSENTER, which Unicorn
+    // turns into hook calls instead of executing them ----
+    void site_syscall(u64 address, const DecodedInsn& d);
+    void site_sysenter(u64 address, const DecodedInsn& d);
     // Scaling, index, base, segment and address size of a memory operand,
     // in the VMX instruction-information layout (SDM 28.2.5), and its
     // displacement (the exit qualification of these exits).

@@ -53,6 +53,7 @@ hal::VmxResult Engine::run(VmcsStore& vmcs, hal::GuestRegs& regs, hal::ExitHandl
     m.cur_block_info = nullptr;
     if (m.enter()) {
         while (!m.stop_requested) {
+            check_wall_stop();
             m.stop = Impl::Stop::NONE;
             const u64 until = m.run_until;
             m.run_until = ~u64{0};
@@ -60,6 +61,7 @@ hal::VmxResult Engine::run(VmcsStore& vmcs, hal::GuestRegs& regs, hal::ExitHandl
             const uc_err err = uc_emu_start(uc_, m.rip(), until, 0, 0);
             m.active_until = ~u64{0};
             m.cur_block_info = nullptr;
+            check_wall_stop();  // the watchdog's uc_emu_stop looks like any other return
             if (m.stop_requested) break;
             if (until != ~u64{0} && m.stop == Impl::Stop::NONE && err == UC_ERR_OK) {
                 m.blob.save();
@@ -192,6 +194,13 @@ void Engine::Impl::write_exit_fields(const ExitInfo& x)
 
 bool Engine::Impl::exit(const ExitInfo& x)
 {
+    // The instruction count is exact here (the exiting instruction is not
+    // in it): the limit is checked before the hypervisor handles the exit.
+    if (engine.instruction_limit_ && engine.instructions_ + engine.rep_elements_ > engine.instruction_limit_)
+        [[unlikely]] {
+        blob.save();
+        instruction_limit_reached((exit_rip_valid ? exit_rip : rip()) + blob.segment(1).base);
+    }
     ++engine.exits_;
     write_exit_fields(x);
     save_preemption_timer();
@@ -216,6 +225,14 @@ bool Engine::Impl::exit(const ExitInfo& x)
     in_handler = true;
     const hal::ExitAction action = handler(handler_context, *regs);
     in_handler = false;
+    if (x.reason == static_cast<u32>(vmx::ExitReason::IO_INSTRUCTION) && (x.qualification & 0x30) == 0x30) {
+        // REP INS/OUTS (Table 28-5 bits 4 and 5): the elements the handler
+        // moved, by how far it counted RCX down (Table 28-8: the address
+        // size in instruction information bits 9:7 says how much of RCX).
+        const u32 asz = (x.instruction_info >> 7) & 7;
+        const u64 mask = asz == 0 ? 0xffff : asz == 1 ? 0xffffffffull : ~u64{0};
+        engine.rep_elements_ += (regs_at_exit.gpr[1] - regs->gpr[1]) & mask;
+    }
     if (action == hal::ExitAction::YIELD) {
         apply_pending_and_save();
         stop_requested = true;

@@ -29,6 +29,7 @@ u32 reason(ExitReason r)
 }
 
 constexpr u64 kCr0Pe = bit(0), kCr0Ts = bit(3), kCr0Pg = bit(31);
+constexpr u64 kCr4Pcide = bit(17);
 constexpr u64 kEferLme = bit(8), kEferLma = bit(10);
 
 }  // namespace
@@ -268,6 +269,15 @@ void Engine::Impl::site_cr(u64 address, const DecodedInsn& d)
             if (pae_paging(blob.cr(0), blob.cr(4), blob.efer()) && !load_pdptes(value)) {
                 retire_block_partial(address, false);
                 exception(vmx::vector::GP, InterruptionType::HARDWARE_EXCEPTION, true, 0, 0, 0);
+                return;
+            }
+            // With CR4.PCIDE, bit 63 of the source asks not to invalidate and
+            // is not written to CR3 (SDM Vol. 3A 4.10.4.1); Unicorn's MOV CR3
+            // would keep it. The model writes CR3 itself (and flushes, which
+            // a processor may always do).
+            if ((blob.cr(4) & kCr4Pcide) && (value >> 63)) {
+                write_cr_emulated(3, value & ~(u64{1} << 63));
+                emulate_skip(address, next);
             }
             return;  // executes natively
         }
@@ -389,6 +399,8 @@ void Engine::Impl::on_site(u64 address)
     case InsnKind::RDRAND:
     case InsnKind::RDSEED: site_rdrand(address, d); return;
     case InsnKind::INVPCID: site_invpcid(address, d); return;
+    case InsnKind::SYSCALL: site_syscall(address, d); return;
+    case InsnKind::SYSENTER: site_sysenter(address, d); return;
     case InsnKind::STI:
         // Only an STI that sets IF opens a shadow (SDM Vol. 2B STI); with
         // interrupt-window exiting the window opens right after the

@@ -33,7 +33,10 @@ Status PhysModeTables::map_page(u64 gfn, u64 mfn)
 
 Status PhysModeTables::map_p2m(const mm::P2m& p2m)
 {
-    for (u64 gfn = 0; gfn < p2m.guest_frames(); ++gfn) {
+    // A guest with paging off reaches only the low 4 GiB, so RAM above it
+    // (guest_layout.hpp) has no place here.
+    const u64 limit = p2m.guest_frames() < (k4G >> kPageShift) ? p2m.guest_frames() : (k4G >> kPageShift);
+    for (u64 gfn = 0; gfn < limit; ++gfn) {
         const u64 mfn = p2m.mfn(gfn);
         if (mfn != mm::P2m::kInvalidMfn) XENO_TRY(map_page(gfn, mfn));
     }

@@ -16,7 +16,27 @@ inline constexpr u32 kXenSignatureEcx = 0x65584d4d;  // "MMXe"
 inline constexpr u32 kXenSignatureEdx = 0x4d4d566e;  // "nVMM"
 inline constexpr u32 kXenVersion = (4u << 16) | 19u;
 
-CpuidRegs guest_cpuid(u32 leaf, u32, CpuidRegs host)
+// The vector extensions guests are not offered: VEX- and EVEX-encoded AVX,
+// AVX2, FMA, F16C, AVX-512, and the XSAVE state components and compacted
+// formats (XSAVEC, XSAVES) that go with them. A guest must take the same
+// paths on every machine that runs Xeno, and the sim build's execution
+// engine (Unicorn 2.1.4) executes none of them (tests/engine/
+// instruction_set_test.cpp): told about them, a guest would choose code
+// (glibc's string functions, the kernel's checksums) that raises #UD there.
+// Guests keep x87, SSE to SSE4.2, AES-NI, PCLMULQDQ and XSAVE/XSAVEOPT of
+// x87 and SSE state.
+inline constexpr u32 kHidden1Ecx = (1u << 12) | (1u << 28) | (1u << 29);  // FMA, AVX, F16C
+// AVX2, AVX512F, AVX512DQ, AVX512_IFMA, AVX512PF, AVX512ER, AVX512CD, AVX512BW, AVX512VL
+inline constexpr u32 kHidden7Ebx = (1u << 5) | (1u << 16) | (1u << 17) | (1u << 21) | (1u << 26) | (1u << 27) |
+                                   (1u << 28) | (1u << 30) | (1u << 31);
+// AVX512_VBMI, AVX512_VBMI2, VAES, VPCLMULQDQ, AVX512_VNNI, AVX512_BITALG, AVX512_VPOPCNTDQ
+inline constexpr u32 kHidden7Ecx = (1u << 1) | (1u << 6) | (1u << 9) | (1u << 10) | (1u << 11) | (1u << 12) | (1u << 14);
+// AVX512_4VNNIW, AVX512_4FMAPS, AVX512_VP2INTERSECT, AVX512_FP16
+inline constexpr u32 kHidden7Edx = (1u << 2) | (1u << 3) | (1u << 8) | (1u << 23);
+inline constexpr u32 kOfferedXcr0 = 0x3;                  // x87 | SSE
+inline constexpr u32 kOfferedXsaveFeatures = (1u << 0) | (1u << 2);  // XSAVEOPT, XGETBV with ECX = 1
+
+CpuidRegs guest_cpuid(u32 leaf, u32 subleaf, CpuidRegs host)
 {
     if (leaf >= kHypervisorLeafBase && leaf <= kHypervisorLeafBase + 0xff) {
         if (leaf == kHypervisorLeafBase) return {kHypervisorLeafBase + 1, kXenSignatureEbx, kXenSignatureEcx, kXenSignatureEdx};
@@ -28,6 +48,21 @@ CpuidRegs guest_cpuid(u32 leaf, u32, CpuidRegs host)
         host.ecx &= ~(1u << 5);  // VMX: no nested virtualization
         host.ecx &= ~(1u << 6);  // SMX
         host.ecx |= 1u << 31;    // hypervisor present
+        host.ecx &= ~kHidden1Ecx;
+    }
+    if (leaf == 7 && subleaf == 0) {
+        host.ebx &= ~kHidden7Ebx;
+        host.ecx &= ~kHidden7Ecx;
+        host.edx &= ~kHidden7Edx;
+    }
+    if (leaf == 0xd) {
+        // Subleaf 0: the XCR0 bits XSETBV accepts (EDX:EAX) and the largest
+        // XSAVE area they need (ECX; EBX follows the guest's XCR0, below).
+        // Subleaf 1: the XSAVE variants. Subleaves 2 and up describe the
+        // hidden components.
+        if (subleaf == 0) return {host.eax & kOfferedXcr0, host.ebx, kXsaveLegacyAndHeader, 0};
+        if (subleaf == 1) return {host.eax & kOfferedXsaveFeatures, 0, 0, 0};
+        return {0, 0, 0, 0};
     }
     // MONITOR/MWAIT parameters, and architectural performance monitoring:
     // version 0, no counters (RDPMC raises #GP, exit_misc.cpp).
@@ -66,6 +101,11 @@ void handle_cpuid(Vcpu& v, const ExitInfo& exit)
     // follows its XCR0.
     if (leaf == 1) r.ecx = (guest_cr4_view(v) & cr4::OSXSAVE) ? r.ecx | (1u << 27) : r.ecx & ~(1u << 27);
     if (leaf == 0xd && subleaf == 0 && v.regs.xcr0) r.ebx = xsave_size_for(v.regs.xcr0);
+    // Instructions that raise #UD in the guest unless a VM-execution control
+    // enables them (SDM Vol. 3C 25.3): hidden when the control is off.
+    if (leaf == 7 && subleaf == 0 && !(v.ctl.proc2 & proc2::ENABLE_INVPCID)) r.ebx &= ~(1u << 10);
+    if (leaf == 0xd && subleaf == 1 && !(v.ctl.proc2 & proc2::ENABLE_XSAVES)) r.eax &= ~(1u << 3);
+    if (leaf == 0x80000001 && !(v.ctl.proc2 & proc2::ENABLE_RDTSCP)) r.edx &= ~(1u << 27);
     // CPUID writes EAX..EDX zero-extended (bits 63:32 cleared).
     v.regs.gpr[0] = r.eax;
     v.regs.gpr[3] = r.ebx;

@@ -96,7 +96,11 @@ bool set_cr3(Vcpu& v, u64 value)
         return true;
     }
     paging::PagingState candidate = guest_paging_state(v);
-    // In IA-32e mode bits above MAXPHYADDR are reserved (bit 63 too: no PCIDs).
+    // With CR4.PCIDE, bit 63 of the source only says "do not invalidate"
+    // and is not written to CR3 (SDM Vol. 3A 4.10.4.1); shadow paging keeps
+    // no per-PCID translations, so there is nothing to keep either way.
+    if ((candidate.cr4 & cr4::PCIDE) && (value >> 63)) value &= ~(u64{1} << 63);
+    // In IA-32e mode bits above MAXPHYADDR are reserved.
     if ((candidate.efer & kEferLma) && (value >> v.guest_maxphyaddr)) return false;
     candidate.cr3 = value;
     candidate.pdptes_loaded = false;

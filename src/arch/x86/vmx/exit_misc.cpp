@@ -19,6 +19,12 @@ void handle_triple_fault(Vcpu& v, const ExitInfo& exit)
 {
     FixedWriter<96> why;
     why.str("guest triple fault at rip=").hex(exit.rip);
+    // A PC resets on a triple fault (the chipset turns the shutdown cycle
+    // into a reset): with on_reset=restart the domain boots again.
+    if (v.domain().on_reset() == ResetAction::RESTART) {
+        v.domain().reset(why.c_str());
+        return;
+    }
     v.end_guest_fault(why.c_str());
 }
 

@@ -18,6 +18,12 @@ constexpr u32 kMiscEnable = 0x1a0;
 constexpr u32 kMtrrDefType = 0x2ff;
 constexpr u32 kTscAux = kMsrTscAux;
 constexpr u32 kTscDeadline = 0x6e0;
+// Machine-check architecture (SDM Vol. 3B 16.3.1): the guest's CPUID has MCE
+// and MCA, so the global registers exist; MCG_CAP reports no error-reporting
+// banks and no MCG_CTL, so there is nothing else to model. MCG_STATUS reads
+// 0 (no machine check in progress) and takes only 0.
+constexpr u32 kMcgCap = 0x179;
+constexpr u32 kMcgStatus = 0x17a;
 
 // IA32_TSC_DEADLINE exists where CPUID.01H:ECX[24] says so (the guest's
 // CPUID is the host's for this bit).
@@ -50,6 +56,8 @@ bool msr_read(Vcpu& v, u32 msr, u64* value)
         return true;
     case msr::IA32_FEATURE_CONTROL: *value = kFeatureControlLock; return true;  // locked, VMX off: no nesting
     case kMtrrCap: *value = kMtrrCapValue; return true;
+    case kMcgCap: *value = 0; return true;
+    case kMcgStatus: *value = 0; return true;
     case kMiscEnable: *value = v.msrs.misc_enable; return true;
     case kMtrrDefType: *value = v.msrs.mtrr_def_type; return true;
     case msr::IA32_PAT: *value = v.ctl.load_pat ? vmcs_read(field::GUEST_IA32_PAT) : v.msrs.pat; return true;
@@ -94,6 +102,7 @@ bool msr_write(Vcpu& v, u32 msr, u64 value)
         v.lapic().write_tsc_deadline(value);
         return true;
     case kMiscEnable: v.msrs.misc_enable = value; return true;
+    case kMcgStatus: return value == 0;
     case kMtrrDefType:
         if (value & ~u64{0xcff}) return false;  // type 7:0, FE 10, E 11
         v.msrs.mtrr_def_type = value;

@@ -133,7 +133,7 @@ bool apply_init_sipi(Vcpu& v)
         if (v.is_bsp()) {
             // INIT to the BSP restarts the machine's firmware at the reset
             // vector; a domain has no reset (yet): it ends, saying so.
-            v.domain().end(DomainEnd::RESET, kGuestCrashStatus, "INIT to the BSP (a reset); a domain cannot reset");
+            v.domain().reset("INIT to the BSP (a reset)");
             return true;
         }
         // SDM Vol. 3A 9.4: INIT resets the processor (its local APIC reset

@@ -18,7 +18,8 @@ Status vm86_tss_setup(Vcpu& v, mm::FrameAllocator& frames, paging::PhysModeTable
     tss[kVm86TssIoMapBaseOffset] = static_cast<u8>(kVm86TssIoMapBase & 0xff);
     tss[kVm86TssIoMapBaseOffset + 1] = static_cast<u8>(kVm86TssIoMapBase >> 8);
     tss[kVm86TssLimit] = 0xff;
-    const u64 first_gfn = v.domain().p2m().guest_frames();
+    // In the hole past the low RAM, where no RAM and no device is (guest_layout.hpp).
+    const u64 first_gfn = v.domain().layout().hole_frame();
     for (u64 i = 0; i < Vcpu::kVm86TssFrames; ++i) {
         XENO_TRY(tables.map_page(first_gfn + i, t.value().frame() + i));
     }

@@ -412,6 +412,11 @@ bool enterable(const Vcpu& v, const emu::CpuState& s)
 
 }  // namespace
 
+void set_guest_cpu_state(Vcpu& v, const emu::CpuState& s)
+{
+    store_state(v, s, 0);
+}
+
 bool realmode_vm86_representable(const emu::CpuState& s)
 {
     for (const emu::Segment& g : s.seg) {

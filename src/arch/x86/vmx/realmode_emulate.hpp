@@ -49,6 +49,12 @@ void reflect_realmode_interrupt(Vcpu& vcpu, u8 vector, u64 return_ip);
 // it ran real mode in vm86 is forgotten (shadow mode only).
 void forget_stashed_tr(Vcpu& vcpu);
 
+// Give the vcpu (its VMCS current) the state `s`, written in the form VMX
+// can enter: as is with unrestricted guest, else real mode in vm86 form or
+// protected mode under the physical-mode or shadow tables. `s` must be
+// enterable (a boot protocol's entry state: flat 32-bit protected mode).
+void set_guest_cpu_state(Vcpu& vcpu, const emu::CpuState& s);
+
 // Real mode that vm86 can run: every segment cache in the vm86 form. Pure.
 bool realmode_vm86_representable(const emu::CpuState& s);
 

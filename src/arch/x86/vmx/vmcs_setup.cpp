@@ -61,7 +61,10 @@ Result<VcpuControls> compute_controls(const VmxCaps& caps, GuestPaging paging, W
         const u32 req2 = shadow ? 0 : proc2::ENABLE_EPT | proc2::UNRESTRICTED_GUEST;
         // WBINVD exiting where the CPU has it: a guest's WBINVD would write
         // back and flush caches the whole machine shares.
-        const u32 opt2 = (shadow ? 0 : proc2::ENABLE_VPID) | proc2::ENABLE_RDTSCP | proc2::WBINVD_EXITING;
+        // INVPCID raises #UD in the guest unless enabled (SDM Vol. 3C 25.3):
+        // enabled where the CPU can, and hidden from CPUID where not (exit_cpuid.cpp).
+        const u32 opt2 = (shadow ? 0 : proc2::ENABLE_VPID) | proc2::ENABLE_RDTSCP | proc2::WBINVD_EXITING |
+                         proc2::ENABLE_INVPCID;
         if (!adjust("secondary processor-based", req2, opt2, caps.procbased2, &c.proc2, error))
             return Status::UNSUPPORTED;
     }
@@ -229,7 +232,41 @@ void write_controls(Vcpu& v, VmcsWriter& w, Hpa msr_load_list, u32 msr_load_coun
 
 }  // namespace
 
-Status vmcs_setup(Vcpu& v, mm::FrameAllocator& frames, u16 entry)
+namespace {
+
+// The boot protocols' 32-bit entry state (GuestStart::FLAT32).
+emu::CpuState flat32_state(const GuestStart& start)
+{
+    emu::CpuState s;
+    for (unsigned i = 0; i < 8; ++i) s.gpr[i] = start.gpr[i] & 0xffffffffu;
+    s.gpr[4] = start.sp & 0xffffffffu;
+    s.rip = start.ip & 0xffffffffu;
+    s.rflags = emu::flag::FIXED1;
+    s.cr0 = cr0::PE | cr0::ET;
+    constexpr u32 kFlatCode = 0xc09b, kFlatData = 0xc093;  // G, D/B, present, DPL 0; execute/read, read/write (accessed)
+    for (unsigned i = 0; i < emu::kSegCount; ++i) {
+        emu::Segment& g = s.seg[i];
+        const bool code = i == static_cast<unsigned>(emu::Seg::CS);
+        g.selector = code ? 0x10 : 0x18;
+        g.base = 0;
+        g.limit = 0xffffffffu;
+        g.ar = code ? kFlatCode : kFlatData;
+    }
+    s.ldtr.ar = ar::UNUSABLE;
+    s.tr.limit = 0x67;
+    s.tr.ar = 0x8b;  // a busy 32-bit TSS, as VM entry requires
+    s.gdtr.base = start.gdt_base;
+    s.gdtr.limit = start.gdt_limit;
+    s.idtr.base = 0;
+    s.idtr.limit = 0;
+    s.dr[6] = 0xffff0ff0;
+    s.dr[7] = 0x400;
+    return s;
+}
+
+}  // namespace
+
+Status vmcs_setup(Vcpu& v, mm::FrameAllocator& frames, const GuestStart& start)
 {
     FixedWriter<200> error;
     Result<VcpuControls> c = compute_controls(v.caps(), v.paging, error);
@@ -282,7 +319,7 @@ Status vmcs_setup(Vcpu& v, mm::FrameAllocator& frames, u16 entry)
     VmcsWriter w;
     write_controls(v, w, msr_load_list, msr_load_count);
     write_host_state(v, w);
-    write_initial_guest_state(v, w, 0, entry, entry);
+    write_initial_guest_state(v, w, 0, static_cast<u16>(start.ip), static_cast<u16>(start.sp));
     if (w.status() != Status::OK) {
         u64 err = 0;
         (void)hal::vmread(field::VM_INSTRUCTION_ERROR.kEncoding, &err);
@@ -290,6 +327,12 @@ Status vmcs_setup(Vcpu& v, mm::FrameAllocator& frames, u16 entry)
         LogLine{}.str("vmx: VMWRITE of ").str(name ? name : "?").ch(' ').hex(w.failed_encoding())
             .str(" failed, VM-instruction error ").dec(err);
         return w.status();
+    }
+    if (start.mode == GuestStart::Mode::FLAT32) {
+        const emu::CpuState s32 = flat32_state(start);
+        if (!v.unrestricted() && !protected_mode_segments_enterable(s32)) return Status::BAD_STATE;
+        set_guest_cpu_state(v, s32);
+        if (v.domain().ended()) return Status::VMX_FAIL;
     }
     LogLine{}.str("vmx: VMCS ready: pin ").hex(v.ctl.pin).str(" proc ").hex(v.ctl.proc).str(" proc2 ")
         .hex(v.ctl.proc2).str(" exit ").hex(v.ctl.exit).str(" entry ").hex(v.ctl.entry).str(" paging ")

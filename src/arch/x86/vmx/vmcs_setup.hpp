@@ -25,10 +25,35 @@ bool msr_bitmap_intercepts(const u8* bitmap, u32 msr, bool write);
 // guest state or CPU state the hypervisor does not use).
 inline constexpr u32 kPassThroughMsrs[] = {0x174, 0x175, 0x176, 0xc0000100, 0xc0000101, 0xc0000102};
 
+// Where and how a vcpu starts. REAL: real mode at 0:ip with SP=sp (flat
+// scenario images; the APs, which wait for a SIPI anyway). FLAT32: 32-bit
+// protected mode with paging off, as the boot protocols promise (multiboot,
+// PVH, Linux's 32-bit entry): CS = selector 0x10 and DS/ES/FS/GS/SS = 0x18,
+// all base 0 and limit 4 GiB, from the GDT at gdt_base (the builder writes
+// one there: a guest may reload them), IDT empty, EFLAGS = 2 (IF clear),
+// the registers given (EAX..EDI by encoding; ESP = sp).
+struct GuestStart {
+    enum class Mode : u8 { REAL, FLAT32 };
+    Mode mode = Mode::REAL;
+    u64 ip = 0;
+    u64 sp = 0;
+    u64 gpr[8] = {};
+    u64 gdt_base = 0;
+    u16 gdt_limit = 0;
+
+    static GuestStart real_mode(u16 ip)
+    {
+        GuestStart s;
+        s.ip = ip;
+        s.sp = ip;
+        return s;
+    }
+};
+
 // Allocate the VMCS and everything it points to, make it current and write
-// every field. The guest starts in real mode at 0:entry with SP=entry.
-// Vcpus of one domain share its EPT. Logs and returns the failure.
-Status vmcs_setup(Vcpu& vcpu, mm::FrameAllocator& frames, u16 entry);
+// every field; the guest starts as `start` says. Vcpus of one domain share
+// its EPT. Logs and returns the failure.
+Status vmcs_setup(Vcpu& vcpu, mm::FrameAllocator& frames, const GuestStart& start);
 
 // The vcpu's state as after INIT and a SIPI (SDM Vol. 3A 9.1.1 Table 9-1,
 // 9.4.4): real mode at cs:ip, SP and the general registers 0 but EDX (the
