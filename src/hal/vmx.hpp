@@ -42,7 +42,7 @@ VmxResult invvpid(u64 type, const InvvpidDescriptor& descriptor);
 //
 // So does the rest of the processor state that VM entries and exits leave
 // alone (SDM Vol. 3C 27.3, 28.3, 28.5: neither saved nor loaded): DR0-DR3,
-// DR6 and XCR0. The hypervisor never uses them itself (it is built without
+// DR6, XCR0 and the SYSCALL MSRs. The hypervisor never uses them itself (it is built without
 // extended-state code, -mgeneral-regs-only, and a VM exit sets DR7 to 400H,
 // which disables every breakpoint: SDM 28.5.1), so the guest's values may
 // stay in the processor while exits are handled; run() only has to load
@@ -56,6 +56,14 @@ struct GuestRegs {
     u64 dr[4];
     u64 dr6 = 0xffff0ff0;  // architectural reset value (SDM Vol. 3A Table 10-1)
     u64 xcr0 = 0;
+    // The SYSCALL MSRs (IA32_STAR, IA32_LSTAR, IA32_CSTAR, IA32_FMASK), in
+    // no VMCS field either: the hypervisor intercepts the guest's writes
+    // and run() loads them like the debug registers, so vcpus sharing a
+    // processor each find their own.
+    u64 star = 0;
+    u64 lstar = 0;
+    u64 cstar = 0;
+    u64 fmask = 0;
 };
 
 enum class ExitAction : u8 {

@@ -278,7 +278,14 @@ bool Engine::Impl::stop_at_deadline(u64 address, const Block& block)
     // is recognised at that boundary. Leave the block unexecuted and run
     // from its start to there (uc_emu_start's `until`); the block hook then
     // sees the rest of the block as a new one, at the deadline.
-    run_until = address + block.offsets[async_deadline - now];
+    const u64 target = address + block.offsets[async_deadline - now];
+    // Running up to `target` already, yet the block hook reports the whole
+    // block: Unicorn ran a translation it had cached before this `until`
+    // (its own invalidation of the block holding `until` did not reach it),
+    // and stopping again would retry the same forever (Linux livelocked so
+    // in its boot). Drop the translation; the next one ends at `target`.
+    if (active_until == target) uc_ctl_remove_cache(uc, address, address + block.size);
+    run_until = target;
     stop = Stop::DEADLINE;
     cur_block_info = nullptr;
     set_rip(rip());

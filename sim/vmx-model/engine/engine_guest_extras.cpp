@@ -1,10 +1,12 @@
 // The processor state that VM entries and exits neither load nor save (SDM
-// Vol. 3C 27.3, 28.3): DR0-DR3, DR6 and XCR0. On a processor they simply
+// Vol. 3C 27.3, 28.3): DR0-DR3, DR6, XCR0 and the SYSCALL MSRs. On a processor they simply
 // stay; hal::run carries the guest's values in its register block
 // (hal/vmx.hpp GuestRegs) and loads them before an entry. The model does the
 // same with the engine's registers, and keeps XCR0 itself: Unicorn's CPU
 // model has no XSAVE (XSETBV and XGETBV are #UD there), so XGETBV is
 // emulated from it (XSETBV always exits in VMX non-root operation).
+#include <utility>
+
 #include "sim/vmx-model/engine/engine_impl.hpp"
 
 namespace xeno::sim {
@@ -12,6 +14,7 @@ namespace xeno::sim {
 namespace {
 constexpr int kDrIds[4] = {UC_X86_REG_DR0, UC_X86_REG_DR1, UC_X86_REG_DR2, UC_X86_REG_DR3};
 constexpr u64 kCr4Osxsave = u64{1} << 18;
+constexpr u32 kMsrStar = 0xc0000081, kMsrLstar = 0xc0000082, kMsrCstar = 0xc0000083, kMsrFmask = 0xc0000084;
 }  // namespace
 
 void Engine::Impl::load_guest_extras()
@@ -21,6 +24,14 @@ void Engine::Impl::load_guest_extras()
         if (!extras_valid || extras_loaded.dr[i] != r.dr[i]) set_reg(kDrIds[i], r.dr[i]);
     if (!extras_valid || extras_loaded.dr6 != r.dr6) set_reg(UC_X86_REG_DR6, r.dr6);
     if (r.xcr0) xcr0 = r.xcr0;  // 0: the host has no XSAVE, nothing to load
+    const std::pair<u32, u64> syscall_msrs[] = {
+        {kMsrStar, r.star}, {kMsrLstar, r.lstar}, {kMsrCstar, r.cstar}, {kMsrFmask, r.fmask}};
+    const u64 loaded[] = {extras_loaded.star, extras_loaded.lstar, extras_loaded.cstar, extras_loaded.fmask};
+    for (unsigned i = 0; i < 4; ++i) {
+        if (extras_valid && loaded[i] == syscall_msrs[i].second) continue;
+        uc_x86_msr m{syscall_msrs[i].first, syscall_msrs[i].second};
+        uc_reg_write(uc, UC_X86_REG_MSR, &m);
+    }
     extras_loaded = r;
     extras_valid = true;
 }

@@ -149,8 +149,11 @@ struct LoadedExtras {
     u64 dr[4] = {};
     u64 dr6 = 0;
     u64 xcr0 = 0;
+    u64 star = 0, lstar = 0, cstar = 0, fmask = 0;
 };
 LoadedExtras g_loaded[kMaxCpus];
+
+constexpr u32 kMsrStar = 0xc0000081, kMsrLstar = 0xc0000082, kMsrCstar = 0xc0000083, kMsrFmask = 0xc0000084;
 
 template <int N>
 void write_dr(u64 value)
@@ -181,6 +184,16 @@ void load_guest_extras(const GuestRegs& regs)
     if (regs.xcr0 != 0 && (!l.valid || l.xcr0 != regs.xcr0))
         asm volatile("xsetbv" : : "c"(0u), "a"(static_cast<u32>(regs.xcr0)), "d"(static_cast<u32>(regs.xcr0 >> 32))
                      : "memory");
+    // The hypervisor makes no system calls: the guest's SYSCALL MSRs may
+    // stay loaded while exits are handled.
+    if (!l.valid || l.star != regs.star) wrmsr(kMsrStar, regs.star);
+    if (!l.valid || l.lstar != regs.lstar) wrmsr(kMsrLstar, regs.lstar);
+    if (!l.valid || l.cstar != regs.cstar) wrmsr(kMsrCstar, regs.cstar);
+    if (!l.valid || l.fmask != regs.fmask) wrmsr(kMsrFmask, regs.fmask);
+    l.star = regs.star;
+    l.lstar = regs.lstar;
+    l.cstar = regs.cstar;
+    l.fmask = regs.fmask;
     for (int i = 0; i < 4; ++i) l.dr[i] = regs.dr[i];
     l.dr6 = regs.dr6;
     if (regs.xcr0 != 0) l.xcr0 = regs.xcr0;

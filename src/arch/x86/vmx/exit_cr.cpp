@@ -19,11 +19,34 @@ constexpr u64 kEferLme = bit(8), kEferLma = bit(10);
 
 bool guest_cs_long() { return (vmcs_read(field::GUEST_CS_AR_BYTES) & ar::L) != 0; }
 
-// Shadow paging: a CR0 write that keeps PE. Paging on/off, WP, CD/NW: the
-// guest view changes and the real state follows (shadow_sync). The IA-32e
-// mode rules of MOV CR0 (SDM Vol. 3A 10.8.5, MOV CR0 #GP conditions) and the
-// PDPTE load when PAE paging is entered (4.4.1) are the processor's.
-bool set_cr0_shadow(Vcpu& v, u64 old, u64 value)
+// Under EPT the processor holds the guest's own paging state; what an
+// emulated MOV CR0/CR4 changed beyond the register must reach the VMCS: the
+// "IA-32e mode guest" entry control follows EFER.LMA (SDM Vol. 3C 26.2.1.3:
+// entry checks it against EFER), and with PAE paging VM entry loads the
+// PDPTEs from the VMCS (26.3.2.4), so the ones the write loaded go there.
+void ept_paging_sync(Vcpu& v, u64 efer, bool pdptes_loaded)
+{
+    if (v.paging == GuestPaging::SHADOW) return;
+    VmcsWriter w;
+    const u32 entry = (efer & kEferLma) ? v.ctl.entry | entry_ctl::IA32E_MODE_GUEST
+                                        : v.ctl.entry & ~entry_ctl::IA32E_MODE_GUEST;
+    if (entry != v.ctl.entry) {
+        v.ctl.entry = entry;
+        w.set(field::VM_ENTRY_CONTROLS, entry);
+    }
+    if (pdptes_loaded && paging::paging_mode(guest_paging_state(v)) == paging::PagingMode::PAE) {
+        w.set(field::GUEST_PDPTE0, v.pae_pdptes[0]).set(field::GUEST_PDPTE1, v.pae_pdptes[1]);
+        w.set(field::GUEST_PDPTE2, v.pae_pdptes[2]).set(field::GUEST_PDPTE3, v.pae_pdptes[3]);
+    }
+    if (w.status() != Status::OK) v.end_guest_fault("writing the guest's paging state to the VMCS failed");
+}
+
+// A CR0 write that keeps PE (or any, with unrestricted guest). Paging
+// on/off, WP, CD/NW: the guest view changes and the real state follows
+// (shadow_sync, ept_paging_sync). The IA-32e mode rules of MOV CR0 (SDM
+// Vol. 3A 10.8.5, MOV CR0 #GP conditions) and the PDPTE load when PAE
+// paging is entered (4.4.1) are the processor's.
+bool set_cr0_paging(Vcpu& v, u64 old, u64 value)
 {
     u64 efer = guest_efer_view(v);
     const bool pg_on = (value & cr0::PG) && !(old & cr0::PG);
@@ -41,11 +64,13 @@ bool set_cr0_shadow(Vcpu& v, u64 old, u64 value)
     candidate.efer = efer;
     candidate.pdptes_loaded = false;
     const bool reload = pg_on || ((old ^ value) & (cr0::CD | cr0::NW));
-    if ((value & cr0::PG) && reload && !load_guest_pdptes(v, candidate)) return false;
+    const bool load_pdptes = (value & cr0::PG) && reload;
+    if (load_pdptes && !load_guest_pdptes(v, candidate)) return false;
     (void)vmcs_write(field::CR0_READ_SHADOW, value);
     (void)vmcs_write(field::GUEST_CR0, cr0_real(value, v.caps(), policy(v)));
     set_guest_efer_view(v, efer);
     shadow_sync(v);
+    ept_paging_sync(v, efer, load_pdptes);
     return true;
 }
 
@@ -65,27 +90,25 @@ bool set_cr0(Vcpu& v, u64 value, bool* emulated)
         *emulated = true;
         return true;
     }
-    if (v.paging == GuestPaging::SHADOW) return set_cr0_shadow(v, old, value);
-    (void)vmcs_write(field::CR0_READ_SHADOW, value);
-    (void)vmcs_write(field::GUEST_CR0, cr0_real(value, v.caps(), policy(v)));
-    return true;
+    return set_cr0_paging(v, old, value);
 }
 
 bool set_cr4(Vcpu& v, u64 value)
 {
     if (value & ~cr4_guest_allowed(v.caps())) return false;
-    if (v.paging == GuestPaging::SHADOW) {
-        const u64 old = guest_cr4_view(v);
-        if ((guest_efer_view(v) & kEferLma) && !(value & cr4::PAE)) return false;
-        paging::PagingState candidate = guest_paging_state(v);
-        candidate.cr4 = value;
-        candidate.pdptes_loaded = false;
-        const bool reload = (old ^ value) & (cr4::PAE | cr4::PSE | cr4::PGE | kCr4Smep | kCr4Smap);
-        if ((candidate.cr0 & cr0::PG) && reload && !load_guest_pdptes(v, candidate)) return false;
-    }
+    const u64 old = guest_cr4_view(v);
+    const u64 efer = guest_efer_view(v);
+    if ((efer & kEferLma) && !(value & cr4::PAE)) return false;
+    paging::PagingState candidate = guest_paging_state(v);
+    candidate.cr4 = value;
+    candidate.pdptes_loaded = false;
+    const bool reload = (old ^ value) & (cr4::PAE | cr4::PSE | cr4::PGE | kCr4Smep | kCr4Smap);
+    const bool load_pdptes = (candidate.cr0 & cr0::PG) && reload;
+    if (load_pdptes && !load_guest_pdptes(v, candidate)) return false;
     (void)vmcs_write(field::CR4_READ_SHADOW, value);
     (void)vmcs_write(field::GUEST_CR4, cr4_real(value, v.caps(), policy(v)));
     shadow_sync(v);
+    ept_paging_sync(v, efer, load_pdptes);
     return true;
 }
 

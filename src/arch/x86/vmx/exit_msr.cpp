@@ -24,6 +24,15 @@ constexpr u32 kTscDeadline = 0x6e0;
 // 0 (no machine check in progress) and takes only 0.
 constexpr u32 kMcgCap = 0x179;
 constexpr u32 kMcgStatus = 0x17a;
+constexpr u32 kBiosSignId = 0x8b;
+constexpr u32 kStar = 0xc0000081, kCstar = 0xc0000083;
+
+// A 48-bit linear address sign-extended to 64 bits (SDM Vol. 1 3.3.7.1).
+constexpr bool canonical(u64 address)
+{
+    const u64 upper = address >> 47;
+    return upper == 0 || upper == 0x1ffff;
+}
 
 // IA32_TSC_DEADLINE exists where CPUID.01H:ECX[24] says so (the guest's
 // CPUID is the host's for this bit).
@@ -68,6 +77,11 @@ bool msr_read(Vcpu& v, u32 msr, u64* value)
     case msr::IA32_SYSENTER_ESP: *value = vmcs_read(field::GUEST_SYSENTER_ESP); return true;
     case msr::IA32_SYSENTER_EIP: *value = vmcs_read(field::GUEST_SYSENTER_EIP); return true;
     case msr::IA32_FS_BASE: *value = vmcs_read(field::GUEST_FS_BASE); return true;
+    case kStar: *value = v.regs.star; return true;
+    case msr::IA32_LSTAR: *value = v.regs.lstar; return true;
+    case kCstar: *value = v.regs.cstar; return true;
+    case msr::IA32_FMASK: *value = v.regs.fmask; return true;
+    case kBiosSignId: *value = 0; return true;  // no microcode update loaded
     case msr::IA32_GS_BASE: *value = vmcs_read(field::GUEST_GS_BASE); return true;
     default:
         if (devices::LocalApic::is_x2apic_msr(msr)) return v.lapic().msr_read(msr, value);
@@ -136,6 +150,25 @@ bool msr_write(Vcpu& v, u32 msr, u64 value)
     case msr::IA32_SYSENTER_ESP: (void)vmcs_write(field::GUEST_SYSENTER_ESP, value); return true;
     case msr::IA32_SYSENTER_EIP: (void)vmcs_write(field::GUEST_SYSENTER_EIP, value); return true;
     case msr::IA32_FS_BASE: (void)vmcs_write(field::GUEST_FS_BASE, value); return true;
+    // The SYSCALL MSRs: hal::run loads them before the next entry. LSTAR
+    // and CSTAR hold linear addresses (#GP unless canonical); FMASK's
+    // upper half is reserved (SDM Vol. 4 Table 2-2).
+    case kStar: v.regs.star = value; return true;
+    case msr::IA32_LSTAR:
+        if (!canonical(value)) return false;
+        v.regs.lstar = value;
+        return true;
+    case kCstar:
+        if (!canonical(value)) return false;
+        v.regs.cstar = value;
+        return true;
+    case msr::IA32_FMASK:
+        if (value >> 32) return false;
+        v.regs.fmask = value;
+        return true;
+    // IA32_BIOS_SIGN_ID: software writes 0 before CPUID to learn the
+    // microcode revision; nothing is loaded, so the write changes nothing.
+    case kBiosSignId: return true;
     case msr::IA32_GS_BASE: (void)vmcs_write(field::GUEST_GS_BASE, value); return true;
     default:
         if (devices::LocalApic::is_x2apic_msr(msr)) return v.lapic().msr_write(msr, value);
