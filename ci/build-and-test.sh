@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what is missing, build both builds and run the whole test suite:
-#   sim      (the hypervisor on the software VMX model: unit, scenario, determinism tests)
+#   sim      (the hypervisor on the software VMX model: unit, scenario, determinism,
+#             Bochs and linux tests)
 #   hw       (the bare-metal kernel: its few tests)
 #   sim-asan (the sim build under AddressSanitizer + UndefinedBehaviorSanitizer)
 # Stops at the first failure; the exit status says whether everything passed.
@@ -11,6 +12,9 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "install dependencies"
 bash ci/install-deps.sh
+
+step "fetch Debian's kernel and busybox for the linux tests (build/linux)"
+bash ci/fetch-linux.sh
 
 for preset in sim hw; do
     step "configure and build: $preset"

@@ -30,6 +30,7 @@ if [ ! -f "$out/vmlinuz" ]; then
     rm -rf "$out/kernel"
     dpkg-deb -x "${kernel_pkg}"_*.deb "$out/kernel"
     cp "$out"/kernel/boot/vmlinuz-* "$out/vmlinuz"
+    chmod 644 "$out/vmlinuz"  # Debian ships it readable by root only
     echo "$kernel_pkg $(dpkg-deb -f "${kernel_pkg}"_*.deb Version)" > "$out/VERSION"
     rm -rf "$out/kernel/lib"  # the modules: the tests need none (~400 MB unpacked)
 fi

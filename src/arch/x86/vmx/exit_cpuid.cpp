@@ -101,6 +101,12 @@ void handle_cpuid(Vcpu& v, const ExitInfo& exit)
     // follows its XCR0.
     if (leaf == 1) r.ecx = (guest_cr4_view(v) & cr4::OSXSAVE) ? r.ecx | (1u << 27) : r.ecx & ~(1u << 27);
     if (leaf == 0xd && subleaf == 0 && v.regs.xcr0) r.ebx = xsave_size_for(v.regs.xcr0);
+    // The vcpu's own APIC ID where CPUID reports it (SDM Vol. 3A 10.4.6,
+    // 10.12.8.1): leaf 1 EBX[31:24] (the initial xAPIC ID) and the x2APIC
+    // ID in EDX of the topology leaves 0BH and 1FH. The host's would give
+    // every vcpu the ID of whichever processor runs it.
+    if (leaf == 1) r.ebx = (r.ebx & 0x00ffffffu) | (v.lapic().x2apic_id() << 24);
+    if (leaf == 0xb || leaf == 0x1f) r.edx = v.lapic().x2apic_id();
     // Instructions that raise #UD in the guest unless a VM-execution control
     // enables them (SDM Vol. 3C 25.3): hidden when the control is off.
     if (leaf == 7 && subleaf == 0 && !(v.ctl.proc2 & proc2::ENABLE_INVPCID)) r.ebx &= ~(1u << 10);

@@ -1,0 +1,75 @@
+# cmake -DXENO=<xeno> -DLINUX_DIR=<dir> -DPROFILE=<p> -DSMP=<n> -DOUT=<prefix> [-DRUNS=2] -P linux_boot.cmake
+#
+# Boots Debian's kernel (LINUX_DIR/vmlinuz, by its PVH entry) with the test
+# initramfs (LINUX_DIR/initramfs.cpio, ci/make-initramfs.py) on SMP vcpus,
+# RUNS times (default 1). Each run must end by the guest's ACPI power-off
+# with status 0 (summary end=poweroff status=0), its /init must have run
+# ("xeno-init: ok") and seen every vcpu online. With RUNS=2 the two runs'
+# traces and console output (apart from the summary's wall=) must be
+# byte-identical. Without a kernel in LINUX_DIR it says "skipped" (the test's
+# SKIP_REGULAR_EXPRESSION): ci/fetch-linux.sh fetches it, and
+# ci/build-and-test.sh runs that first.
+foreach(var XENO LINUX_DIR PROFILE SMP OUT)
+    if(NOT DEFINED ${var})
+        message(FATAL_ERROR "linux_boot.cmake: -D${var}=... is required")
+    endif()
+endforeach()
+if(NOT DEFINED RUNS)
+    set(RUNS 1)
+endif()
+if(NOT EXISTS ${LINUX_DIR}/vmlinuz OR NOT EXISTS ${LINUX_DIR}/initramfs.cpio)
+    message(STATUS "no kernel in ${LINUX_DIR} (run ci/fetch-linux.sh): skipped")
+    return()
+endif()
+
+math(EXPR last_cpu "${SMP} - 1")
+if(SMP EQUAL 1)
+    set(online "0")
+else()
+    set(online "0-${last_cpu}")
+endif()
+get_filename_component(out_dir ${OUT} DIRECTORY)
+file(MAKE_DIRECTORY ${out_dir})
+
+foreach(run RANGE 1 ${RUNS})
+    set(trace ${OUT}.${run}.trace)
+    file(REMOVE ${trace})
+    execute_process(COMMAND ${XENO} run --kernel ${LINUX_DIR}/vmlinuz --initrd ${LINUX_DIR}/initramfs.cpio
+                            --append "console=ttyS0 panic=-1" -m 256 --pvh --smp ${SMP} --profile ${PROFILE}
+                            --trace ${trace} --timeout 600
+        RESULT_VARIABLE status OUTPUT_VARIABLE stdout ERROR_VARIABLE stderr)
+    string(REGEX REPLACE " wall=[0-9.]+" "" stdout "${stdout}")
+    string(REGEX MATCH "summary: [^\n]*" summary "${stdout}")
+    message(STATUS "run ${run}: exit status ${status}; ${summary}")
+    if(NOT status EQUAL 0 OR NOT summary MATCHES " status=0 " OR NOT summary MATCHES " end=poweroff")
+        string(LENGTH "${stdout}" n)
+        if(n GREATER 6000)
+            math(EXPR from "${n} - 6000")
+            string(SUBSTRING "${stdout}" ${from} 6000 stdout)
+        endif()
+        message(FATAL_ERROR "run ${run}: the kernel did not power off with status 0 (exit status ${status}):\n"
+            "...${stdout}\n${stderr}")
+    endif()
+    if(NOT stdout MATCHES "xeno-init: ok")
+        message(FATAL_ERROR "run ${run}: /init did not run:\n${stdout}")
+    endif()
+    if(NOT stdout MATCHES "xeno-init: cpus ${SMP} online ${online}\n")
+        string(REGEX MATCH "xeno-init: cpus[^\n]*" cpus "${stdout}")
+        message(FATAL_ERROR "run ${run}: expected ${SMP} vcpus online (${online}), /init saw: ${cpus}")
+    endif()
+    set(stdout_${run} "${stdout}")
+endforeach()
+
+if(RUNS GREATER 1)
+    execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${OUT}.1.trace ${OUT}.2.trace RESULT_VARIABLE differ)
+    if(differ)
+        message(FATAL_ERROR "the two boots' exit traces differ: ${OUT}.1.trace ${OUT}.2.trace")
+    endif()
+    if(NOT stdout_1 STREQUAL stdout_2)
+        file(WRITE ${OUT}.1.console "${stdout_1}")
+        file(WRITE ${OUT}.2.console "${stdout_2}")
+        message(FATAL_ERROR "the two boots' console output differs: ${OUT}.1.console ${OUT}.2.console")
+    endif()
+    file(SIZE ${OUT}.1.trace size)
+    message(STATUS "the two boots are identical (trace ${size} bytes)")
+endif()
