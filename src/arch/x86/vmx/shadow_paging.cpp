@@ -171,12 +171,18 @@ void handle_shadow_page_fault(Vcpu& v, const ExitInfo& exit)
     // A full flush (pool exhausted) may have moved the active root.
     if (v.shadow.active_root().value() != vmcs_read(field::GUEST_CR3))
         (void)vmcs_write(field::GUEST_CR3, v.shadow.active_root().value());
+    // Any other outcome is the guest getting on (a page-table write, MMIO, a
+    // fault of its own): a fill that recurs after one is not a storm.
+    if (r.action != paging::FaultAction::FIXED && r.action != paging::FaultAction::RETRY) v.shadow_fault_repeats = 0;
     switch (r.action) {
     case paging::FaultAction::FIXED:
     case paging::FaultAction::RETRY: {
-        // The same fault again right after it was filled means the fill did
-        // not take (a hypervisor bug, or a guest rewriting the entry as fast
-        // as it is filled): stop the exit storm instead of spinning forever.
+        // The same fault again right after it was filled, with nothing but
+        // fills in between, means the fill did not take (a hypervisor bug):
+        // stop the exit storm instead of spinning forever. A guest that
+        // rewrites the entry between the faults (Linux changing its kernel
+        // mappings page by page: a page-table write, then a call through
+        // the same page) is not caught, since the write resets the count.
         const u64 key[3] = {exit.rip, linear, exit.intr_error_code};
         const bool same = key[0] == v.shadow_last_fault[0] && key[1] == v.shadow_last_fault[1] &&
                           key[2] == v.shadow_last_fault[2];
@@ -192,7 +198,6 @@ void handle_shadow_page_fault(Vcpu& v, const ExitInfo& exit)
         return;
     }
     case paging::FaultAction::GUEST_FAULT:
-        v.shadow_fault_repeats = 0;
         inject_page_fault(v, linear, r.error_code);
         return;
     case paging::FaultAction::EMULATE_WRITE:
