@@ -27,6 +27,20 @@
 //                    compute loop without exits, over 1 vcpu doing the same work.
 //   *_cpu            idle and smp4 again from the process's CPU time in the
 //                    window: the figure without other processes' share of the CPU.
+//   linux_*          Debian's kernel (build/linux, ci/fetch-linux.sh) booted by
+//                    PVH to /init and power-off, 256 MiB, in process as `xeno run
+//                    --kernel --pvh` does; host wall time around run_machine, the
+//                    fastest of 3 alternating runs (--quick: 1) (linux_boot.hpp):
+//                    linux_boot_s (skylake, EPT, 1 vcpu), linux_boot_smp2_s (2
+//                    vcpus), linux_boot_shadow_ratio (penryn, shadow paging, over
+//                    linux_boot_s; n/a with the reason when penryn does not power
+//                    off), and of the skylake 1-vcpu boot linux_uptime_at_init_s
+//                    (the guest's /proc/uptime at /init), linux_insns_per_s,
+//                    linux_virtual_per_host and linux_exits_<REASON>; with
+//                    qemu-system-x86_64 on PATH, linux_vs_qemu_{tcg,icount}_ratio
+//                    (linux_boot_s over QEMU's bzImage boot, a child process
+//                    timed from fork to exit). --profile does not apply; without
+//                    the kernel one line says the figures are skipped.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -39,6 +53,7 @@
 
 #include "bare_unicorn.hpp"
 #include "bench_guest.hpp"
+#include "linux_boot.hpp"
 #include "paging.hpp"
 #include "platform.hpp"
 #include "realmode.hpp"
@@ -157,7 +172,7 @@ void io_exit_ns(std::uint32_t batches, std::uint32_t per_batch, const std::strin
 int usage()
 {
     std::fprintf(stderr, "usage: xeno-bench [--quick] [--profile penryn|skylake] [busy_loop_ratio] [io_exit_ns] "
-                         "[realmode_compute] [realmode_softint] [paging] [timer_irq] [ipi] [idle] [smp4]\n");
+                         "[realmode_compute] [realmode_softint] [paging] [timer_irq] [ipi] [idle] [smp4] [linux]\n");
     return 2;
 }
 
@@ -179,7 +194,7 @@ int main(int argc, char** argv)
             profile = argv[++i];
         } else if (a == "busy_loop_ratio" || a == "io_exit_ns" || a == "realmode_compute" ||
                    a == "realmode_softint" || a == "paging" || a == "timer_irq" || a == "ipi" || a == "idle" ||
-                   a == "smp4") {
+                   a == "smp4" || a == "linux") {
             which.push_back(a);
         } else {
             return usage();
@@ -187,7 +202,7 @@ int main(int argc, char** argv)
     }
     if (which.empty()) {
         which = {"busy_loop_ratio", "io_exit_ns", "realmode_compute", "realmode_softint", "paging",
-                 "timer_irq", "ipi", "idle", "smp4"};
+                 "timer_irq", "ipi", "idle", "smp4", "linux"};
     }
     for (const std::string& w : which) {
         if (w == "busy_loop_ratio") {
@@ -206,6 +221,8 @@ int main(int argc, char** argv)
             idle(quick ? 2'000 : 10'000, profile);  // 20 s or 100 s of virtual sleep
         } else if (w == "smp4") {
             smp4(quick ? 1'000'000 : 5'000'000, profile);  // per vcpu; 1 vcpu runs 4 x
+        } else if (w == "linux") {
+            linux_boot(XENO_LINUX_DIR, quick ? 1 : 3);
         } else {
             realmode_softint(quick ? 20'000 : 100'000, profile);
         }

@@ -112,14 +112,7 @@ void paging(std::uint32_t rounds)
         std::printf("paging (%s): %u rounds, %u guest #PFs, %.0f exits in the rounds, %.4f s (best of %d)", mode.name,
                     rounds, p.guest_faults, exits, p.seconds, kRounds);
         if (p.result.shadow_paging) {
-            std::printf("; shadow: %llu faults, %llu fills, %llu emulated writes, pages peak %llu, roots hits %llu "
-                        "misses %llu evicted %llu, full flushes %llu",
-                        static_cast<unsigned long long>(s.faults), static_cast<unsigned long long>(s.fills),
-                        static_cast<unsigned long long>(s.emulated_writes),
-                        static_cast<unsigned long long>(s.pages_peak), static_cast<unsigned long long>(s.root_hits),
-                        static_cast<unsigned long long>(s.root_misses),
-                        static_cast<unsigned long long>(s.evicted_roots),
-                        static_cast<unsigned long long>(s.full_flushes));
+            print_shadow_counters(s);
         }
         std::printf("\n");
         std::printf("paging_%s_faults_per_s=%.0f\n", mode.name, faults / p.seconds);
@@ -133,6 +126,16 @@ void paging(std::uint32_t rounds)
         }
     }
     std::printf("paging_wall_ratio_shadow_ept=%.3f\n", best[1].seconds / best[0].seconds);
+}
+
+void print_shadow_counters(const paging::ShadowStats& s)
+{
+    std::printf("; shadow: %llu faults, %llu fills, %llu emulated writes, pages peak %llu, roots hits %llu "
+                "misses %llu evicted %llu, full flushes %llu",
+                static_cast<unsigned long long>(s.faults), static_cast<unsigned long long>(s.fills),
+                static_cast<unsigned long long>(s.emulated_writes), static_cast<unsigned long long>(s.pages_peak),
+                static_cast<unsigned long long>(s.root_hits), static_cast<unsigned long long>(s.root_misses),
+                static_cast<unsigned long long>(s.evicted_roots), static_cast<unsigned long long>(s.full_flushes));
 }
 
 }  // namespace xeno::bench

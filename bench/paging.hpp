@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "arch/x86/paging/shadow.hpp"
+
 namespace xeno::bench {
 
 // Runs `rounds` rounds on skylake/ept, skylake/shadow and penryn/shadow (best
@@ -13,5 +15,9 @@ namespace xeno::bench {
 // paging_wall_ratio_shadow_ept. Exits non-zero when a guest fails, the
 // checksums differ or the guest's #PF count differs from shadow.guest_faults.
 void paging(std::uint32_t rounds);
+
+// "; shadow: N faults, N fills, ..." (no newline): a run's shadow-paging
+// counters, for the detail lines of the paging and linux figures.
+void print_shadow_counters(const paging::ShadowStats& stats);
 
 }  // namespace xeno::bench

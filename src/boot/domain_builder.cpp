@@ -94,6 +94,7 @@ private:
     Status fill_fw_cfg();
     Status place_module_after(u64 kernel_end);
     Status load_elf(const ElfImage& elf);
+    Result<u64> load_multiboot_image(bool has_load_plan, const MultibootLoadPlan& plan, const char* not_elf);
     Result<KernelBoot> boot_linux(const LinuxKernelPlan& plan);
     Result<KernelBoot> boot_multiboot1(const Multiboot1Header& header);
     Result<KernelBoot> boot_multiboot2(const Multiboot2Header& header);
@@ -256,26 +257,31 @@ Status Builder::load_elf(const ElfImage& elf)
     return place_module_after(elf.paddr_end);
 }
 
-Result<KernelBoot> Builder::boot_multiboot1(const Multiboot1Header& h)
+// A multiboot 1 or 2 kernel's image: by its address fields (the a.out
+// kludge, the address tag) when it has them, else as ELF. The entry point.
+Result<u64> Builder::load_multiboot_image(bool has_load_plan, const MultibootLoadPlan& p, const char* not_elf)
 {
-    u64 entry = 0;
-    if (h.has_load_plan) {
-        const MultibootLoadPlan& p = h.load;
+    if (has_load_plan) {
         XENO_TRY(check_kernel_range(p.load_addr, p.bss_end));
         XENO_TRY(copy(p.load_addr, in_.kernel + p.file_offset, p.file_size, "the kernel"));
         kernel_load_ = p.load_addr;
         kernel_data_ = in_.kernel;
         kernel_data_size_ = in_.kernel_size;
         XENO_TRY(place_module_after(p.bss_end));
-        entry = p.entry;
-    } else {
-        ElfImage elf;
-        const char* why = nullptr;
-        if (parse_elf(in_.kernel, in_.kernel_size, &elf, &why) != Status::OK)
-            return refuse("a multiboot kernel without the a.out kludge must be ELF", why);
-        XENO_TRY(load_elf(elf));
-        entry = elf.entry_in_segment ? elf.entry_paddr : elf.entry;
+        return p.entry;
     }
+    ElfImage elf;
+    const char* why = nullptr;
+    if (parse_elf(in_.kernel, in_.kernel_size, &elf, &why) != Status::OK) return refuse(not_elf, why);
+    XENO_TRY(load_elf(elf));
+    return elf.entry_in_segment ? elf.entry_paddr : elf.entry;
+}
+
+Result<KernelBoot> Builder::boot_multiboot1(const Multiboot1Header& h)
+{
+    const Result<u64> entry =
+        load_multiboot_image(h.has_load_plan, h.load, "a multiboot kernel without the a.out kludge must be ELF");
+    if (!entry.ok()) return entry.status();
     Result<Buffer> info = heap_buffer(kBootInfoEnd - kBootInfoGpa);
     if (!info.ok()) return info.status();
     BootInfoPlacement where{};
@@ -284,34 +290,28 @@ Result<KernelBoot> Builder::boot_multiboot1(const Multiboot1Header& h)
         Status::OK)
         return refuse("the multiboot information does not fit", why);
     XENO_TRY(copy(kBootInfoGpa, info.value().data, where.bytes_used, "the multiboot information"));
-    return flat32(KernelProtocol::MULTIBOOT1, entry, kMultiboot1BootMagic, static_cast<u32>(where.info_gpa), 0);
+    return flat32(KernelProtocol::MULTIBOOT1, entry.value(), kMultiboot1BootMagic, static_cast<u32>(where.info_gpa), 0);
 }
 
 Result<KernelBoot> Builder::boot_multiboot2(const Multiboot2Header& h)
 {
-    u64 entry = 0;
-    if (h.has_load_plan) {
-        const MultibootLoadPlan& p = h.load;
-        XENO_TRY(check_kernel_range(p.load_addr, p.bss_end));
-        XENO_TRY(copy(p.load_addr, in_.kernel + p.file_offset, p.file_size, "the kernel"));
-        kernel_load_ = p.load_addr;
-        kernel_data_ = in_.kernel;
-        kernel_data_size_ = in_.kernel_size;
-        XENO_TRY(place_module_after(p.bss_end));
-        entry = p.entry;
-    } else {
-        ElfImage elf;
-        const char* why = nullptr;
-        if (parse_elf(in_.kernel, in_.kernel_size, &elf, &why) != Status::OK)
-            return refuse("a multiboot 2 kernel without an address tag must be ELF", why);
-        XENO_TRY(load_elf(elf));
-        entry = h.has_entry ? h.entry : (elf.entry_in_segment ? elf.entry_paddr : elf.entry);
+    const Result<u64> loaded =
+        load_multiboot_image(h.has_load_plan, h.load, "a multiboot 2 kernel without an address tag must be ELF");
+    if (!loaded.ok()) return loaded.status();
+    // An ELF image's entry address tag overrides e_entry.
+    const u64 entry = !h.has_load_plan && h.has_entry ? h.entry : loaded.value();
+    // The image load base physical address tag (21): for a relocatable image
+    // (spec 3.6.15; Xeno loads it where it was linked to), or one that asks.
+    GuestBootInputs inputs = boot_inputs();
+    if (h.relocatable || ((h.required_info_tags | h.optional_info_tags) >> kMultiboot2InfoLoadBase & 1)) {
+        inputs.has_load_base = true;
+        inputs.load_base = kernel_load_;
     }
     Result<Buffer> info = heap_buffer(kBootInfoEnd - kBootInfoGpa);
     if (!info.ok()) return info.status();
     BootInfoPlacement where{};
     const char* why = nullptr;
-    if (write_multiboot2_info(boot_inputs(), h.required_info_tags, info.value().data, info.value().size, kBootInfoGpa,
+    if (write_multiboot2_info(inputs, h.required_info_tags, info.value().data, info.value().size, kBootInfoGpa,
                               &where, &why) != Status::OK)
         return refuse("the multiboot 2 information does not fit", why);
     XENO_TRY(copy(kBootInfoGpa, info.value().data, where.bytes_used, "the multiboot 2 information"));

@@ -26,6 +26,11 @@ struct GuestBootInputs {
     const u8* rsdp = nullptr;
     usize rsdp_size = 0;
     u64 rsdp_gpa = 0;  // PVH passes the RSDP by address; 0: none
+    // Multiboot 2 only: the image load base physical address (tag 21), for a
+    // kernel with a relocatable header tag or one that asks for the tag: the
+    // lowest address the image was loaded at (below 4 GiB).
+    bool has_load_base = false;
+    u64 load_base = 0;
 };
 
 // Where a writer put the structure the kernel is handed (EBX at entry) and how

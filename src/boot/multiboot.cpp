@@ -126,7 +126,7 @@ Status read_information_request(const u8* tag, u32 tag_size, bool optional, Mult
         if (!supported) {
             if (optional) continue;
             return refuse(why, Status::UNSUPPORTED,
-                          "multiboot2 header requires an information tag Xeno does not provide (only 1-4, 6, 14, 15)");
+                          "multiboot2 header requires an information tag Xeno does not provide (only 1-4, 6, 14, 15, 21)");
         }
         (optional ? out->optional_info_tags : out->required_info_tags) |= 1u << type;
     }

@@ -73,9 +73,11 @@ struct Multiboot2Header {
 };
 
 // Info tags the writer can produce: command line 1, boot loader name 2,
-// modules 3, basic memory 4, memory map 6, ACPI old 14 and new 15 RSDP.
+// modules 3, basic memory 4, memory map 6, ACPI old 14 and new 15 RSDP, image
+// load base physical address 21.
+inline constexpr u32 kMultiboot2InfoLoadBase = 21;
 inline constexpr u32 kMultiboot2SupportedInfoTags =
-    1u << 1 | 1u << 2 | 1u << 3 | 1u << 4 | 1u << 6 | 1u << 14 | 1u << 15;
+    1u << 1 | 1u << 2 | 1u << 3 | 1u << 4 | 1u << 6 | 1u << 14 | 1u << 15 | 1u << kMultiboot2InfoLoadBase;
 
 // Finds the first valid multiboot 2 header (8-aligned, wholly within the
 // first 32768 bytes) and checks its tags. NOT_FOUND when there is none;
@@ -97,9 +99,11 @@ Status write_multiboot1_info(const GuestBootInputs& in, u8* out, usize capacity,
 
 // Writes a multiboot 2 information structure (8-aligned): total_size and
 // reserved, then tags, each 8-aligned: command line (1, empty when none),
-// boot loader name (2, "Xeno"), one per module (3), basic memory (4) and
-// memory map (6, entry_size 24, entry_version 0) when a map is given, the
-// ACPI 1.0 RSDP (14) and, for a 36-byte RSDP, the ACPI 2.0 RSDP (15); end tag.
+// boot loader name (2, "Xeno"), the image load base physical address (21,
+// when in.has_load_base: spec 3.6.15 gives it to an image with a relocatable
+// header tag), one per module (3), basic memory (4) and memory map (6,
+// entry_size 24, entry_version 0) when a map is given, the ACPI 1.0 RSDP (14)
+// and, for a 36-byte RSDP, the ACPI 2.0 RSDP (15); end tag.
 // Fails when the kernel required (required_info_tags) a tag the inputs cannot
 // supply. Below 4 GiB, like multiboot 1.
 Status write_multiboot2_info(const GuestBootInputs& in, u32 required_info_tags, u8* out, usize capacity, u64 base_gpa,

@@ -26,7 +26,8 @@ constexpr usize kMb1MmapEntrySize = 24; // size (20, not counting itself), base_
 
 // Multiboot 2 information tag types.
 constexpr u32 kMb2InfoEnd = 0, kMb2InfoCmdline = 1, kMb2InfoLoaderName = 2, kMb2InfoModule = 3,
-              kMb2InfoBasicMemory = 4, kMb2InfoMemoryMap = 6, kMb2InfoAcpiOld = 14, kMb2InfoAcpiNew = 15;
+              kMb2InfoBasicMemory = 4, kMb2InfoMemoryMap = 6, kMb2InfoAcpiOld = 14, kMb2InfoAcpiNew = 15,
+              kMb2InfoLoadBase = kMultiboot2InfoLoadBase;
 constexpr u32 kMb2MmapEntrySize = 24;  // base_addr, length, type, reserved
 constexpr usize kRsdpV1Size = 20, kRsdpV2Size = 36;
 
@@ -120,6 +121,8 @@ Status check_required_tags(const GuestBootInputs& in, u32 required, const char**
         return refuse(why, Status::NOT_FOUND, "the kernel requires the ACPI RSDP and none was given");
     if ((required & 1u << kMb2InfoAcpiNew) && in.rsdp_size != kRsdpV2Size)
         return refuse(why, Status::NOT_FOUND, "the kernel requires an ACPI 2.0 RSDP and none was given");
+    if ((required & 1u << kMb2InfoLoadBase) && !in.has_load_base)
+        return refuse(why, Status::NOT_FOUND, "the kernel requires its load base address and none was given");
     return Status::OK;
 }
 
@@ -198,6 +201,8 @@ Status write_multiboot2_info(const GuestBootInputs& in, u32 required_info_tags, 
     if (in.rsdp_size && in.rsdp_size != kRsdpV1Size && in.rsdp_size != kRsdpV2Size)
         return refuse(why, Status::BAD_ARGUMENT, "an RSDP is 20 (ACPI 1.0) or 36 (ACPI 2.0+) bytes");
     if (in.rsdp_size && !in.rsdp) return refuse(why, Status::BAD_ARGUMENT, "an RSDP size without its bytes");
+    if (in.has_load_base && in.load_base >= kAddress32Limit)
+        return refuse(why, Status::BAD_ARGUMENT, "a multiboot2 load base address must lie below 4 GiB");
     XENO_TRY(check_required_tags(in, required_info_tags, why));
 
     GuestBuffer buf(out, capacity, base_gpa);
@@ -205,6 +210,12 @@ Status write_multiboot2_info(const GuestBootInputs& in, u32 required_info_tags, 
     if (!info || !put_mb2_string_tag(buf, kMb2InfoCmdline, in.cmdline) ||
         !put_mb2_string_tag(buf, kMb2InfoLoaderName, kLoaderName))
         return too_small(why, "buffer too small for the multiboot2 information");
+
+    if (in.has_load_base) {
+        u8* tag = begin_mb2_tag(buf, kMb2InfoLoadBase, 4);
+        if (!tag) return too_small(why, "buffer too small for the multiboot2 load base address tag");
+        store_le32(tag + 8, static_cast<u32>(in.load_base));
+    }
 
     for (usize i = 0; i < in.module_count; ++i) {
         const BootModule& m = in.modules[i];

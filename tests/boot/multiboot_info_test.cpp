@@ -299,3 +299,35 @@ TEST_CASE("multiboot2 info: what the inputs lack, and the ACPI 1.0 RSDP", "[boot
     CHECK(std::string(why) == "an RSDP is 20 (ACPI 1.0) or 36 (ACPI 2.0+) bytes");
     REQUIRE(buf.guard_intact());
 }
+
+TEST_CASE("multiboot2 info: the image load base physical address tag (21)", "[boot][multiboot]")
+{
+    const std::vector<u8> rsdp36 = rsdp(36);
+    GuestBootInputs in = sample_inputs(rsdp36);
+    in.has_load_base = true;
+    in.load_base = 0x200000;
+    GuardedBuffer buf(4096, 0x1000);
+    BootInfoPlacement where{};
+    const char* why = nullptr;
+    REQUIRE(write_multiboot2_info(in, 1u << 21, buf.out(), buf.capacity, 0x1000, &where, &why) == Status::OK);
+    REQUIRE(buf.guard_intact());
+    // cmdline "console=ttyS0 quiet" (8 + 20 -> 32), name (16), then tag 21: 12 bytes, padded to 16.
+    const u8* tag = buf.at(0x1000 + 8 + 32 + 16, 20, where.bytes_used);
+    CHECK(get32(tag) == 21);
+    CHECK(get32(tag + 4) == 12);
+    CHECK(get32(tag + 8) == 0x200000);
+    CHECK(get32(tag + 16) == 3);  // the modules follow
+    check_too_small_buffers(where.bytes_used, 0x1000, [&](u8* out, usize capacity, BootInfoPlacement* w, const char** y) {
+        return write_multiboot2_info(in, 1u << 21, out, capacity, 0x1000, w, y);
+    });
+
+    // Required but not given; a base the 32-bit field cannot hold.
+    in.has_load_base = false;
+    CHECK(write_multiboot2_info(in, 1u << 21, buf.out(), buf.capacity, 0x1000, &where, &why) == Status::NOT_FOUND);
+    CHECK(std::string(why) == "the kernel requires its load base address and none was given");
+    in.has_load_base = true;
+    in.load_base = 0x100000000;
+    CHECK(write_multiboot2_info(in, 0, buf.out(), buf.capacity, 0x1000, &where, &why) == Status::BAD_ARGUMENT);
+    CHECK(std::string(why) == "a multiboot2 load base address must lie below 4 GiB");
+    REQUIRE(buf.guard_intact());
+}

@@ -234,7 +234,7 @@ TEST_CASE("multiboot2: every tag of an a.out-style header", "[boot][multiboot]")
 {
     Mb2Builder b;
     b.tag(1, 0, {1, 6, 14})                           // required: cmdline, mmap, ACPI old
-        .tag(1, 1, {3, 21, 8, 15})                    // optional, some unsupported
+        .tag(1, 1, {3, 21, 8, 15})                    // optional, 8 (framebuffer) unsupported
         .tag(2, 0, {0x100100, 0x100000, 0x101000, 0x180000})
         .tag(3, 0, {0x100200})
         .tag(4, 1, {3})                               // console required, but the tag is optional
@@ -253,7 +253,7 @@ TEST_CASE("multiboot2: every tag of an a.out-style header", "[boot][multiboot]")
     CHECK(h.offset == 0x100);
     CHECK(h.header_length == 16 + b.tags.size());
     CHECK(h.required_info_tags == (1u << 1 | 1u << 6 | 1u << 14));
-    CHECK(h.optional_info_tags == (1u << 3 | 1u << 15));
+    CHECK(h.optional_info_tags == (1u << 3 | 1u << 15 | 1u << 21));
     CHECK(h.has_entry);
     CHECK(h.entry == 0x100200);
     REQUIRE(h.has_load_plan);
@@ -378,7 +378,7 @@ TEST_CASE("multiboot2: malformed and unsupported headers", "[boot][multiboot]")
     Mb2Builder framebuffer_info;
     framebuffer_info.tag(1, 0, {1, 8}).end();
     CHECK(failure2(framebuffer_info, Status::UNSUPPORTED) ==
-          "multiboot2 header requires an information tag Xeno does not provide (only 1-4, 6, 14, 15)");
+          "multiboot2 header requires an information tag Xeno does not provide (only 1-4, 6, 14, 15, 21)");
     Mb2Builder big_type;
     big_type.tag(1, 0, {40}).end();
     failure2(big_type, Status::UNSUPPORTED);

@@ -90,10 +90,8 @@ u32 xsave_size_for(u64 xcr0)
 
 }  // namespace
 
-void handle_cpuid(Vcpu& v, const ExitInfo& exit)
+CpuidRegs vcpu_cpuid(Vcpu& v, u32 leaf, u32 subleaf)
 {
-    const u32 leaf = static_cast<u32>(v.regs.gpr[0]);
-    const u32 subleaf = static_cast<u32>(v.regs.gpr[1]);
     const hal::CpuidResult h = hal::cpuid(leaf, subleaf);
     CpuidRegs r = guest_cpuid(leaf, subleaf, CpuidRegs{h.eax, h.ebx, h.ecx, h.edx});
     // The bits that follow the guest's own state: OSXSAVE is its CR4.OSXSAVE
@@ -112,6 +110,12 @@ void handle_cpuid(Vcpu& v, const ExitInfo& exit)
     if (leaf == 7 && subleaf == 0 && !(v.ctl.proc2 & proc2::ENABLE_INVPCID)) r.ebx &= ~(1u << 10);
     if (leaf == 0xd && subleaf == 1 && !(v.ctl.proc2 & proc2::ENABLE_XSAVES)) r.eax &= ~(1u << 3);
     if (leaf == 0x80000001 && !(v.ctl.proc2 & proc2::ENABLE_RDTSCP)) r.edx &= ~(1u << 27);
+    return r;
+}
+
+void handle_cpuid(Vcpu& v, const ExitInfo& exit)
+{
+    const CpuidRegs r = vcpu_cpuid(v, static_cast<u32>(v.regs.gpr[0]), static_cast<u32>(v.regs.gpr[1]));
     // CPUID writes EAX..EDX zero-extended (bits 63:32 cleared).
     v.regs.gpr[0] = r.eax;
     v.regs.gpr[3] = r.ebx;

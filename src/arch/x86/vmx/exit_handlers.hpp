@@ -58,5 +58,11 @@ struct CpuidRegs {
     u32 eax, ebx, ecx, edx;
 };
 CpuidRegs guest_cpuid(u32 leaf, u32 subleaf, CpuidRegs host);
+// What CPUID returns to this vcpu: guest_cpuid over the host's answer, with
+// the bits that follow the vcpu's own state (OSXSAVE, XSAVE size, APIC ID).
+CpuidRegs vcpu_cpuid(Vcpu& vcpu, u32 leaf, u32 subleaf);
+// RDMSR/WRMSR of `msr` by the guest (exit_msr.cpp). False: #GP(0).
+bool guest_msr_read(Vcpu& vcpu, u32 msr, u64* value);
+bool guest_msr_write(Vcpu& vcpu, u32 msr, u64 value);
 
 }  // namespace xeno::vmx

@@ -53,8 +53,10 @@ bool pat_valid(u64 pat)
 
 u64 guest_efer(Vcpu& v) { return guest_efer_view(v); }
 
+}  // namespace
+
 // Returns false when the access must #GP.
-bool msr_read(Vcpu& v, u32 msr, u64* value)
+bool guest_msr_read(Vcpu& v, u32 msr, u64* value)
 {
     switch (msr) {
     case msr::IA32_TSC: *value = hal::rdmsr(msr::IA32_TSC) + v.domain().tsc_offset(); return true;
@@ -89,7 +91,7 @@ bool msr_read(Vcpu& v, u32 msr, u64* value)
     }
 }
 
-bool msr_write(Vcpu& v, u32 msr, u64 value)
+bool guest_msr_write(Vcpu& v, u32 msr, u64 value)
 {
     switch (msr) {
     case msr::IA32_TSC:
@@ -176,12 +178,10 @@ bool msr_write(Vcpu& v, u32 msr, u64 value)
     }
 }
 
-}  // namespace
-
 void handle_msr_read(Vcpu& v, const ExitInfo& exit)
 {
     u64 value = 0;
-    if (!msr_read(v, static_cast<u32>(v.regs.gpr[1]), &value)) {
+    if (!guest_msr_read(v, static_cast<u32>(v.regs.gpr[1]), &value)) {
         inject_exception(v, vector::GP, 0);
         return;
     }
@@ -193,7 +193,7 @@ void handle_msr_read(Vcpu& v, const ExitInfo& exit)
 void handle_msr_write(Vcpu& v, const ExitInfo& exit)
 {
     const u64 value = (v.regs.gpr[0] & 0xffffffff) | (v.regs.gpr[2] << 32);
-    if (!msr_write(v, static_cast<u32>(v.regs.gpr[1]), value)) {
+    if (!guest_msr_write(v, static_cast<u32>(v.regs.gpr[1]), value)) {
         inject_exception(v, vector::GP, 0);
         return;
     }

@@ -2,11 +2,13 @@
 
 #include "arch/x86/paging/guest_walk_p2m.hpp"
 #include "arch/x86/vmx/cr_values.hpp"
+#include "arch/x86/vmx/exit_handlers.hpp"
 #include "arch/x86/vmx/guest_state.hpp"
 #include "arch/x86/vmx/realmode.hpp"
 #include "arch/x86/vmx/shadow_paging.hpp"
 #include "core/domain.hpp"
 #include "core/log.hpp"
+#include "hal/cpu.hpp"
 #include "hal/memory.hpp"
 
 namespace xeno::vmx {
@@ -480,6 +482,61 @@ void log_unhandled(const emu::CpuState& s, const emu::EmulateResult& r)
     for (unsigned i = 0; i < r.length && i < 15; ++i) line.ch(' ').hex_digits(r.bytes[i], 2);
 }
 
+constexpr u64 kEferLmeBit = bit(8), kEferLmaBit = bit(10), kEferWritable = bit(0) | bit(8) | bit(11);
+
+// The instructions that exit (CPUID, RDMSR, WRMSR, RDTSC) reached while the
+// state is being emulated (a mode switch without unrestricted guest: Linux's
+// AP trampoline reads EFER between protected and long mode). The emulator
+// leaves them to the caller; they do here what their exit handlers do, on
+// the emulated state. True: done (or a #GP delivered); false: not one of them.
+bool exiting_instruction(Vcpu& v, emu::CpuState& s, const emu::EmulateResult& r, const emu::EmulateOps& ops)
+{
+    if (r.length < 2 || r.bytes[0] != 0x0f) return false;
+    const u8 op = r.bytes[1];
+    if (op != 0x30 && op != 0x31 && op != 0x32 && op != 0xa2) return false;
+    const bool privileged = op == 0x30 || op == 0x32 || (op == 0x31 && (s.cr4 & cr4::TSD));
+    bool ok = !(privileged && emu::cpl(s) != 0);
+    const u32 ecx = static_cast<u32>(s.gpr[1]);
+    u64 value = 0;
+    if (ok && op == 0xa2) {
+        const CpuidRegs c = vcpu_cpuid(v, static_cast<u32>(s.gpr[0]), ecx);
+        s.gpr[0] = c.eax;
+        s.gpr[3] = c.ebx;
+        s.gpr[1] = c.ecx;
+        s.gpr[2] = c.edx;
+    } else if (ok && op == 0x31) {
+        value = hal::rdmsr(msr::IA32_TSC) + v.domain().tsc_offset();
+    } else if (ok && op == 0x32) {
+        // EFER is part of the emulated state (store_state writes it back).
+        if (ecx == msr::IA32_EFER)
+            value = s.efer;
+        else
+            ok = guest_msr_read(v, ecx, &value);
+    } else if (ok) {
+        value = (s.gpr[0] & 0xffffffff) | (s.gpr[2] << 32);
+        if (ecx == msr::IA32_EFER) {
+            // exit_msr.cpp's rules: SCE, LME, NXE writable; LMA the CPU's;
+            // LME fixed while paging is on.
+            ok = !(value & ~(kEferWritable | kEferLmaBit)) &&
+                 !(((value ^ s.efer) & kEferLmeBit) && (s.cr0 & cr0::PG));
+            if (ok) s.efer = (value & kEferWritable) | (s.efer & kEferLmaBit);
+        } else {
+            ok = guest_msr_write(v, ecx, value);
+        }
+    }
+    if (!ok) {
+        const emu::EmulateResult d = emu::deliver_event(s, ops, vector::GP, true, 0, s.rip, false);
+        if (d.outcome != emu::EmulateOutcome::OK) v.end_guest_fault("#GP from an emulated RDMSR/WRMSR could not be delivered");
+        return true;
+    }
+    if (op == 0x31 || op == 0x32) {
+        s.gpr[0] = value & 0xffffffff;
+        s.gpr[2] = value >> 32;
+    }
+    s.rip += 2;
+    return true;
+}
+
 // One instruction, with exceptions (and #UD for what the emulator does not
 // know) delivered by the emulator itself through the guest's IVT or IDT.
 // False: the domain ended (the reason logged).
@@ -499,6 +556,7 @@ bool step(Vcpu& v, emu::CpuState& s, const emu::EmulateOps& ops, u32* effects)
         }
         return true;
     case emu::EmulateOutcome::UNHANDLED:
+        if (exiting_instruction(v, s, r, ops)) return true;
         log_unhandled(s, r);
         r = emu::deliver_event(s, ops, vector::UD, false, 0, s.rip, false);
         if (r.outcome != emu::EmulateOutcome::OK) {
@@ -620,6 +678,10 @@ void emulate_guest_instruction(Vcpu& v)
             inject_exception(v, r.vector, r.error_code);
         return;
     case emu::EmulateOutcome::UNHANDLED:
+        if (exiting_instruction(v, s, r, ops)) {
+            emulate_from(v, s, ops, 0);
+            return;
+        }
         log_unhandled(s, r);
         inject_exception(v, vector::UD, 0);
         return;

@@ -90,8 +90,12 @@ Status vmx_cpu_enable(mm::FrameAllocator& frames, VmxCaps& caps, CapsLog log)
     // Bit 48: VMX structures limited to 32-bit physical addresses.
     const bool phys32 = test_bit(caps.basic, 48);
 
-    // CR0/CR4 as VMX operation requires (SDM 24.8, Appendix A.7/A.8).
-    const u64 cr0 = (hal::read_cr0() | caps.cr0_fixed0) & caps.cr0_fixed1;
+    // CR0/CR4 as VMX operation requires (SDM 24.8, Appendix A.7/A.8), with
+    // the caches on (CD and NW clear): a loader may leave them as the reset
+    // state has them (Bochs's does), and VM entry does not load CD and NW
+    // (SDM Vol. 3C 26.3.2.1), so a guest would start with the host's.
+    constexpr u64 kCr0Nw = bit(29), kCr0Cd = bit(30);
+    const u64 cr0 = ((hal::read_cr0() | caps.cr0_fixed0) & caps.cr0_fixed1) & ~(kCr0Cd | kCr0Nw);
     // CR4.OSXSAVE (bit 18) where the CPU has XSAVE (CPUID.1:ECX[26]): XCR0
     // is shared by root and non-root operation, and hal::run loads each
     // guest's XCR0 with XSETBV, which needs it (SDM Vol. 2B XSETBV; hal/vmx.hpp).
