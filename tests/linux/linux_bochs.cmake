@@ -1,0 +1,55 @@
+# cmake -DXENO=<xeno> -DLINUX_DIR=<dir> -DISO=<iso> -DOUT=<dir> -P linux_bochs.cmake
+#
+# Boots Debian's kernel in the hw build inside Bochs (skylake: EPT, 1
+# processor): the ISO the hw build made from LINUX_DIR (src/hal/hw/
+# CMakeLists.txt, linux-debian.iso: the hypervisor, the kernel's PVH ELF, the
+# test initramfs, "console=ttyS0"). The run must end by ACPI power-off with
+# status 0 after /init printed "xeno-init: ok" and saw 1 CPU online, as the
+# sim run (linux_boot.cmake) does; the two agree on the end and on /init's
+# lines (not on the exit trace: interrupts arrive at other instructions on
+# Bochs's clock, and a kernel's path depends on when). Says "skipped" (the
+# test's SKIP_REGULAR_EXPRESSION) without the kernel, the ISO or Bochs.
+foreach(var XENO LINUX_DIR ISO OUT)
+    if(NOT DEFINED ${var})
+        message(FATAL_ERROR "linux_bochs.cmake: -D${var}=... is required")
+    endif()
+endforeach()
+find_program(BOCHS bochs)
+if(NOT EXISTS ${LINUX_DIR}/vmlinuz OR NOT EXISTS ${LINUX_DIR}/initramfs.cpio)
+    message(STATUS "no kernel in ${LINUX_DIR} (run ci/fetch-linux.sh): skipped")
+    return()
+endif()
+if(NOT EXISTS ${ISO} OR NOT BOCHS)
+    message(STATUS "no ${ISO} or no bochs (build the hw preset after ci/fetch-linux.sh): skipped")
+    return()
+endif()
+
+# `xeno bochs` takes a scenario directory: one naming the kernel files.
+set(dir ${OUT}/linux-debian)
+file(MAKE_DIRECTORY ${dir})
+file(CREATE_LINK ${LINUX_DIR}/vmlinuz ${dir}/vmlinuz SYMBOLIC)
+file(CREATE_LINK ${LINUX_DIR}/initramfs.cpio ${dir}/initramfs.cpio SYMBOLIC)
+file(WRITE ${dir}/scenario.toml
+    "description = \"Debian's kernel by its PVH entry (tests/linux/linux_bochs.cmake)\"\n"
+    "[guest]\nkernel = \"vmlinuz\"\ninitrd = \"initramfs.cpio\"\nappend = \"console=ttyS0\"\n"
+    "memory_mb = 256\npvh = true\n[run]\nprofiles = [\"skylake\"]\n")
+
+execute_process(COMMAND ${CMAKE_COMMAND} -E env XENO_BOCHS_MEGS=512
+                        ${XENO} bochs ${dir} --iso ${ISO} --out ${OUT}/bochs --timeout 1200
+    RESULT_VARIABLE status OUTPUT_VARIABLE stdout ERROR_VARIABLE stderr)
+string(REGEX MATCH "summary: [^\n]*" summary "${stdout}")
+message(STATUS "exit status ${status}; ${summary}")
+if(NOT status EQUAL 0 OR NOT summary MATCHES " status=0 " OR NOT summary MATCHES " end=poweroff")
+    string(LENGTH "${stdout}" n)
+    if(n GREATER 6000)
+        math(EXPR from "${n} - 6000")
+        string(SUBSTRING "${stdout}" ${from} 6000 stdout)
+    endif()
+    message(FATAL_ERROR "the kernel did not power off with status 0 in Bochs (exit status ${status}):\n"
+        "...${stdout}\n${stderr}")
+endif()
+if(NOT stdout MATCHES "xeno-init: ok\n" OR NOT stdout MATCHES "xeno-init: cpus 1 online 0\n")
+    message(FATAL_ERROR "/init did not run or did not see 1 CPU online:\n${stdout}")
+endif()
+string(REGEX MATCH "xeno-init: uptime [^\n]*" uptime "${stdout}")
+message(STATUS "${uptime} (Bochs's clock)")
