@@ -307,9 +307,10 @@ pm_gp:
     add esp, 4                      ; the error code
     iretd
 
-; Any other exception in protected mode (the window included): flat segments
-; first (the window's stack is 16-bit), then its vector and the two dwords
-; above it (EIP and CS, or the error code and EIP), and status 3.
+; Any other exception in protected mode (the window included): its vector and
+; the two dwords above it (EIP and CS, or the error code and EIP), read
+; through the SS it came with (the window's has base 0x30), then flat
+; segments, the three printed, and status 3.
 %assign vector 0
 %rep 32
 exception_stub_%[vector]:
@@ -319,21 +320,25 @@ exception_stub_%[vector]:
 %endrep
 
 unexpected_exception:
+    mov ebx, [esp]
+    mov ecx, [esp + 4]
+    mov edx, [esp + 8]
     mov ax, DATA32
     mov ds, ax
     mov es, ax
     mov ss, ax
+    mov esp, STACK_TOP
     mov esi, msg_unexpected
     call xeno_puts32
-    mov eax, [esp]
+    mov eax, ebx
     call xeno_hex32
     mov al, ' '
     call xeno_putc32
-    mov eax, [esp + 4]
+    mov eax, ecx
     call xeno_hex32
     mov al, ' '
     call xeno_putc32
-    mov eax, [esp + 8]
+    mov eax, edx
     call xeno_hex32
     mov al, 10
     call xeno_putc32

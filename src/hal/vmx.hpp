@@ -50,6 +50,24 @@ VmxResult invvpid(u64 type, const InvvpidDescriptor& descriptor);
 // hypervisor changed them, or another vcpu ran), and to store DR6 after
 // each exit (a #DB in the guest writes it). xcr0 == 0: the CPU has no
 // XSAVE and run() leaves XCR0 alone.
+// The x87 and SSE state in FXSAVE's layout (SDM Vol. 1 Table 10-2): 512
+// bytes, FCW at 0, MXCSR at 24, ST0-ST7 from 32, XMM0-XMM15 from 160.
+struct FpuState {
+    alignas(16) u8 bytes[512];
+};
+
+// As firmware leaves it (FNINIT, then the SSE reset value): FCW 0x037f, all
+// registers empty, MXCSR 0x1f80 with every exception masked.
+constexpr FpuState initial_fpu_state()
+{
+    FpuState f{};
+    f.bytes[0] = 0x7f;
+    f.bytes[1] = 0x03;
+    f.bytes[24] = 0x80;
+    f.bytes[25] = 0x1f;
+    return f;
+}
+
 struct GuestRegs {
     u64 gpr[16];
     u64 cr2;
@@ -64,6 +82,12 @@ struct GuestRegs {
     u64 lstar = 0;
     u64 cstar = 0;
     u64 fmask = 0;
+    // The x87/SSE registers, which entries and exits leave alone too: run()
+    // loads them at its start and saves them before it returns, so vcpus
+    // that share a processor keep their own. x87 and SSE are all the
+    // extended state guests are offered (exit_cpuid.cpp: XCR0 at most
+    // x87|SSE), so the FXSAVE image holds all of it.
+    FpuState fpu = initial_fpu_state();
 };
 
 enum class ExitAction : u8 {

@@ -132,6 +132,11 @@ public:
     enum class StopCause : u8 { NONE, INSTRUCTION_LIMIT, VTIME_LIMIT, WALL_TIME_LIMIT };
     StopCause stop_cause() const { return stop_cause_; }
 
+    // The engine's x87/SSE registers from and to an FXSAVE image (hal::run
+    // gives each vcpu its own, as the hw build does with FXRSTOR/FXSAVE).
+    void load_fpu(const hal::FpuState& fpu);
+    void save_fpu(hal::FpuState& fpu);
+
     // Drop cached translations (INVEPT, INVVPID, VM entry) / translated code.
     void flush_tlb();
     void memory_written(u64 hpa, u64 length);

@@ -68,7 +68,9 @@ VmxResult run(GuestRegs& regs, ExitHandler on_exit, void* context)
         hal::console_write(hal::Channel::LOG, text.data(), text.size());
     });
     cpu.attach_live_guest(&engine.live_guest());
+    engine.load_fpu(regs.fpu);
     const VmxResult result = engine.run(*vmcs, regs, on_exit, context);
+    engine.save_fpu(regs.fpu);
     cpu.detach_live_guest();
     return result;
 }

@@ -200,6 +200,19 @@ void load_guest_extras(const GuestRegs& regs)
     l.valid = true;
 }
 
+// The guest's x87/SSE registers in and out (GuestRegs::fpu). The hypervisor
+// is built without extended-state code, so between the two the processor's
+// registers are the guest's; CR4.OSFXSR (vmx_cpu_setup.cpp) makes FXSAVE and
+// FXRSTOR include XMM0-15 and MXCSR.
+void load_fpu(const FpuState& f) { asm volatile("fxrstor64 %0" : : "m"(f.bytes)); }
+void save_fpu(FpuState& f) { asm volatile("fxsave64 %0" : "=m"(f.bytes)); }
+
+// Saves the guest's FPU state on every way out of run().
+struct FpuSaver {
+    FpuState& fpu;
+    ~FpuSaver() { save_fpu(fpu); }
+};
+
 }  // namespace
 
 VmxResult run(GuestRegs& regs, ExitHandler on_exit, void* context)
@@ -207,6 +220,8 @@ VmxResult run(GuestRegs& regs, ExitHandler on_exit, void* context)
     Hpa current{};
     vmptrst(&current);
     const u64 vmcs = current.value();
+    load_fpu(regs.fpu);
+    const FpuSaver saver{regs.fpu};
     for (;;) {
         const bool launched = is_launched(vmcs);
         load_guest_extras(regs);

@@ -100,7 +100,9 @@ Status vmx_cpu_enable(mm::FrameAllocator& frames, VmxCaps& caps, CapsLog log)
     // is shared by root and non-root operation, and hal::run loads each
     // guest's XCR0 with XSETBV, which needs it (SDM Vol. 2B XSETBV; hal/vmx.hpp).
     const u64 osxsave = test_bit(hal::cpuid(1, 0).ecx, 26) ? bit(18) : 0;
-    const u64 cr4 = (hal::read_cr4() | caps.cr4_fixed0 | bit(13) | osxsave) & caps.cr4_fixed1;  // bit 13: CR4.VMXE
+    // CR4.OSFXSR (bit 9): hal::run saves and restores each guest's x87/SSE
+    // registers with FXSAVE/FXRSTOR, which include XMM and MXCSR only with it.
+    const u64 cr4 = (hal::read_cr4() | caps.cr4_fixed0 | bit(13) | bit(9) | osxsave) & caps.cr4_fixed1;  // bit 13: CR4.VMXE
     if (!(cr4 & bit(13))) {
         LogLine{}.str("vmx: IA32_VMX_CR4_FIXED1 does not allow CR4.VMXE");
         return Status::UNSUPPORTED;
