@@ -299,7 +299,12 @@ unsigned Engine::Impl::cpl()
 {
     if (test_bit(reg(UC_X86_REG_EFLAGS), 17)) return 3;  // virtual-8086 mode
     if (!(reg(UC_X86_REG_CR0) & 1)) return 0;
-    return static_cast<unsigned>(reg(UC_X86_REG_CS) & 3);
+    // SS.DPL, as the processor keeps it (SDM Vol. 3C 25.4.1: SS.DPL is the
+    // CPL) and as Unicorn computes its own: CS.RPL differs from it between a
+    // MOV CR0 that sets PE and the far jump after (a real-mode CS of 0x0001).
+    blob.save();
+    blob_fresh = false;
+    return (blob.segment(2).flags >> 13) & 3;
 }
 
 // The I/O permission check of protected and virtual-8086 mode (Vol. 1,
@@ -311,8 +316,8 @@ bool Engine::Impl::io_permitted(const DecodedInsn& d)
     const u64 rflags = reg(UC_X86_REG_EFLAGS);
     const bool vm86 = test_bit(rflags, 17);
     if (!(reg(UC_X86_REG_CR0) & 1)) return true;
-    // Protected mode outside virtual-8086 mode: CPL is CS.RPL (as cpl()).
-    if (!vm86 && (reg(UC_X86_REG_CS) & 3) <= bits(rflags, 13, 12)) return true;
+    // Protected mode outside virtual-8086 mode: CPL <= IOPL.
+    if (!vm86 && cpl() <= bits(rflags, 13, 12)) return true;
     const u8 op = d.opcode;
     const bool byte = !(op & 1);
     const bool o16 = d.mode == 64 ? d.opsize : ((d.mode == 32) == d.opsize);
