@@ -18,7 +18,7 @@
 ;      (its own rounding and precision control) and its own number of x87
 ;      stack values (BSP 3, AP 4: a different TOP in the status word) with
 ;      FLD m80;
-;   3. re-checks all of them ITERATIONS times, about 108 instructions an
+;   3. re-checks all of them ITERATIONS times, about 110 instructions an
 ;      iteration: each XMM register by PCMPEQD with its expected value and
 ;      PMOVMSKB (the register is saved first and put back after, so a
 ;      corrupted register stays corrupted), STMXCSR, FNSTCW, FNSTSW (TOP, C1,
@@ -26,10 +26,10 @@
 ;      undefined) and every stack value by FLD ST(i), FSTP m80 and a compare
 ;      of the 80 bits. A mismatch counts per register class; the first value
 ;      seen is kept.
-; The loops run about 6.5 M instructions per vcpu; with [run] quantum_us =
-; 100 the scheduler switches between the two vcpus about 130 times in the
-; sim build (1 ns per instruction) while both hold their values, and more
-; often in Bochs.
+; The loops run about 6.7 M instructions per vcpu; with [run] quantum_us =
+; 100 the scheduler switches between the two vcpus about 150 times in the
+; sim build (1 ns per instruction) while both hold their values, and about
+; 1,700 times in Bochs (100 M instructions per emulated second).
 ;
 ; The BSP starts the AP with INIT-SIPI-SIPI (as scenarios/smp) after it has
 ; loaded its own values, so the AP's first look at its registers happens
