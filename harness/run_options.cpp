@@ -205,7 +205,7 @@ sim::MachineConfig build_machine_config(const Scenario& scenario, const RunOptio
 {
     sim::MachineConfig config;
     config.profile = options.profile;
-    config.memory_bytes = scenario.memory_bytes() + kHypervisorMemoryBytes;
+    config.memory_bytes = scenario.memory_bytes() + hypervisor_memory_bytes(scenario.memory_bytes());
     if (scenario.is_kernel()) {
         config.guest_cmdline = "kernel";
         if (!scenario.initrd.empty()) {

@@ -15,8 +15,14 @@
 namespace xeno::harness {
 
 // Machine memory beyond the guest's: the hypervisor's heap, VMCS and bitmaps,
-// page tables (shadow or EPT).
+// and what grows with the guest: the p2m, EPT or the physical-mode tables and
+// the shadow pool (8 bytes a guest page each, about 0.6% together): 64 MiB
+// and 1/64 of the guest's memory (8 GiB: 192 MiB).
 inline constexpr std::uint64_t kHypervisorMemoryBytes = std::uint64_t{64} << 20;
+constexpr std::uint64_t hypervisor_memory_bytes(std::uint64_t guest_bytes)
+{
+    return kHypervisorMemoryBytes + ((guest_bytes / 64) & ~std::uint64_t{0xfff});
+}
 
 inline constexpr const char* kDefaultProfile = "skylake";
 

@@ -259,7 +259,9 @@ MachineResult run_machine(const MachineConfig& config, const MachineOutput& outp
         case Engine::StopCause::NONE: result.failure = MachineResult::Failure::OTHER; break;
         }
     } else if (status < 0) {
-        const std::string why = last_line(log);
+        // The domain's own reason when it has one (a vcpu that could not be
+        // set up), else the log's last line.
+        const std::string why = !result.end_reason.empty() ? result.end_reason : last_line(log);
         result.error = why.empty() ? "the hypervisor could not run the guest" : why;
         result.failure = MachineResult::Failure::OTHER;
     } else {

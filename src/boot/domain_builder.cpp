@@ -238,8 +238,9 @@ Result<KernelBoot> Builder::flat32(KernelProtocol protocol, u64 entry, u32 eax, 
     k.rsdp_gpa = rsdp_gpa_;
     kernel_entry_ = entry;
     if (Status s = fill_fw_cfg(); s != Status::OK) return refuse("fw_cfg cannot hold the boot items", status_name(s));
-    LogLine{}.str("domain: ").str(kernel_protocol_name(protocol)).str(" kernel, entry ").hex(entry)
-        .str(in_.initrd ? ", initrd at " : "").hex(in_.initrd ? initrd_gpa_ : 0);
+    LogLine line;
+    line.str("domain: ").str(kernel_protocol_name(protocol)).str(" kernel, entry ").hex(entry);
+    if (in_.initrd) line.str(", initrd at ").hex(initrd_gpa_);
     return k;
 }
 

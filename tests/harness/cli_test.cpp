@@ -109,7 +109,7 @@ TEST_CASE("xeno run prints the console, then the summary line, and exits with th
     REQUIRE(cli.machine.configs.size() == 1);
     const MachineConfig& c = cli.machine.configs[0];
     CHECK(c.profile == "skylake");
-    CHECK(c.memory_bytes == (1u << 20) + (64u << 20));
+    CHECK(c.memory_bytes == (1u << 20) + (64u << 20) + (16u << 10));  // + 1/64 of the guest's
     CHECK(c.cmdline == "guest_mem_mb=1 guest_load=0x8000 guest_entry=0x8000");
     CHECK(c.guest_image == std::vector<std::uint8_t>(16, 0x90));
     CHECK(c.max_guest_instructions == 1000);
@@ -475,7 +475,7 @@ TEST_CASE("--kernel: module 0 \"kernel\", QEMU's 128 MiB, no guest_load, no inst
     CHECK(c.guest_cmdline == "kernel");
     CHECK(c.modules.empty());
     CHECK(c.cmdline == "guest_mem_mb=128");
-    CHECK(c.memory_bytes == (128u << 20) + (64u << 20) + 8192);  // + the kernel, page-rounded
+    CHECK(c.memory_bytes == (128u << 20) + (64u << 20) + (2u << 20) + 8192);  // + the kernel, page-rounded
     CHECK(c.max_guest_instructions == 0);
     CHECK(c.max_vtime_ns == kDefaultMaxVtimeMs * 1'000'000);
     CHECK(c.profile == "skylake");
@@ -496,7 +496,7 @@ TEST_CASE("--kernel with --initrd, --append and the rest: modules and command li
     CHECK(c.modules[0].bytes == std::vector<std::uint8_t>(100, 'I'));
     CHECK(c.modules[1].name == "append");
     CHECK(xeno::test::as_string(c.modules[1].bytes) == "console=ttyS0 quiet");  // no NUL
-    CHECK(c.memory_bytes == (1024u << 20) + (64u << 20) + 8192 + 4096 + 4096);
+    CHECK(c.memory_bytes == (1024u << 20) + (64u << 20) + (16u << 20) + 8192 + 4096 + 4096);
     CHECK(c.profile == "penryn");
 
     // An empty --append is still a command line; --max-insns still applies.

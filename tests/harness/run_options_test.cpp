@@ -46,7 +46,7 @@ TEST_CASE("the machine gets guest memory plus 64 MiB, the image, the profile and
     o.profile = "penryn";
     xeno::sim::MachineConfig c = build_machine_config(s, o, {1, 2, 3});
     CHECK(c.profile == "penryn");
-    CHECK(c.memory_bytes == (16u << 20) + (64u << 20));
+    CHECK(c.memory_bytes == (16u << 20) + (64u << 20) + (256u << 10));  // + 1/64 of the guest's
     CHECK(c.guest_image == std::vector<std::uint8_t>{1, 2, 3});
     CHECK(c.cmdline == "guest_mem_mb=16 guest_load=0x8000 guest_entry=0x8000");
     CHECK(c.max_guest_instructions == 1000);
@@ -138,7 +138,7 @@ TEST_CASE("a kernel's machine: module 0 \"kernel\", then initrd and append; memo
     CHECK(std::string(c.modules[1].bytes.begin(), c.modules[1].bytes.end()) == "console=ttyS0");
     CHECK(c.serial_input == std::vector<std::uint8_t>{7});
     // 512 MiB + 64 MiB + kernel (2 pages) + serial input + initrd + append (a page each).
-    CHECK(c.memory_bytes == (512u << 20) + (64u << 20) + 5 * 4096);
+    CHECK(c.memory_bytes == (512u << 20) + (64u << 20) + (8u << 20) + 5 * 4096);
     CHECK(c.max_guest_instructions == 0);
     CHECK(c.wall_timeout_ms == 250);
     CHECK_FALSE(c.hash_memory);
