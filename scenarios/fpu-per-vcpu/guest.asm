@@ -77,7 +77,8 @@ struc VCPU
     .nst:        resd 1                ; stack values: 1 to 4
     .init_fcw:   resd 1                ; what FNSTCW gave before anything was loaded
     .init_mxcsr: resd 1                ; ... STMXCSR
-    .bad:        resd 2 * 5            ; per class: mismatches, the first value seen
+    .kgs:        resd 2                ; IA32_KERNEL_GS_BASE's value (low, high)
+    .bad:        resd 2 * 6            ; per class: mismatches, the first value seen
     .iterations: resd 1
 endstruc
 BAD_XMM   equ VCPU.bad + 0 * 8
@@ -85,6 +86,8 @@ BAD_MXCSR equ VCPU.bad + 1 * 8
 BAD_FCW   equ VCPU.bad + 2 * 8
 BAD_FSW   equ VCPU.bad + 3 * 8
 BAD_ST    equ VCPU.bad + 4 * 8
+BAD_KGS   equ VCPU.bad + 5 * 8
+MSR_KERNEL_GS_BASE equ 0xc0000102     ; passed through: the guest's WRMSR/RDMSR run natively
 
 ; REPORT "prefix": one check line per class of the block at EBP; a failure
 ; prints the first value seen (xmm: register << 16 | PMOVMSKB's mask; x87
@@ -117,6 +120,8 @@ BAD_ST    equ VCPU.bad + 4 * 8
     REPORT_CLASS %%name, BAD_FSW
     %strcat %%name %1, "-x87-stack"
     REPORT_CLASS %%name, BAD_ST
+    %strcat %%name %1, "-kernel-gs-base"
+    REPORT_CLASS %%name, BAD_KGS
 %endmacro
 
     org 0x8000
@@ -235,6 +240,10 @@ load_values:
 %endrep
     ldmxcsr [ebp + VCPU.mxcsr]
     fldcw [ebp + VCPU.fcw]
+    mov ecx, MSR_KERNEL_GS_BASE
+    mov eax, [ebp + VCPU.kgs]
+    mov edx, [ebp + VCPU.kgs + 4]
+    wrmsr
 %assign i 3
 %rep 4
     cmp dword [ebp + VCPU.nst], i
@@ -336,6 +345,18 @@ check_all:
     CHECK_ST 1
     CHECK_ST 2
     CHECK_ST 3
+    push ecx                            ; check_loop's count
+    mov ecx, MSR_KERNEL_GS_BASE
+    rdmsr
+    pop ecx
+    cmp eax, [ebp + VCPU.kgs]
+    jne .kgs_bad
+    cmp edx, [ebp + VCPU.kgs + 4]
+    je .kgs_ok
+.kgs_bad:
+    mov edx, BAD_KGS
+    call record_bad
+.kgs_ok:
     ret
 
     XENO_FAIL_HANDLER32 unexpected, "FAIL unexpected interrupt or exception", 2
@@ -347,6 +368,7 @@ check_all:
 
 ; VCPU_BLOCK v, mxcsr, fcw, then 1 to 4 x87 values (ST(0) first).
 %macro VCPU_BLOCK 4-7
+%assign %%vcpu %1
 %%start:
 %if ($ - $$) % 16
     %error "VCPU_BLOCK: not 16-byte aligned"
@@ -373,7 +395,8 @@ check_all:
     dd ((8 - (%0 - 3)) << 11) & FSW_COMPARED  ; .fsw: TOP = 8 - values, nothing else
     dd %0 - 3                            ; .nst
     dd 0, 0                              ; .init_fcw, .init_mxcsr
-    times 2 * 5 dd 0                     ; .bad
+    dq 0xffff888000000000 + %%vcpu * 0x200000 ; .kgs: a canonical per-vcpu base, as Linux's per-CPU areas
+    times 2 * 6 dd 0                     ; .bad
     dd 0                                 ; .iterations
 %if $ - %%start != VCPU_size
     %error "VCPU_BLOCK does not match struc VCPU"

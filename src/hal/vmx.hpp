@@ -88,6 +88,10 @@ struct GuestRegs {
     // extended state guests are offered (exit_cpuid.cpp: XCR0 at most
     // x87|SSE), so the FXSAVE image holds all of it.
     FpuState fpu = initial_fpu_state();
+    // IA32_KERNEL_GS_BASE, which the guest reads, writes and swaps (SWAPGS)
+    // natively (vmcs_setup.hpp kPassThroughMsrs): run() loads it at its
+    // start and reads it back before it returns, as it does the FPU.
+    u64 kernel_gs_base = 0;
 };
 
 enum class ExitAction : u8 {

@@ -136,6 +136,10 @@ public:
     // gives each vcpu its own, as the hw build does with FXRSTOR/FXSAVE).
     void load_fpu(const hal::FpuState& fpu);
     void save_fpu(hal::FpuState& fpu);
+    // An MSR of the engine's CPU that the guest uses natively (hal::run
+    // switches IA32_KERNEL_GS_BASE between vcpus with these).
+    u64 guest_msr(u32 msr);
+    void set_guest_msr(u32 msr, u64 value);
 
     // Drop cached translations (INVEPT, INVVPID, VM entry) / translated code.
     void flush_tlb();

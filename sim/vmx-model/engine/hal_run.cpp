@@ -68,9 +68,13 @@ VmxResult run(GuestRegs& regs, ExitHandler on_exit, void* context)
         hal::console_write(hal::Channel::LOG, text.data(), text.size());
     });
     cpu.attach_live_guest(&engine.live_guest());
+    // The state entries and exits leave alone, per vcpu (GuestRegs).
+    constexpr u32 kMsrKernelGsBase = 0xc0000102;
     engine.load_fpu(regs.fpu);
+    engine.set_guest_msr(kMsrKernelGsBase, regs.kernel_gs_base);
     const VmxResult result = engine.run(*vmcs, regs, on_exit, context);
     engine.save_fpu(regs.fpu);
+    regs.kernel_gs_base = engine.guest_msr(kMsrKernelGsBase);
     cpu.detach_live_guest();
     return result;
 }

@@ -207,10 +207,18 @@ void load_guest_extras(const GuestRegs& regs)
 void load_fpu(const FpuState& f) { asm volatile("fxrstor64 %0" : : "m"(f.bytes)); }
 void save_fpu(FpuState& f) { asm volatile("fxsave64 %0" : "=m"(f.bytes)); }
 
-// Saves the guest's FPU state on every way out of run().
-struct FpuSaver {
-    FpuState& fpu;
-    ~FpuSaver() { save_fpu(fpu); }
+constexpr u32 kMsrKernelGsBase = 0xc0000102;
+
+// Saves the guest's FPU state and IA32_KERNEL_GS_BASE on every way out of
+// run() (GuestRegs::fpu, kernel_gs_base): the next vcpu on this processor
+// loads its own.
+struct SwitchedStateSaver {
+    GuestRegs& regs;
+    ~SwitchedStateSaver()
+    {
+        save_fpu(regs.fpu);
+        regs.kernel_gs_base = rdmsr(kMsrKernelGsBase);
+    }
 };
 
 }  // namespace
@@ -221,7 +229,8 @@ VmxResult run(GuestRegs& regs, ExitHandler on_exit, void* context)
     vmptrst(&current);
     const u64 vmcs = current.value();
     load_fpu(regs.fpu);
-    const FpuSaver saver{regs.fpu};
+    wrmsr(kMsrKernelGsBase, regs.kernel_gs_base);
+    const SwitchedStateSaver saver{regs};
     for (;;) {
         const bool launched = is_launched(vmcs);
         load_guest_extras(regs);

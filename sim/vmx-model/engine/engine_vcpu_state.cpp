@@ -1,4 +1,5 @@
-// The x87/SSE registers in and out of the engine as an FXSAVE image (SDM
+// The state hal::run switches between vcpus that entries and exits leave
+// alone. The x87/SSE registers in and out of the engine as an FXSAVE image (SDM
 // Vol. 1 Table 10-2; hal/vmx.hpp FpuState): what the hw build's hal::run
 // does with FXRSTOR and FXSAVE. Unicorn's registers: FPCW, FPSW (TOP in bits
 // 13:11), FPTAG (two bits a physical register, 3 = empty), ST0-ST7 as the
@@ -89,6 +90,19 @@ void Engine::save_fpu(hal::FpuState& fpu)
         std::memcpy(b + kSt + 16 * i, st, sizeof st);
     }
     for (int i = 0; i < 16; ++i) uc_reg_read(uc_, UC_X86_REG_XMM0 + i, b + kXmm + 16 * i);
+}
+
+u64 Engine::guest_msr(u32 msr)
+{
+    uc_x86_msr m{msr, 0};
+    uc_reg_read(uc_, UC_X86_REG_MSR, &m);
+    return m.value;
+}
+
+void Engine::set_guest_msr(u32 msr, u64 value)
+{
+    uc_x86_msr m{msr, value};
+    uc_reg_write(uc_, UC_X86_REG_MSR, &m);
 }
 
 }  // namespace xeno::sim
