@@ -14,9 +14,24 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 out=$here/build/linux
 mkdir -p "$out/debs"
 
-kernel_pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+if [ -f "$out/vmlinuz" ] && [ -f "$out/busybox" ] && [ -f "$out/initramfs.cpio" ] &&
+   [ ! "$here/ci/make-initramfs.py" -nt "$out/initramfs.cpio" ]; then
+    echo "fetch-linux: $(cat "$out/VERSION") already in build/linux"
+    exit 0
+fi
+
+kernel_package() {
+    apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }'
+}
+kernel_pkg=$(kernel_package)
 if [ -z "$kernel_pkg" ]; then
-    echo "fetch-linux: cannot find the kernel package linux-image-amd64 depends on (apt-get update?)" >&2
+    # A machine whose packages were all there already may have no package lists.
+    echo "fetch-linux: apt-get update"
+    apt-get update -qq
+    kernel_pkg=$(kernel_package)
+fi
+if [ -z "$kernel_pkg" ]; then
+    echo "fetch-linux: cannot find the kernel package linux-image-amd64 depends on" >&2
     exit 1
 fi
 cd "$out/debs"
