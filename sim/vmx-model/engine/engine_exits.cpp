@@ -223,11 +223,15 @@ void Engine::Impl::instruction_limit_reached(u64 where_linear)
     engine.stop_cause_ = StopCause::INSTRUCTION_LIMIT;
     char where[32];
     std::snprintf(where, sizeof where, "%#llx", static_cast<unsigned long long>(where_linear));
+    // One string, moved into the abort: engine_abort does not return (it
+    // long-jumps out of Unicorn), so nothing in this frame is destroyed and
+    // a string left here would leak.
     std::string why = "the guest ran past its limit of " + std::to_string(engine.instruction_limit_) +
                       " instructions (at rip " + where;
     if (engine.rep_elements_)
         why += "; " + std::to_string(engine.rep_elements_) + " of them elements of REP INS/OUTS";
-    engine_abort(why + ")");
+    why += ")";
+    engine_abort(std::move(why));
 }
 
 void Engine::Impl::on_block_slow(u64 address, u32 size)
