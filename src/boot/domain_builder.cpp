@@ -9,6 +9,7 @@
 #include "boot/mp_table.hpp"
 #include "boot/multiboot.hpp"
 #include "boot/pvh.hpp"
+#include "boot/table_bytes.hpp"
 #include "core/log.hpp"
 #include "hal/cpu.hpp"
 #include "hal/memory.hpp"
@@ -30,6 +31,14 @@ constexpr u64 kPage = 4096;
 // The GDT of the 32-bit entry (vmcs_setup.hpp GuestStart::FLAT32): null,
 // unused, 0x10 flat code, 0x18 flat data (Linux's __BOOT_CS and __BOOT_DS).
 constexpr u64 kBootGdt[4] = {0, 0, 0x00cf9b000000ffffull, 0x00cf93000000ffffull};
+// Linux's 64-bit entry (boot.rst, "64-bit Boot Protocol"): the same GDT
+// with 0x10 a 64-bit code segment, and page tables that identity-map the
+// first 4 GiB with 2 MiB pages (the kernel, boot_params, the command line
+// and the initrd all lie there): a PML4, a PDPT and four page directories
+// in the last pages of the boot information area.
+constexpr u64 kLongModeGdt[4] = {0, 0, 0x00af9b000000ffffull, 0x00cf93000000ffffull};
+constexpr u64 kIdentityMapPages = 6;
+constexpr u64 kIdentityMapGpa = kBootInfoEnd - kIdentityMapPages * kPage;
 
 u64 align_up_page(u64 v) { return (v + kPage - 1) & ~(kPage - 1); }
 
@@ -94,6 +103,7 @@ private:
     Status fill_fw_cfg();
     Status place_module_after(u64 kernel_end);
     Status load_elf(const ElfImage& elf);
+    Status write_identity_map();
     Result<u64> load_multiboot_image(bool has_load_plan, const MultibootLoadPlan& plan, const char* not_elf);
     Result<KernelBoot> boot_linux(const LinuxKernelPlan& plan);
     Result<KernelBoot> boot_multiboot1(const Multiboot1Header& header);
@@ -366,7 +376,9 @@ Result<KernelBoot> Builder::boot_linux(const LinuxKernelPlan& plan)
     li.memory_map = e820_;
     li.memory_map_count = e820_count_;
     li.rsdp_gpa = rsdp_gpa_;
-    Result<Buffer> params = heap_buffer(kBootInfoEnd - kBootInfoGpa);
+    // With the 64-bit entry the identity map takes the area's last pages.
+    const u64 params_end = plan.has_entry64 ? kIdentityMapGpa : kBootInfoEnd;
+    Result<Buffer> params = heap_buffer(params_end - kBootInfoGpa);
     if (!params.ok()) return params.status();
     LinuxBootParamsPlacement where{};
     const char* why = nullptr;
@@ -374,7 +386,33 @@ Result<KernelBoot> Builder::boot_linux(const LinuxKernelPlan& plan)
                                 kBootInfoGpa, &where, &why) != Status::OK)
         return refuse("boot_params", why);
     XENO_TRY(copy(kBootInfoGpa, params.value().data, where.bytes_used, "boot_params"));
-    return flat32(KernelProtocol::LINUX, plan.entry32, 0, 0, static_cast<u32>(where.boot_params_gpa));
+    Result<KernelBoot> k = flat32(KernelProtocol::LINUX, plan.entry32, 0, 0, static_cast<u32>(where.boot_params_gpa));
+    if (!k.ok() || !plan.has_entry64) return k;
+    // The 64-bit entry where xloadflags offers it: RSI = boot_params.
+    XENO_TRY(write_identity_map());
+    XENO_TRY(copy(kGdtGpa, kLongModeGdt, sizeof kLongModeGdt, "the 64-bit boot GDT"));
+    k.value().start.mode = vmx::GuestStart::Mode::LONG64;
+    k.value().start.ip = plan.entry64;
+    k.value().start.cr3 = kIdentityMapGpa;
+    return k;
+}
+
+// kIdentityMapGpa: PML4[0] -> PDPT, PDPT[0..3] -> the page directories,
+// each of their 512 entries a 2 MiB page (present, writable, PS).
+Status Builder::write_identity_map()
+{
+    Result<Buffer> b = heap_buffer(kIdentityMapPages * kPage);
+    if (!b.ok()) return b.status();
+    u8* t = b.value().data;
+    zero_bytes(t, kIdentityMapPages * kPage);
+    constexpr u64 kPresentWritable = 0x3, kLargePage = 0x80;
+    store_le64(t, (kIdentityMapGpa + kPage) | kPresentWritable);
+    for (u64 i = 0; i < 4; ++i) {
+        store_le64(t + kPage + 8 * i, (kIdentityMapGpa + (2 + i) * kPage) | kPresentWritable);
+        for (u64 j = 0; j < 512; ++j)
+            store_le64(t + (2 + i) * kPage + 8 * j, ((i * 512 + j) << 21) | kPresentWritable | kLargePage);
+    }
+    return copy(kIdentityMapGpa, t, kIdentityMapPages * kPage, "the 64-bit entry's page tables");
 }
 
 Result<KernelBoot> Builder::build()

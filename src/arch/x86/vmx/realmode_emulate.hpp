@@ -52,7 +52,8 @@ void forget_stashed_tr(Vcpu& vcpu);
 // Give the vcpu (its VMCS current) the state `s`, written in the form VMX
 // can enter: as is with unrestricted guest, else real mode in vm86 form or
 // protected mode under the physical-mode or shadow tables. `s` must be
-// enterable (a boot protocol's entry state: flat 32-bit protected mode).
+// enterable (a boot protocol's entry state: flat 32-bit protected mode, or
+// 64-bit mode with paging on).
 void set_guest_cpu_state(Vcpu& vcpu, const emu::CpuState& s);
 
 // Real mode that vm86 can run: every segment cache in the vm86 form. Pure.

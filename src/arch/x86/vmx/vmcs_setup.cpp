@@ -234,8 +234,8 @@ void write_controls(Vcpu& v, VmcsWriter& w, Hpa msr_load_list, u32 msr_load_coun
 
 namespace {
 
-// The boot protocols' 32-bit entry state (GuestStart::FLAT32).
-emu::CpuState flat32_state(const GuestStart& start)
+// The boot protocols' entry state (GuestStart::FLAT32, LONG64).
+emu::CpuState boot_entry_state(const GuestStart& start)
 {
     emu::CpuState s;
     for (unsigned i = 0; i < 8; ++i) s.gpr[i] = start.gpr[i] & 0xffffffffu;
@@ -260,6 +260,16 @@ emu::CpuState flat32_state(const GuestStart& start)
     s.idtr.base = 0;
     s.idtr.limit = 0;
     s.dr[6] = 0xffff0ff0;
+    if (start.mode == GuestStart::Mode::LONG64) {
+        for (unsigned i = 0; i < 8; ++i) s.gpr[i] = start.gpr[i];
+        s.gpr[4] = start.sp;
+        s.rip = start.ip;
+        s.cr0 |= cr0::PG;
+        s.cr4 = cr4::PAE;
+        s.cr3 = start.cr3;
+        s.efer = emu::efer::LME | emu::efer::LMA;
+        s.sreg(emu::Seg::CS).ar = 0xa09b;  // G, L (64-bit), present, DPL 0, execute/read (accessed)
+    }
     s.dr[7] = 0x400;
     return s;
 }
@@ -328,8 +338,8 @@ Status vmcs_setup(Vcpu& v, mm::FrameAllocator& frames, const GuestStart& start)
             .str(" failed, VM-instruction error ").dec(err);
         return w.status();
     }
-    if (start.mode == GuestStart::Mode::FLAT32) {
-        const emu::CpuState s32 = flat32_state(start);
+    if (start.mode != GuestStart::Mode::REAL) {
+        const emu::CpuState s32 = boot_entry_state(start);
         if (!v.unrestricted() && !protected_mode_segments_enterable(s32)) return Status::BAD_STATE;
         set_guest_cpu_state(v, s32);
         if (v.domain().ended()) return Status::VMX_FAIL;

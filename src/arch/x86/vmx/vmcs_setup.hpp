@@ -31,15 +31,19 @@ inline constexpr u32 kPassThroughMsrs[] = {0x174, 0x175, 0x176, 0xc0000100, 0xc0
 // PVH, Linux's 32-bit entry): CS = selector 0x10 and DS/ES/FS/GS/SS = 0x18,
 // all base 0 and limit 4 GiB, from the GDT at gdt_base (the builder writes
 // one there: a guest may reload them), IDT empty, EFLAGS = 2 (IF clear),
-// the registers given (EAX..EDI by encoding; ESP = sp).
+// the registers given (EAX..EDI by encoding; ESP = sp). LONG64: 64-bit mode
+// as Linux's 64-bit boot protocol entry wants it: paging on with CR3 = cr3
+// (the builder's identity map), CR4.PAE, EFER.LME/LMA, CS = 0x10 a 64-bit
+// code segment of that GDT, the rest as FLAT32 but 64 bits wide.
 struct GuestStart {
-    enum class Mode : u8 { REAL, FLAT32 };
+    enum class Mode : u8 { REAL, FLAT32, LONG64 };
     Mode mode = Mode::REAL;
     u64 ip = 0;
     u64 sp = 0;
     u64 gpr[8] = {};
     u64 gdt_base = 0;
     u16 gdt_limit = 0;
+    u64 cr3 = 0;  // LONG64
 
     static GuestStart real_mode(u16 ip)
     {
