@@ -386,13 +386,14 @@ Result<KernelBoot> Builder::boot_linux(const LinuxKernelPlan& plan)
                                 kBootInfoGpa, &where, &why) != Status::OK)
         return refuse("boot_params", why);
     XENO_TRY(copy(kBootInfoGpa, params.value().data, where.bytes_used, "boot_params"));
-    Result<KernelBoot> k = flat32(KernelProtocol::LINUX, plan.entry32, 0, 0, static_cast<u32>(where.boot_params_gpa));
+    // The 64-bit entry where xloadflags offers it (RSI = boot_params), else
+    // the 32-bit one (ESI).
+    Result<KernelBoot> k = flat32(KernelProtocol::LINUX, plan.has_entry64 ? plan.entry64 : plan.entry32, 0, 0,
+                                  static_cast<u32>(where.boot_params_gpa));
     if (!k.ok() || !plan.has_entry64) return k;
-    // The 64-bit entry where xloadflags offers it: RSI = boot_params.
     XENO_TRY(write_identity_map());
     XENO_TRY(copy(kGdtGpa, kLongModeGdt, sizeof kLongModeGdt, "the 64-bit boot GDT"));
     k.value().start.mode = vmx::GuestStart::Mode::LONG64;
-    k.value().start.ip = plan.entry64;
     k.value().start.cr3 = kIdentityMapGpa;
     return k;
 }

@@ -278,9 +278,17 @@ int run_domain(const BootInfo& boot, const Options& opts, mm::FrameAllocator& fr
     DomainRun run{domain, frames, caps, opts, bsp_start};
     if (paging.value() == GuestPaging::EPT) run.cpus = hal::cpu_count() < opts.smp ? hal::cpu_count() : opts.smp;
     if (run.cpus > 1) LogLine{}.str("domain: ").dec(opts.smp).str(" vcpus on ").dec(run.cpus).str(" physical CPUs");
-    LogLine{}.str("domain: running guest at 0:").hex(opts.guest_entry).str(" (")
-        .str(paging.value() == GuestPaging::EPT ? "ept" : "shadow").str(", ").dec(opts.smp).str(" vcpu")
-        .str(opts.smp == 1 ? ")" : "s)");
+    {
+        LogLine line;
+        line.str("domain: running guest at ");
+        switch (bsp_start.mode) {
+        case vmx::GuestStart::Mode::REAL: line.str("0:").hex(bsp_start.ip); break;
+        case vmx::GuestStart::Mode::FLAT32: line.hex(bsp_start.ip).str(" (32-bit)"); break;
+        case vmx::GuestStart::Mode::LONG64: line.hex(bsp_start.ip).str(" (64-bit)"); break;
+        }
+        line.str(" (").str(paging.value() == GuestPaging::EPT ? "ept" : "shadow").str(", ").dec(opts.smp).str(" vcpu")
+            .str(opts.smp == 1 ? ")" : "s)");
+    }
 
     hal::run_on_all_cpus(&run_on_cpu, &run);
     *restart = domain.restart_requested() && run.error == 0;
