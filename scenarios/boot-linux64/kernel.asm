@@ -148,9 +148,7 @@ entry64:
     mov eax, cs
     cmp eax, 0x10
     CHECK64 "entry-cs-0x10-boot-cs"
-    ; The descriptor in the GDT, read as data first: under shadow paging this
-    ; load, not LAR's implicit descriptor read, takes the GDT page's #PF exit
-    ; (the sim reports LAR's fault address page-aligned, Bochs exact).
+    ; The descriptor in the GDT, read as data (then through LAR below).
     sgdt [boot_gdtr]
     mov rdx, [boot_gdtr + 2]
     mov rax, [rdx + 0x10]

@@ -497,6 +497,34 @@ u64 Engine::Impl::exact_fault_address(u64 page, bool fetch)
         const u64 ea = effective_address(linear_rip, d, &ok);
         if (ok && on_page(ea)) return ea;
     }
+    // The descriptor a selector-checking or -loading instruction reads on
+    // its own (LAR, LSL, VERR, VERW, LLDT, LTR, MOV to Sreg): the GDT or
+    // LDT entry of the selector in its r/m operand. The processor reports
+    // the descriptor's address (Bochs does too); its selector operand, read
+    // first, was the check above.
+    const unsigned modrm_reg = (d.modrm >> 3) & 7;
+    const bool reads_descriptor =
+        d.has_modrm && ((!d.two_byte && d.opcode == 0x8e) ||
+                        (d.two_byte && (d.opcode == 0x02 || d.opcode == 0x03 ||
+                                        (d.opcode == 0x00 && modrm_reg >= 2 && modrm_reg <= 5))));
+    if (reads_descriptor) {
+        u16 selector = 0;
+        bool have = false;
+        if ((d.modrm >> 6) == 3) {
+            selector = static_cast<u16>(reg(kGprIds[(d.modrm & 7) | ((d.rex & 1) << 3)]));
+            have = true;
+        } else {
+            bool ok;
+            const u64 ea = effective_address(linear_rip, d, &ok);
+            have = ok && read_linear(ea, &selector, 2);
+        }
+        if (have && (selector & ~3u)) {
+            const UcSegment table = (selector & 4) ? blob.segment(6) : blob.segment(8);
+            const u64 descriptor = table.base + (selector & ~u64{7});
+            if (on_page(descriptor)) return descriptor;
+            if (on_page(descriptor + 7)) return page;  // it crosses into the page
+        }
+    }
     if (!d.two_byte && d.opcode >= 0xa0 && d.opcode <= 0xa3) {
         const unsigned asz = d.mode == 64 ? (d.addrsize ? 4 : 8) : ((d.mode == 32) != d.addrsize ? 4 : 2);
         u64 a = 0;

@@ -18,6 +18,12 @@
 
 namespace xeno::sim {
 
+// Unicorn register ids of GPRs in x86 encoding order.
+inline constexpr int kGprIds[16] = {UC_X86_REG_RAX, UC_X86_REG_RCX, UC_X86_REG_RDX, UC_X86_REG_RBX,
+                                    UC_X86_REG_RSP, UC_X86_REG_RBP, UC_X86_REG_RSI, UC_X86_REG_RDI,
+                                    UC_X86_REG_R8,  UC_X86_REG_R9,  UC_X86_REG_R10, UC_X86_REG_R11,
+                                    UC_X86_REG_R12, UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_R15};
+
 // The engine cannot go on (Unicorn failed, the guest can never wake up, the
 // instruction limit): the machine is switched off and run_machine reports why.
 [[noreturn]] inline void engine_abort(std::string why)
