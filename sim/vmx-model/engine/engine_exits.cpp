@@ -596,6 +596,20 @@ void Engine::Impl::after_stop()
                 return;
             }
         }
+        // An instruction at RIP fetches from RIP's page and the next one
+        // only. A failed fetch fill of any other page is Unicorn's own
+        // probe of 0xfffffffffffff000 (UNICORN-FACTS; seen when an
+        // instruction crossing a page boundary ran right after an interrupt
+        // window, Linux on penryn with 2 vcpus), not the guest's fault: run
+        // again from RIP. A few in a row without a VM exit between (a probe
+        // that keeps failing) go to the guest as the fault they look like.
+        const u64 va_page = walk_va & ~u64{0xfff}, rip_page = linear_rip & ~u64{0xfff};
+        if (va_page != rip_page && va_page != rip_page + 0x1000 && stray_fetch_fills < kMaxStrayFetchFills) {
+            ++stray_fetch_fills;
+            retire_block_partial(linear_rip, false);
+            cur_block_info = nullptr;
+            return;
+        }
     }
     walk_va = exact_fault_address(walk_va & ~u64{0xfff}, walk_fetch);
     if (walk.status == WalkStatus::EPT_VIOLATION && (walk.qualification & eptq::GLA_TRANSLATION))

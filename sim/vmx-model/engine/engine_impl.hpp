@@ -274,6 +274,10 @@ struct Engine::Impl final : LiveGuestState {
     u64 walk_va = 0;
     u64 walk_rip = 0;
     bool walk_fetch = false;  // the failed fill was an instruction fetch
+    // Failed fetch fills of pages no instruction at RIP touches, since the
+    // last VM exit (after_stop runs again from RIP for the first few).
+    static constexpr u32 kMaxStrayFetchFills = 4;
+    u32 stray_fetch_fills = 0;
 
     uc_hook block_hook = 0, intr_hook = 0, tlb_hook = 0, invalid_hook = 0, edge_hook = 0;
 

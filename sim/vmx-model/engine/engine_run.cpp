@@ -202,6 +202,7 @@ bool Engine::Impl::exit(const ExitInfo& x)
         instruction_limit_reached((exit_rip_valid ? exit_rip : rip()) + blob.segment(1).base);
     }
     ++engine.exits_;
+    stray_fetch_fills = 0;
     write_exit_fields(x);
     save_preemption_timer();
     store_guest_extras();
