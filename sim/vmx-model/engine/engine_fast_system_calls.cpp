@@ -7,14 +7,13 @@
 //
 // Neither exits in VMX non-root operation: they load flat segment caches
 // from MSRs, switch to CPL 0 and jump.
+#include "arch/x86/vmx/vmx_arch.hpp"
 #include "sim/vmx-model/engine/engine_impl.hpp"
 
 namespace xeno::sim {
 
 namespace {
 
-constexpr u32 kMsrSysenterCs = 0x174, kMsrSysenterEsp = 0x175, kMsrSysenterEip = 0x176;
-constexpr u32 kMsrStar = 0xc0000081, kMsrLstar = 0xc0000082, kMsrFmask = 0xc0000084;
 constexpr u64 kEferSce = 1, kEferLma = u64{1} << 10;
 constexpr u64 kRflagsRf = u64{1} << 16, kRflagsVmBit = u64{1} << 17, kRflagsIf = u64{1} << 9;
 constexpr int kSegCs = 1, kSegSs = 2;
@@ -24,13 +23,6 @@ constexpr int kSegCs = 1, kSegSs = 2;
 constexpr u32 kFlagsCode64 = (0xbu << 8) | (1u << 12) | desc::P | desc::L | (1u << 23);
 constexpr u32 kFlagsCode32 = (0xbu << 8) | (1u << 12) | desc::P | desc::B | (1u << 23);
 constexpr u32 kFlagsData = (0x3u << 8) | (1u << 12) | desc::P | desc::B | (1u << 23);
-
-u64 read_msr(uc_engine* uc, u32 index)
-{
-    uc_x86_msr m{index, 0};
-    uc_reg_read(uc, UC_X86_REG_MSR, &m);
-    return m.value;
-}
 
 }  // namespace
 
@@ -42,9 +34,9 @@ void Engine::Impl::site_syscall(u64 address, const DecodedInsn& d)
         fault(address, vmx::vector::UD, false);
         return;
     }
-    const u64 star = read_msr(uc, kMsrStar);
-    const u64 lstar = read_msr(uc, kMsrLstar);
-    const u64 fmask = read_msr(uc, kMsrFmask);
+    const u64 star = engine.guest_msr(vmx::msr::IA32_STAR);
+    const u64 lstar = engine.guest_msr(vmx::msr::IA32_LSTAR);
+    const u64 fmask = engine.guest_msr(vmx::msr::IA32_FMASK);
     const u64 rflags = reg(UC_X86_REG_EFLAGS);
     const u64 next = rip() + d.length;
     retire_block_partial(address, true);
@@ -66,14 +58,14 @@ void Engine::Impl::site_sysenter(u64 address, const DecodedInsn& d)
     (void)d;
     // #GP(0) in real mode or with a null IA32_SYSENTER_CS (SDM Vol. 2B SYSENTER).
     blob.save();
-    const u64 cs_msr = read_msr(uc, kMsrSysenterCs);
+    const u64 cs_msr = engine.guest_msr(vmx::msr::IA32_SYSENTER_CS);
     if (!(blob.cr(0) & 1) || (cs_msr & 0xfffc) == 0) {
         fault(address, vmx::vector::GP, true);
         return;
     }
     const bool ia32e = (blob.efer() & kEferLma) != 0;
-    const u64 esp = read_msr(uc, kMsrSysenterEsp);
-    const u64 eip = read_msr(uc, kMsrSysenterEip);
+    const u64 esp = engine.guest_msr(vmx::msr::IA32_SYSENTER_ESP);
+    const u64 eip = engine.guest_msr(vmx::msr::IA32_SYSENTER_EIP);
     retire_block_partial(address, true);
     set_reg(UC_X86_REG_EFLAGS, reg(UC_X86_REG_EFLAGS) & ~(kRflagsVmBit | kRflagsIf | kRflagsRf));
     const u32 selector = static_cast<u32>(cs_msr) & 0xfffc;

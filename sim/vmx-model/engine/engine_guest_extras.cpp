@@ -7,6 +7,7 @@
 // emulated from it (XSETBV always exits in VMX non-root operation).
 #include <utility>
 
+#include "arch/x86/vmx/vmx_arch.hpp"
 #include "sim/vmx-model/engine/engine_impl.hpp"
 
 namespace xeno::sim {
@@ -14,7 +15,6 @@ namespace xeno::sim {
 namespace {
 constexpr int kDrIds[4] = {UC_X86_REG_DR0, UC_X86_REG_DR1, UC_X86_REG_DR2, UC_X86_REG_DR3};
 constexpr u64 kCr4Osxsave = u64{1} << 18;
-constexpr u32 kMsrStar = 0xc0000081, kMsrLstar = 0xc0000082, kMsrCstar = 0xc0000083, kMsrFmask = 0xc0000084;
 }  // namespace
 
 void Engine::Impl::load_guest_extras()
@@ -25,13 +25,11 @@ void Engine::Impl::load_guest_extras()
     if (!extras_valid || extras_loaded.dr6 != r.dr6) set_reg(UC_X86_REG_DR6, r.dr6);
     if (r.xcr0) xcr0 = r.xcr0;  // 0: the host has no XSAVE, nothing to load
     const std::pair<u32, u64> syscall_msrs[] = {
-        {kMsrStar, r.star}, {kMsrLstar, r.lstar}, {kMsrCstar, r.cstar}, {kMsrFmask, r.fmask}};
+        {vmx::msr::IA32_STAR, r.star}, {vmx::msr::IA32_LSTAR, r.lstar}, {vmx::msr::IA32_CSTAR, r.cstar},
+        {vmx::msr::IA32_FMASK, r.fmask}};
     const u64 loaded[] = {extras_loaded.star, extras_loaded.lstar, extras_loaded.cstar, extras_loaded.fmask};
-    for (unsigned i = 0; i < 4; ++i) {
-        if (extras_valid && loaded[i] == syscall_msrs[i].second) continue;
-        uc_x86_msr m{syscall_msrs[i].first, syscall_msrs[i].second};
-        uc_reg_write(uc, UC_X86_REG_MSR, &m);
-    }
+    for (unsigned i = 0; i < 4; ++i)
+        if (!extras_valid || loaded[i] != syscall_msrs[i].second) engine.set_guest_msr(syscall_msrs[i].first, syscall_msrs[i].second);
     extras_loaded = r;
     extras_valid = true;
 }

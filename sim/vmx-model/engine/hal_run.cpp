@@ -2,6 +2,7 @@
 // hal::time_ns: the running machine's engine behind the seam.
 #include <string>
 
+#include "arch/x86/vmx/vmx_arch.hpp"
 #include "hal/console.hpp"
 #include "hal/cpu.hpp"
 #include "hal/memory.hpp"
@@ -69,12 +70,11 @@ VmxResult run(GuestRegs& regs, ExitHandler on_exit, void* context)
     });
     cpu.attach_live_guest(&engine.live_guest());
     // The state entries and exits leave alone, per vcpu (GuestRegs).
-    constexpr u32 kMsrKernelGsBase = 0xc0000102;
     engine.load_fpu(regs.fpu);
-    engine.set_guest_msr(kMsrKernelGsBase, regs.kernel_gs_base);
+    engine.set_guest_msr(vmx::msr::IA32_KERNEL_GS_BASE, regs.kernel_gs_base);
     const VmxResult result = engine.run(*vmcs, regs, on_exit, context);
     engine.save_fpu(regs.fpu);
-    regs.kernel_gs_base = engine.guest_msr(kMsrKernelGsBase);
+    regs.kernel_gs_base = engine.guest_msr(vmx::msr::IA32_KERNEL_GS_BASE);
     cpu.detach_live_guest();
     return result;
 }

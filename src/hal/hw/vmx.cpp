@@ -12,6 +12,7 @@
 // uses VMLAUNCH for a VMCS not in the table and VMRESUME for one in it.
 #include <compare>  // lib/types.hpp defaults operator<=> without including it
 
+#include "arch/x86/vmx/vmx_arch.hpp"
 #include "hal/cpu.hpp"
 #include "hal/vmx.hpp"
 #include "hal/panic.hpp"
@@ -153,7 +154,6 @@ struct LoadedExtras {
 };
 LoadedExtras g_loaded[kMaxCpus];
 
-constexpr u32 kMsrStar = 0xc0000081, kMsrLstar = 0xc0000082, kMsrCstar = 0xc0000083, kMsrFmask = 0xc0000084;
 
 template <int N>
 void write_dr(u64 value)
@@ -186,10 +186,10 @@ void load_guest_extras(const GuestRegs& regs)
                      : "memory");
     // The hypervisor makes no system calls: the guest's SYSCALL MSRs may
     // stay loaded while exits are handled.
-    if (!l.valid || l.star != regs.star) wrmsr(kMsrStar, regs.star);
-    if (!l.valid || l.lstar != regs.lstar) wrmsr(kMsrLstar, regs.lstar);
-    if (!l.valid || l.cstar != regs.cstar) wrmsr(kMsrCstar, regs.cstar);
-    if (!l.valid || l.fmask != regs.fmask) wrmsr(kMsrFmask, regs.fmask);
+    if (!l.valid || l.star != regs.star) wrmsr(vmx::msr::IA32_STAR, regs.star);
+    if (!l.valid || l.lstar != regs.lstar) wrmsr(vmx::msr::IA32_LSTAR, regs.lstar);
+    if (!l.valid || l.cstar != regs.cstar) wrmsr(vmx::msr::IA32_CSTAR, regs.cstar);
+    if (!l.valid || l.fmask != regs.fmask) wrmsr(vmx::msr::IA32_FMASK, regs.fmask);
     l.star = regs.star;
     l.lstar = regs.lstar;
     l.cstar = regs.cstar;
@@ -207,8 +207,6 @@ void load_guest_extras(const GuestRegs& regs)
 void load_fpu(const FpuState& f) { asm volatile("fxrstor64 %0" : : "m"(f.bytes)); }
 void save_fpu(FpuState& f) { asm volatile("fxsave64 %0" : "=m"(f.bytes)); }
 
-constexpr u32 kMsrKernelGsBase = 0xc0000102;
-
 // Saves the guest's FPU state and IA32_KERNEL_GS_BASE on every way out of
 // run() (GuestRegs::fpu, kernel_gs_base): the next vcpu on this processor
 // loads its own.
@@ -217,7 +215,7 @@ struct SwitchedStateSaver {
     ~SwitchedStateSaver()
     {
         save_fpu(regs.fpu);
-        regs.kernel_gs_base = rdmsr(kMsrKernelGsBase);
+        regs.kernel_gs_base = rdmsr(vmx::msr::IA32_KERNEL_GS_BASE);
     }
 };
 
@@ -229,7 +227,7 @@ VmxResult run(GuestRegs& regs, ExitHandler on_exit, void* context)
     vmptrst(&current);
     const u64 vmcs = current.value();
     load_fpu(regs.fpu);
-    wrmsr(kMsrKernelGsBase, regs.kernel_gs_base);
+    wrmsr(vmx::msr::IA32_KERNEL_GS_BASE, regs.kernel_gs_base);
     const SwitchedStateSaver saver{regs};
     for (;;) {
         const bool launched = is_launched(vmcs);

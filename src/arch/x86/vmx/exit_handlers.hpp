@@ -64,5 +64,9 @@ CpuidRegs vcpu_cpuid(Vcpu& vcpu, u32 leaf, u32 subleaf);
 // RDMSR/WRMSR of `msr` by the guest (exit_msr.cpp). False: #GP(0).
 bool guest_msr_read(Vcpu& vcpu, u32 msr, u64* value);
 bool guest_msr_write(Vcpu& vcpu, u32 msr, u64 value);
+// WRMSR of `value` to IA32_EFER holding `old`, paging on or off: the value
+// EFER takes (SCE, LME, NXE writable; LMA the processor's; LME fixed while
+// paging is on), or false for #GP(0).
+bool efer_after_write(u64 old, u64 value, bool paging, u64* next);
 
 }  // namespace xeno::vmx

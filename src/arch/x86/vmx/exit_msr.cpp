@@ -25,7 +25,6 @@ constexpr u32 kTscDeadline = 0x6e0;
 constexpr u32 kMcgCap = 0x179;
 constexpr u32 kMcgStatus = 0x17a;
 constexpr u32 kBiosSignId = 0x8b;
-constexpr u32 kStar = 0xc0000081, kCstar = 0xc0000083;
 
 // A 48-bit linear address sign-extended to 64 bits (SDM Vol. 1 3.3.7.1).
 constexpr bool canonical(u64 address)
@@ -55,6 +54,14 @@ u64 guest_efer(Vcpu& v) { return guest_efer_view(v); }
 
 }  // namespace
 
+bool efer_after_write(u64 old, u64 value, bool paging, u64* next)
+{
+    if (value & ~(kEferSce | kEferLme | kEferLma | kEferNxe)) return false;
+    // LMA is not writable; LME cannot change while paging is on (SDM Vol. 3A 10.8.5).
+    *next = (value & ~kEferLma) | (old & kEferLma);
+    return !(((*next ^ old) & kEferLme) && paging);
+}
+
 // Returns false when the access must #GP.
 bool guest_msr_read(Vcpu& v, u32 msr, u64* value)
 {
@@ -79,9 +86,9 @@ bool guest_msr_read(Vcpu& v, u32 msr, u64* value)
     case msr::IA32_SYSENTER_ESP: *value = vmcs_read(field::GUEST_SYSENTER_ESP); return true;
     case msr::IA32_SYSENTER_EIP: *value = vmcs_read(field::GUEST_SYSENTER_EIP); return true;
     case msr::IA32_FS_BASE: *value = vmcs_read(field::GUEST_FS_BASE); return true;
-    case kStar: *value = v.regs.star; return true;
+    case msr::IA32_STAR: *value = v.regs.star; return true;
     case msr::IA32_LSTAR: *value = v.regs.lstar; return true;
-    case kCstar: *value = v.regs.cstar; return true;
+    case msr::IA32_CSTAR: *value = v.regs.cstar; return true;
     case msr::IA32_FMASK: *value = v.regs.fmask; return true;
     case kBiosSignId: *value = 0; return true;  // no microcode update loaded
     case msr::IA32_GS_BASE: *value = vmcs_read(field::GUEST_GS_BASE); return true;
@@ -131,11 +138,8 @@ bool guest_msr_write(Vcpu& v, u32 msr, u64 value)
             v.msrs.pat = value;
         return true;
     case msr::IA32_EFER: {
-        if (value & ~(kEferSce | kEferLme | kEferLma | kEferNxe)) return false;
-        const u64 old = guest_efer(v);
-        // LMA is not writable; LME cannot change while paging is on (SDM Vol. 3A 10.8.5).
-        const u64 next = (value & ~kEferLma) | (old & kEferLma);
-        if (((next ^ old) & kEferLme) && (guest_cr0_view(v) & bit(31))) return false;
+        u64 next;
+        if (!efer_after_write(guest_efer(v), value, (guest_cr0_view(v) & bit(31)) != 0, &next)) return false;
         set_guest_efer_view(v, next);
         shadow_sync(v);  // NXE changes what shadow entries mean
         return true;
@@ -155,12 +159,12 @@ bool guest_msr_write(Vcpu& v, u32 msr, u64 value)
     // The SYSCALL MSRs: hal::run loads them before the next entry. LSTAR
     // and CSTAR hold linear addresses (#GP unless canonical); FMASK's
     // upper half is reserved (SDM Vol. 4 Table 2-2).
-    case kStar: v.regs.star = value; return true;
+    case msr::IA32_STAR: v.regs.star = value; return true;
     case msr::IA32_LSTAR:
         if (!canonical(value)) return false;
         v.regs.lstar = value;
         return true;
-    case kCstar:
+    case msr::IA32_CSTAR:
         if (!canonical(value)) return false;
         v.regs.cstar = value;
         return true;

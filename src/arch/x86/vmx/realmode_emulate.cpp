@@ -482,8 +482,6 @@ void log_unhandled(const emu::CpuState& s, const emu::EmulateResult& r)
     for (unsigned i = 0; i < r.length && i < 15; ++i) line.ch(' ').hex_digits(r.bytes[i], 2);
 }
 
-constexpr u64 kEferLmeBit = bit(8), kEferLmaBit = bit(10), kEferWritable = bit(0) | bit(8) | bit(11);
-
 // The instructions that exit (CPUID, RDMSR, WRMSR, RDTSC) reached while the
 // state is being emulated (a mode switch without unrestricted guest: Linux's
 // AP trampoline reads EFER between protected and long mode). The emulator
@@ -515,11 +513,9 @@ bool exiting_instruction(Vcpu& v, emu::CpuState& s, const emu::EmulateResult& r,
     } else if (ok) {
         value = (s.gpr[0] & 0xffffffff) | (s.gpr[2] << 32);
         if (ecx == msr::IA32_EFER) {
-            // exit_msr.cpp's rules: SCE, LME, NXE writable; LMA the CPU's;
-            // LME fixed while paging is on.
-            ok = !(value & ~(kEferWritable | kEferLmaBit)) &&
-                 !(((value ^ s.efer) & kEferLmeBit) && (s.cr0 & cr0::PG));
-            if (ok) s.efer = (value & kEferWritable) | (s.efer & kEferLmaBit);
+            u64 next;
+            ok = efer_after_write(s.efer, value, (s.cr0 & cr0::PG) != 0, &next);
+            if (ok) s.efer = next;
         } else {
             ok = guest_msr_write(v, ecx, value);
         }

@@ -38,6 +38,7 @@ inline constexpr u32 IA32_VMX_VMFUNC = 0x491;
 inline constexpr u32 IA32_EFER = 0xC0000080;
 inline constexpr u32 IA32_STAR = 0xC0000081;
 inline constexpr u32 IA32_LSTAR = 0xC0000082;
+inline constexpr u32 IA32_CSTAR = 0xC0000083;
 inline constexpr u32 IA32_FMASK = 0xC0000084;
 inline constexpr u32 IA32_FS_BASE = 0xC0000100;
 inline constexpr u32 IA32_GS_BASE = 0xC0000101;
