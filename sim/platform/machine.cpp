@@ -7,7 +7,6 @@
 
 #include <chrono>
 #include <condition_variable>
-#include <csetjmp>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -16,7 +15,6 @@
 
 #include "core/boot_info.hpp"
 #include "core/run_stats.hpp"
-#include "sim/platform/machine_abort.hpp"
 #include "sim/platform/machine_memory.hpp"
 #include "sim/platform/sim_context.hpp"
 #include "sim/vmx-model/cpu_profile.hpp"
@@ -77,35 +75,12 @@ private:
     std::thread thread_;
 };
 
-std::jmp_buf* g_abort_target = nullptr;
-std::string* g_abort_reason = nullptr;
-
 std::string last_line(const std::string& text)
 {
     std::size_t end = text.size();
     while (end > 0 && text[end - 1] == '\n') --end;
     const std::size_t begin = text.rfind('\n', end ? end - 1 : 0);
     return text.substr(begin == std::string::npos ? 0 : begin + 1, end - (begin == std::string::npos ? 0 : begin + 1));
-}
-
-// Run xeno::start; false when abort_machine switched the machine off midway
-// (the reason in *reason). abort_machine longjmps back here: nothing on the
-// frames it skips owns host resources, since everything the hypervisor has
-// lives in machine memory and the engine is torn down by the caller.
-bool start_guarded(const BootInfo& boot, int* status, std::string* reason)
-{
-    std::jmp_buf target;
-    g_abort_target = &target;
-    g_abort_reason = reason;
-    if (setjmp(target) != 0) {
-        g_abort_target = nullptr;
-        g_abort_reason = nullptr;
-        return false;
-    }
-    *status = xeno::start(boot);
-    g_abort_target = nullptr;
-    g_abort_reason = nullptr;
-    return true;
 }
 
 // "2 s", "1.5 s", "0.25 s".
@@ -123,16 +98,6 @@ std::string wall_time_text(std::uint64_t ms)
 }
 
 }  // namespace
-
-void abort_machine(std::string reason)
-{
-    if (!g_abort_target) {
-        std::fprintf(stderr, "xeno: machine aborted outside a run: %s\n", reason.c_str());
-        std::abort();
-    }
-    *g_abort_reason = std::move(reason);
-    std::longjmp(*g_abort_target, 1);
-}
 
 MachineResult run_machine(const MachineConfig& config, const MachineOutput& output)
 {
@@ -229,11 +194,23 @@ MachineResult run_machine(const MachineConfig& config, const MachineOutput& outp
     boot.cmdline = config.cmdline.c_str();
     boot.memory_zeroed = true;  // MachineMemory is fresh anonymous memory; the modules are reserved
 
-    std::string abort_reason;
-    int status = -1;
+    // A run the engine stops (a limit, or the model cannot go on) comes back
+    // from xeno::start like any other: the engine leaves Unicorn, the
+    // hypervisor's scheduler sees hal::stop_requested and ends the domain
+    // with the stop's reason, and start() returns through its normal path,
+    // so every destructor on the way runs (engine.hpp, Engine::stopped). Not
+    // a long jump out of the engine (it skipped the destructors of
+    // start()'s frames: the heap scope, the vcpus, VMX off) nor an exception
+    // (src/ is built without them: one cannot unwind its frames), nor a
+    // thread per machine to abandon (its frames would never be unwound
+    // either). A hypervisor panic (a hypervisor bug) still ends the process.
     WallWatchdog watchdog(engine, config.wall_timeout_ms);
-    const bool aborted = !start_guarded(boot, &status, &abort_reason);
+    const int status = xeno::start(boot);
     watchdog.finish();
+    // Reported as the stop, unless the hypervisor failed as well (status < 0:
+    // a failed VM entry, a failed VMWRITE): a limit must not hide a
+    // hypervisor bug. (The status of a stopped domain is not the guest's.)
+    const bool aborted = engine.stopped() && status >= 0;
 
     result.exits = engine.exit_count();
     result.guest_instructions = engine.guest_instructions();
@@ -251,12 +228,13 @@ MachineResult run_machine(const MachineConfig& config, const MachineOutput& outp
     set_sim_context(nullptr);
 
     if (aborted) {
-        result.error = abort_reason;
+        result.error = engine.stop_reason();
         switch (engine.stop_cause()) {
         case Engine::StopCause::INSTRUCTION_LIMIT: result.failure = MachineResult::Failure::INSTRUCTION_LIMIT; break;
         case Engine::StopCause::VTIME_LIMIT: result.failure = MachineResult::Failure::VTIME_LIMIT; break;
         case Engine::StopCause::WALL_TIME_LIMIT: result.failure = MachineResult::Failure::WALL_TIME_LIMIT; break;
-        case Engine::StopCause::NONE: result.failure = MachineResult::Failure::OTHER; break;
+        case Engine::StopCause::NONE:
+        case Engine::StopCause::ENGINE_FAILURE: result.failure = MachineResult::Failure::OTHER; break;
         }
     } else if (status < 0) {
         // The domain's own reason when it has one (a vcpu that could not be

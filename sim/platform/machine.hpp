@@ -42,11 +42,11 @@ struct MachineConfig {
     std::uint64_t wall_timeout_ms = 0;
     // MachineResult::memory_hash: xxh64 of all of machine memory at the end.
     // Off by default: it reads (so faults in) every page of a buffer that is
-    // otherwise touched only where the run used it. A run that ends (the
-    // domain is torn down) hashes the same in any process; one the harness
-    // stops mid-flight (a limit) still holds the hypervisor's live state,
-    // whose pointers to the host's stack and code differ between processes
-    // (address randomisation), so it hashes the same only within one process.
+    // otherwise touched only where the run used it. A run hashes the same in
+    // any process, whether it ended or a limit stopped it: either way the
+    // domain is torn down (a stop ends it through the hypervisor's normal
+    // returns, hal::stop_requested), so no live state with pointers to the
+    // host's stack and code (address randomisation) is left in it.
     bool hash_memory = false;
     // Bytes for the guest's UART receiver, handed over as the boot module
     // named "serial-in" (the hypervisor feeds them at the line rate).

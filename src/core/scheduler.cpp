@@ -8,6 +8,7 @@
 #include "core/log.hpp"
 #include "hal/cpu.hpp"
 #include "hal/timer.hpp"
+#include "hal/vmx.hpp"
 
 namespace xeno {
 
@@ -139,6 +140,13 @@ hal::VmxResult Scheduler::run()
     lock.lock();
     hal::VmxResult result = hal::VmxResult::SUCCEED;
     while (!domain_.ended()) {
+        // The host stops the run (sim: a limit of the run was reached while
+        // the guest ran or this CPU idled): the domain ends with the host's
+        // reason, and everything returns as after any other end.
+        if (const char* why = hal::stop_requested()) {
+            domain_.end(DomainEnd::CRASHED, kGuestCrashStatus, why);
+            break;
+        }
         domain_.timers().run_expired(hal::time_ns());
         Vcpu* v = pick();
         if (!v) {

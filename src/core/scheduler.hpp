@@ -27,7 +27,9 @@
 // the earliest device deadline or the end of the slice. When no vcpu can
 // run the CPU idles until that deadline (hal::wait_for_interrupt; in sim,
 // virtual time jumps there). When no vcpu can run and nothing could ever
-// make one runnable, the domain ends as HALTED with the reason.
+// make one runnable, the domain ends as HALTED with the reason. When the
+// host wants the run to stop (hal::stop_requested: in sim, a limit of the
+// run) the domain ends as CRASHED with the host's reason.
 #pragma once
 
 #include "core/domain.hpp"

@@ -38,6 +38,7 @@ constexpr int kErrorVmx = -4;
 constexpr int kErrorDomain = -5;
 constexpr int kErrorVmEntry = -6;
 constexpr int kErrorKernel = -7;  // the domain builder refused the kernel (logged: "domain: kernel refused: ...")
+constexpr int kErrorVmcsAccess = -8;  // a VMREAD or VMWRITE failed: a hypervisor bug (vmx/vmcs.hpp)
 
 // The longest kernel command line the "append" module may carry.
 constexpr u64 kMaxKernelCmdline = 65536;
@@ -346,9 +347,17 @@ int start(const BootInfo& boot)
             return kErrorVmx;
         bool restart = false;
         status = run_domain(boot, opts, frames, caps, &restart);
-        if (vmx::vmcs_access_failures())
-            LogLine{}.str("vmx: ").dec(vmx::vmcs_access_failures()).str(" VMREAD/VMWRITE failures, last field ")
-                .hex(vmx::vmcs_last_failed_encoding());
+        if (vmx::vmcs_access_failures()) {
+            // A failed VMREAD or VMWRITE is a hypervisor bug, never something
+            // a guest can cause: the run fails with it, whatever the guest
+            // did, and the failure is the run's reason (not the domain's end).
+            Writer why(g_run_stats.end_reason, sizeof g_run_stats.end_reason);
+            why.str("vmx: ").dec(vmx::vmcs_access_failures())
+                .str(" VMREAD/VMWRITE failures (a hypervisor bug), last field ").hex(vmx::vmcs_last_failed_encoding());
+            LogLine{}.str(why.c_str());
+            status = kErrorVmcsAccess;
+            restart = false;
+        }
         vmx::vmx_cpu_disable();
         if (!restart) break;
         if (boot_number == kMaxBoots) {

@@ -34,6 +34,8 @@ void timer_set_deadline(u64 deadline_ns);
 // handled), for instance the armed timer's. Returns at once when one is
 // already pending. The caller must have armed something that can end the
 // wait (sim: a wait with no deadline armed is a hypervisor bug: panic).
+// Also returns at once when the host wants the run to stop (vmx.hpp
+// stop_requested).
 void wait_for_interrupt();
 
 // The host TSC (what RDTSC reads without offsetting) at machine-clock time

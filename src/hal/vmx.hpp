@@ -112,4 +112,14 @@ using ExitHandler = ExitAction (*)(void* context, GuestRegs& regs);
 // VMLAUNCH/VMRESUME (e.g. invalid control or host-state fields).
 VmxResult run(GuestRegs& regs, ExitHandler on_exit, void* context);
 
+// Whether the machine's host wants the hypervisor to stop running guests:
+// null, or why (one line). sim: the run's limits (guest instructions,
+// virtual time, wall time) or a software VMX model that cannot go on; hw:
+// never. Once it is set, run() returns SUCCEED without running the guest
+// further (and without calling on_exit for the exit where it was seen) and
+// wait_for_interrupt() returns at once; the scheduler then ends the domain
+// with the reason and start() returns as after any end. This is how the sim
+// stops a run: no long jump or exception crosses the hypervisor's frames.
+const char* stop_requested();
+
 }  // namespace xeno::hal

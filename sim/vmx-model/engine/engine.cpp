@@ -1,6 +1,7 @@
 // Engine set-up, guest-state load/save (SDM Vol. 3C 26.3.2, 27.3), the run
 // loop and the live guest state seen by VMREAD/VMWRITE during an exit.
 #include <cstdio>
+#include <cstdlib>
 #include "sim/vmx-model/engine/engine.hpp"
 
 #include "arch/x86/vmx/vmcs_field.hpp"
@@ -88,6 +89,15 @@ void edge_cb(uc_engine*, uc_tb* cur, uc_tb*, void* user)
     static_cast<Engine::Impl*>(user)->on_new_translation(cur->pc);
 }
 
+// Unicorn cannot give the model what it needs (a broken installation, not
+// anything a guest did): nothing can run in this process.
+[[noreturn]] void unicorn_unusable(const char* what)
+{
+    std::fprintf(stderr, "xeno: unicorn: %s\n", what);
+    std::fflush(stderr);
+    std::abort();
+}
+
 }  // namespace
 
 Engine::Impl::Impl(Engine& e, MachineMemory& m) : engine(e), uc(e.uc_), memory(m), blob(e.uc_, uc_layout()) {}
@@ -97,10 +107,10 @@ Engine::Impl::~Impl() = default;
 Engine::Engine(MachineMemory& memory, const CpuProfile& profile) : memory_(memory), profile_(profile)
 {
     const UcLayout& layout = uc_layout();  // calibrates once per process (self-test inside)
-    if (uc_open(UC_ARCH_X86, UC_MODE_64, &uc_) != UC_ERR_OK) engine_abort("unicorn: uc_open failed");
+    if (uc_open(UC_ARCH_X86, UC_MODE_64, &uc_) != UC_ERR_OK) unicorn_unusable("uc_open failed");
     // The instruction set the profile's CPUID promises (before anything else
     // touches the engine: the model is fixed when the CPU is created).
-    if (uc_ctl_set_cpu_model(uc_, profile.unicorn_cpu_model) != UC_ERR_OK) engine_abort("unicorn: CPU model refused");
+    if (uc_ctl_set_cpu_model(uc_, profile.unicorn_cpu_model) != UC_ERR_OK) unicorn_unusable("CPU model refused");
     // Machine memory as the physical address space, in regions of at most
     // 1 GiB (a few large regions keep Unicorn's region lookup cheap).
     constexpr u64 kChunk = u64{1} << 30;
@@ -109,9 +119,9 @@ Engine::Engine(MachineMemory& memory, const CpuProfile& profile) : memory_(memor
         len &= ~u64{0xfff};
         if (len == 0) break;
         if (uc_mem_map_ptr(uc_, off, len, UC_PROT_ALL, memory.data() + off) != UC_ERR_OK)
-            engine_abort("unicorn: mapping machine memory failed");
+            unicorn_unusable("mapping machine memory failed");
     }
-    if (uc_ctl_tlb_mode(uc_, UC_TLB_VIRTUAL) != UC_ERR_OK) engine_abort("unicorn: UC_TLB_VIRTUAL unavailable");
+    if (uc_ctl_tlb_mode(uc_, UC_TLB_VIRTUAL) != UC_ERR_OK) unicorn_unusable("UC_TLB_VIRTUAL unavailable");
     impl_ = std::make_unique<Impl>(*this, memory);
     impl_->live_regs = uc_find_live_regs(uc_, layout);
     impl_->install_hooks();
@@ -154,28 +164,39 @@ void Engine::request_wall_stop()
     uc_emu_stop(uc_);
 }
 
-void Engine::check_wall_stop()
+void Engine::stop(StopCause cause, std::string reason)
 {
-    if (!wall_stop_.load(std::memory_order_relaxed)) [[likely]]
-        return;
-    stop_cause_ = StopCause::WALL_TIME_LIMIT;
-    engine_abort(wall_stop_reason_.empty() ? std::string("the run passed its wall-time limit") : wall_stop_reason_);
+    if (stop_cause_ != StopCause::NONE) return;
+    stop_cause_ = cause;
+    stop_reason_ = std::move(reason);
 }
 
-void Engine::check_vtime_limit(u64 vtime)
+bool Engine::stop_if_wall_time_passed()
 {
-    if (vtime_limit_ && vtime > vtime_limit_) stop_cause_ = StopCause::VTIME_LIMIT;
-    if (vtime_limit_ && vtime > vtime_limit_)
-        engine_abort("the guest ran past its virtual time limit of " + std::to_string(vtime_limit_ / 1'000'000) +
-                     " ms (" + std::to_string(instructions_) + " instructions)");
+    if (!wall_stop_.load(std::memory_order_relaxed)) [[likely]]
+        return false;
+    stop(StopCause::WALL_TIME_LIMIT,
+         wall_stop_reason_.empty() ? std::string("the run passed its wall-time limit") : wall_stop_reason_);
+    return true;
+}
+
+bool Engine::stop_past_vtime_limit(u64 vtime)
+{
+    if (!vtime_limit_ || vtime <= vtime_limit_) return false;
+    stop(StopCause::VTIME_LIMIT, "the guest ran past its virtual time limit of " +
+                                     std::to_string(vtime_limit_ / 1'000'000) + " ms (" +
+                                     std::to_string(instructions_) + " instructions)");
+    return true;
 }
 
 bool Engine::idle_until_external_interrupt()
 {
-    check_wall_stop();
+    // After a stop the wait is over at once (the hypervisor is on its way
+    // out: hal::stop_requested); a limit reached here is such a stop.
+    if (stopped() || stop_if_wall_time_passed()) return true;
     if (!ext_pending_) return false;
     const u64 now = vtime_ns();
-    check_vtime_limit(ext_deadline_ > now ? ext_deadline_ : now);
+    if (stop_past_vtime_limit(ext_deadline_ > now ? ext_deadline_ : now)) return true;
     if (ext_deadline_ > now) impl_->idle_ns += ext_deadline_ - now;
     cancel_external_interrupt();
     return true;

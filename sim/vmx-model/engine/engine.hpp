@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "hal/vmx.hpp"
@@ -62,7 +63,7 @@ public:
     // Writes a host MSR at a VM exit: the VM-exit MSR-load list and the
     // "load IA32_PAT/IA32_EFER" exit controls (SDM Vol. 3C 28.3.1, 28.4).
     // False: the host refused the value (a VMX abort). Default: none set,
-    // and a VM exit that needs one aborts the machine.
+    // and a VM exit that needs one stops the machine (a VMX abort).
     using HostMsrWriter = std::function<bool(u32 msr, u64 value)>;
     void set_host_msr_writer(HostMsrWriter writer) { host_msr_writer_ = std::move(writer); }
     // Where the model says what it does not implement when a guest runs
@@ -72,7 +73,8 @@ public:
 
     // Enter the guest of vmcs and run it until the handler returns YIELD.
     // The caller did the launch-state checks. VMfailValid leaves the error in
-    // VM_INSTRUCTION_ERROR. On return the VMCS holds the guest state.
+    // VM_INSTRUCTION_ERROR. On return the VMCS holds the guest state, except
+    // after a stop (stopped(): SUCCEED, the guest state left as it was).
     hal::VmxResult run(VmcsStore& vmcs, hal::GuestRegs& regs, hal::ExitHandler on_exit, void* context);
 
     // The live guest state for VmxCpu::attach_live_guest (valid during run()).
@@ -94,10 +96,11 @@ public:
     // The host idles in root operation until the pending external interrupt
     // arrives: virtual time jumps to its deadline (idle costs no host time),
     // and it is consumed. False when none is pending (nothing would end the
-    // wait).
+    // wait). True at once, with nothing consumed, when the machine stopped
+    // (stopped(): the wait reached a limit of the run, or came after a stop).
     bool idle_until_external_interrupt();
 
-    // Switch the machine off (abort_machine) once the guest has done more
+    // Stop the machine (stopped()) once the guest has done more
     // than `limit` instructions' worth of work; 0: no limit. A hung guest
     // cannot hang CI. The work counted is guest_instructions() (instructions
     // the guest executed itself; one that exits to the hypervisor is not one
@@ -111,7 +114,7 @@ public:
     // Elements REP INS/OUTS moved through VM exits (RCX before the exit minus
     // RCX after its handler, at the instruction's address size).
     u64 rep_string_elements() const { return rep_elements_; }
-    // Switch the machine off once virtual time passes `limit` ns; 0: no
+    // Stop the machine once virtual time passes `limit` ns; 0: no
     // limit. A guest that idles on a timer forever executes few
     // instructions, yet must not run forever either. Checked when the host
     // idles (time jumps) and at the guest's slow-path block boundaries.
@@ -127,10 +130,23 @@ public:
     void set_wall_stop_reason(std::string reason) { wall_stop_reason_ = std::move(reason); }
     void request_wall_stop();
 
-    // Why abort_machine switched the machine off, when it was one of the
-    // engine's limits.
-    enum class StopCause : u8 { NONE, INSTRUCTION_LIMIT, VTIME_LIMIT, WALL_TIME_LIMIT };
+    // The machine stopped: one of the run's limits above was reached, or the
+    // model cannot go on (Unicorn failed, a VMX abort, a guest halted with
+    // nothing to wake it). How a stop ends the run without undefined
+    // behaviour: the engine cannot unwind (the stop is seen inside Unicorn's
+    // hooks, under Unicorn's C frames and the hypervisor's -fno-exceptions
+    // ones), so it leaves Unicorn the way a YIELD does (uc_emu_stop, the
+    // current block abandoned), run() returns without calling the exit
+    // handler again, and from then on run() returns at once without running
+    // the guest and idle_until_external_interrupt() returns at once.
+    // hal::stop_requested() tells the hypervisor, whose scheduler ends the
+    // domain with stop_reason(): start() returns through its normal path and
+    // every destructor runs (heap scope, vcpus, VMX off); run_machine then
+    // reports the stop. The first stop's cause and reason stand.
+    enum class StopCause : u8 { NONE, INSTRUCTION_LIMIT, VTIME_LIMIT, WALL_TIME_LIMIT, ENGINE_FAILURE };
+    bool stopped() const { return stop_cause_ != StopCause::NONE; }
     StopCause stop_cause() const { return stop_cause_; }
+    const std::string& stop_reason() const { return stop_reason_; }
 
     // The engine's x87/SSE registers from and to an FXSAVE image (hal::run
     // gives each vcpu its own, as the hw build does with FXRSTOR/FXSAVE).
@@ -163,12 +179,17 @@ private:
     u64 host_efer_ = 0;
     u64 instruction_limit_ = 0;
     u64 vtime_limit_ = 0;
-    void check_vtime_limit(u64 vtime);
-    void check_wall_stop();
+    // Record a stop (the first one stands); the callers leave Unicorn.
+    void stop(StopCause cause, std::string reason);
+    // Past the virtual-time limit at `vtime` / the watchdog asked: record the
+    // stop and return true.
+    bool stop_past_vtime_limit(u64 vtime);
+    bool stop_if_wall_time_passed();
     u64 rep_elements_ = 0;
     std::atomic<bool> wall_stop_{false};
     std::string wall_stop_reason_;
     StopCause stop_cause_ = StopCause::NONE;
+    std::string stop_reason_;
     u64 exits_ = 0;
     bool ext_pending_ = false;
     u64 ext_deadline_ = ~u64{0};

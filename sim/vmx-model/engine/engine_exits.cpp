@@ -207,8 +207,10 @@ void Engine::Impl::count_block(u64 address, const Block* block)
     // checking after adding them would refuse a guest that ends (exits)
     // inside a block that straddles the limit.
     if (engine.instruction_limit_ && engine.instructions_ + engine.rep_elements_ > engine.instruction_limit_)
-        [[unlikely]]
+        [[unlikely]] {
         instruction_limit_reached(address);
+        return;
+    }
     engine.instructions_ += block->offsets.size();
     cur_block = address;
     cur_block_info = block;
@@ -220,18 +222,30 @@ void Engine::Impl::instruction_limit_reached(u64 where_linear)
     // Where it was is the first thing one wants to know about a guest that
     // never stops (the block about to run, or the exiting instruction: its
     // linear address).
-    engine.stop_cause_ = StopCause::INSTRUCTION_LIMIT;
     char where[32];
     std::snprintf(where, sizeof where, "%#llx", static_cast<unsigned long long>(where_linear));
-    // One string, moved into the abort: engine_abort does not return (it
-    // long-jumps out of Unicorn), so nothing in this frame is destroyed and
-    // a string left here would leak.
     std::string why = "the guest ran past its limit of " + std::to_string(engine.instruction_limit_) +
                       " instructions (at rip " + where;
     if (engine.rep_elements_)
         why += "; " + std::to_string(engine.rep_elements_) + " of them elements of REP INS/OUTS";
     why += ")";
-    engine_abort(std::move(why));
+    stop_machine(StopCause::INSTRUCTION_LIMIT, std::move(why));
+}
+
+void Engine::Impl::stop_machine(StopCause cause, std::string why)
+{
+    engine.stop(cause, std::move(why));
+    leave_unicorn();
+}
+
+void Engine::Impl::leave_unicorn()
+{
+    stop_requested = true;
+    cur_block_info = nullptr;
+    gprs_valid = false;
+    exit_rip_valid = false;
+    set_rip(rip());
+    uc_emu_stop(uc);
 }
 
 void Engine::Impl::on_block_slow(u64 address, u32 size)
@@ -299,7 +313,10 @@ bool Engine::Impl::stop_at_deadline(u64 address, const Block& block)
 
 bool Engine::Impl::async_check()
 {
-    if (engine.vtime_limit_) engine.check_vtime_limit(engine.vtime_ns());
+    if (engine.vtime_limit_ && engine.stop_past_vtime_limit(engine.vtime_ns())) [[unlikely]] {
+        leave_unicorn();
+        return true;
+    }
     const bool windows = proc & (vmx::proc::INTERRUPT_WINDOW_EXITING | vmx::proc::NMI_WINDOW_EXITING);
     if (!windows && async_deadline == ~u64{0}) return false;
     const u64 now = engine.vtime_ns();
@@ -356,6 +373,7 @@ bool Engine::Impl::async_check()
 
 void Engine::Impl::on_interrupt(u32 vector)
 {
+    if (engine.stopped()) return;  // Unicorn on its way out of a stopped run: nothing of the guest runs
     // A fault Unicorn raised (Unicorn never delivers through the IDT): RIP is
     // the faulting instruction.
     if (vector == vmx::vector::DB) dr6_written = true;  // for store_guest_extras
@@ -373,6 +391,7 @@ void Engine::Impl::on_interrupt(u32 vector)
 
 void Engine::Impl::on_invalid_opcode()
 {
+    if (engine.stopped()) return;
     // #UD reaches UC_HOOK_INSN_INVALID (not UC_HOOK_INTR) with RIP at the
     // instruction; VMX instructions never get here (their sites exit first).
     blob.save();
@@ -659,7 +678,10 @@ void Engine::Impl::halt_wait()
     if (engine.ext_pending_ && ((pin & vmx::pin::EXTERNAL_INTERRUPT_EXITING) || test_bit(reg(UC_X86_REG_EFLAGS), 9)))
         wake = engine.ext_deadline_;
     if (preemption_deadline < wake) wake = preemption_deadline;
-    if (wake == ~u64{0}) engine_abort("engine: the guest halted with nothing to wake it");
+    if (wake == ~u64{0}) {
+        stop_machine(StopCause::ENGINE_FAILURE, "engine: the guest halted with nothing to wake it");
+        return;
+    }
     if (wake > now) idle_ns += wake - now;
 }
 

@@ -9,7 +9,6 @@
 #include <unordered_map>
 
 #include "hal/panic.hpp"
-#include "sim/platform/machine_abort.hpp"
 
 #include "arch/x86/vmx/vmx_arch.hpp"
 #include "sim/vmx-model/engine/engine.hpp"
@@ -23,13 +22,6 @@ inline constexpr int kGprIds[16] = {UC_X86_REG_RAX, UC_X86_REG_RCX, UC_X86_REG_R
                                     UC_X86_REG_RSP, UC_X86_REG_RBP, UC_X86_REG_RSI, UC_X86_REG_RDI,
                                     UC_X86_REG_R8,  UC_X86_REG_R9,  UC_X86_REG_R10, UC_X86_REG_R11,
                                     UC_X86_REG_R12, UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_R15};
-
-// The engine cannot go on (Unicorn failed, the guest can never wake up, the
-// instruction limit): the machine is switched off and run_machine reports why.
-[[noreturn]] inline void engine_abort(std::string why)
-{
-    abort_machine(std::move(why));
-}
 
 struct ExitInfo {
     u32 reason = 0;
@@ -105,7 +97,7 @@ struct Engine::Impl final : LiveGuestState {
     // ---- engine_exits.cpp ----
     void on_block(u64 address, u32 size);
     [[gnu::noinline]] void on_block_slow(u64 address, u32 size);  // armed events, cache misses
-    [[gnu::noinline]] [[noreturn]] void instruction_limit_reached(u64 where_linear);
+    [[gnu::noinline]] void instruction_limit_reached(u64 where_linear);  // stop_machine with the reason
     void on_site(u64 address);
     void on_interrupt(u32 vector);
     void on_invalid_opcode();
@@ -116,6 +108,15 @@ struct Engine::Impl final : LiveGuestState {
     void invalidate_code_at_linear(u64 va, u64 length, u64 machine);  // machine: where va maps
     void invalidate_code_at_machine(u64 hpa, u64 length);
     void after_stop();
+    // The machine stops (Engine::stopped(): a limit of the run, or the model
+    // cannot go on): record the cause and reason, then leave_unicorn(). The
+    // caller returns at once, as after a YIELD (false where it reports
+    // whether the guest goes on); nothing of the guest runs any more.
+    void stop_machine(StopCause cause, std::string why);
+    // Leave uc_emu_start as a YIELD does, without saving guest state: the
+    // block in progress is abandoned (writing RIP from a hook does that) and
+    // run() returns.
+    void leave_unicorn();
     // The EPT exit for an implicit access (delivery, task-switch checks)
     // whose walk failed; `x` carries what the caller already set.
     bool memory_exit(const MemResult& m, ExitInfo x);
@@ -304,8 +305,9 @@ struct Engine::Impl final : LiveGuestState {
     // 0: loaded; else the 1-based index of the entry that failed (reason 34).
     u32 load_entry_msr_list();
     // At a VM exit: guest MSRs into the store list, host MSRs from the load
-    // list and the "load IA32_PAT/EFER" host fields (28.3.1, 28.4).
-    void exit_msrs();
+    // list and the "load IA32_PAT/EFER" host fields (28.3.1, 28.4). False: a
+    // VMX abort (28.7), the machine stopped.
+    bool exit_msrs();
     // An entry failure with `reason` (33, 34): the handler sees it as an
     // exit with bit 31 set; true when it resumed (the entry is retried).
     bool report_entry_failure(u32 reason, u64 qualification);

@@ -63,41 +63,52 @@ u32 Engine::Impl::load_entry_msr_list()
     return 0;
 }
 
-void Engine::Impl::exit_msrs()
+bool Engine::Impl::exit_msrs()
 {
     for (u32 i = 0; i < exit_msr_store_count; ++i) {
         const u64 at = exit_msr_store_addr + u64{i} * 16;
-        if (!memory.contains(at, 16)) engine_abort("VMX abort: the VM-exit MSR-store area is outside machine memory");
+        if (!memory.contains(at, 16)) {
+            stop_machine(StopCause::ENGINE_FAILURE, "VMX abort: the VM-exit MSR-store area is outside machine memory");
+            return false;
+        }
         const u32 msr = memory.load<u32>(at);
         if (!guest_msr_supported(msr) || memory.load<u32>(at + 4) != 0) {
             char text[112];
             std::snprintf(text, sizeof text, "VMX abort: the model cannot store MSR %#x (VM-exit MSR-store entry %u)", msr, i);
-            engine_abort(text);
+            stop_machine(StopCause::ENGINE_FAILURE, text);
+            return false;
         }
         uc_x86_msr m{msr, 0};
         uc_reg_read(uc, UC_X86_REG_MSR, &m);
         memory.store<u64>(at + 8, m.value);
     }
     auto host_write = [&](u32 msr, u64 value) {
-        if (!engine.host_msr_writer_ || !engine.host_msr_writer_(msr, value)) {
-            char text[96];
-            std::snprintf(text, sizeof text, "VMX abort: loading host MSR %#x failed at a VM exit", msr);
-            engine_abort(text);
-        }
+        if (engine.host_msr_writer_ && engine.host_msr_writer_(msr, value)) return true;
+        char text[96];
+        std::snprintf(text, sizeof text, "VMX abort: loading host MSR %#x failed at a VM exit", msr);
+        stop_machine(StopCause::ENGINE_FAILURE, text);
+        return false;
     };
-    if (exit_ctls & vmx::exit_ctl::LOAD_PAT) host_write(0x277, vmcs->get(f::HOST_IA32_PAT));
+    if ((exit_ctls & vmx::exit_ctl::LOAD_PAT) && !host_write(0x277, vmcs->get(f::HOST_IA32_PAT))) return false;
     if (exit_ctls & vmx::exit_ctl::LOAD_EFER) {
         const u64 efer = vmcs->get(f::HOST_IA32_EFER);
-        host_write(0xc0000080, efer);
+        if (!host_write(0xc0000080, efer)) return false;
         engine.host_efer_ = efer;
     }
     for (u32 i = 0; i < exit_msr_load_count; ++i) {
         const u64 at = exit_msr_load_addr + u64{i} * 16;
-        if (!memory.contains(at, 16)) engine_abort("VMX abort: the VM-exit MSR-load area is outside machine memory");
+        if (!memory.contains(at, 16)) {
+            stop_machine(StopCause::ENGINE_FAILURE, "VMX abort: the VM-exit MSR-load area is outside machine memory");
+            return false;
+        }
         const u32 msr = memory.load<u32>(at);
-        if (!check_msr_load_entry(msr, memory.load<u32>(at + 4), i).ok()) engine_abort("VMX abort: a bad VM-exit MSR-load entry");
-        host_write(msr, memory.load<u64>(at + 8));
+        if (!check_msr_load_entry(msr, memory.load<u32>(at + 4), i).ok()) {
+            stop_machine(StopCause::ENGINE_FAILURE, "VMX abort: a bad VM-exit MSR-load entry");
+            return false;
+        }
+        if (!host_write(msr, memory.load<u64>(at + 8))) return false;
     }
+    return true;
 }
 
 bool Engine::Impl::report_entry_failure(u32 reason, u64 qualification)

@@ -43,6 +43,7 @@ u32 intr_info_of(const Event& e)
 
 hal::VmxResult Engine::run(VmcsStore& vmcs, hal::GuestRegs& regs, hal::ExitHandler on_exit, void* context)
 {
+    if (stopped()) return hal::VmxResult::SUCCEED;  // nothing of the guest runs after a stop
     Impl& m = *impl_;
     m.vmcs = &vmcs;
     m.regs = &regs;
@@ -53,7 +54,7 @@ hal::VmxResult Engine::run(VmcsStore& vmcs, hal::GuestRegs& regs, hal::ExitHandl
     m.cur_block_info = nullptr;
     if (m.enter()) {
         while (!m.stop_requested) {
-            check_wall_stop();
+            if (stop_if_wall_time_passed()) break;
             m.stop = Impl::Stop::NONE;
             const u64 until = m.run_until;
             m.run_until = ~u64{0};
@@ -61,7 +62,7 @@ hal::VmxResult Engine::run(VmcsStore& vmcs, hal::GuestRegs& regs, hal::ExitHandl
             const uc_err err = uc_emu_start(uc_, m.rip(), until, 0, 0);
             m.active_until = ~u64{0};
             m.cur_block_info = nullptr;
-            check_wall_stop();  // the watchdog's uc_emu_stop looks like any other return
+            if (stop_if_wall_time_passed()) break;  // the watchdog's uc_emu_stop looks like any other return
             if (m.stop_requested) break;
             if (until != ~u64{0} && m.stop == Impl::Stop::NONE && err == UC_ERR_OK) {
                 m.blob.save();
@@ -72,9 +73,11 @@ hal::VmxResult Engine::run(VmcsStore& vmcs, hal::GuestRegs& regs, hal::ExitHandl
                 continue;
             }
             if (m.stop == Impl::Stop::DEADLINE) continue;  // on to the instruction where it falls: see stop_at_deadline
-            if (err != UC_ERR_OK)
-                engine_abort(std::string("engine: unicorn stopped: ") + uc_strerror(err) + " at rip " +
-                              std::to_string(m.rip()));
+            if (err != UC_ERR_OK) {
+                m.stop_machine(StopCause::ENGINE_FAILURE, std::string("engine: unicorn stopped: ") + uc_strerror(err) +
+                                                              " at rip " + std::to_string(m.rip()));
+                break;
+            }
             // A normal return means Unicorn executed a HLT itself (all HLT
             // sites are hooked, so only a HLT never seen by the decoder).
             m.halt();
@@ -200,13 +203,22 @@ bool Engine::Impl::exit(const ExitInfo& x)
         [[unlikely]] {
         blob.save();
         instruction_limit_reached((exit_rip_valid ? exit_rip : rip()) + blob.segment(1).base);
+        return false;
+    }
+    // Exits cost virtual time too (vtime.hpp): a guest that only takes
+    // exits, making no progress of its own (an emulated instruction that
+    // faults again and again), reaches its virtual-time limit here.
+    if (engine.vtime_limit_ && engine.stop_past_vtime_limit(engine.vtime_ns())) [[unlikely]] {
+        blob.save();
+        leave_unicorn();
+        return false;
     }
     ++engine.exits_;
     stray_fetch_fills = 0;
     write_exit_fields(x);
     save_preemption_timer();
     store_guest_extras();
-    exit_msrs();
+    if (!exit_msrs()) return false;
     mtf_armed = false;  // the next entry starts the count again
     if (!exit_rip_valid) exit_rip = rip();
     exit_rip_valid = false;
@@ -428,7 +440,8 @@ bool Engine::Impl::memory_exit(const MemResult& m, ExitInfo x)
         x.gpa = walk.gpa;
         return exit(x);
     }
-    engine_abort("engine: an implicit guest access reached memory outside machine memory");
+    stop_machine(StopCause::ENGINE_FAILURE, "engine: an implicit guest access reached memory outside machine memory");
+    return false;
 }
 
 bool Engine::Impl::exception_exits(u8 vector, u32 error_code) const

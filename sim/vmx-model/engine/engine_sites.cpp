@@ -333,6 +333,7 @@ bool Engine::Impl::io_permitted(const DecodedInsn& d)
 
 void Engine::Impl::on_site(u64 address)
 {
+    if (engine.stopped()) return;  // Unicorn on its way out of a stopped run: nothing of the guest runs
     auto it = sites.find(address);
     if (it == sites.end()) return;
     const DecodedInsn d = it->second;

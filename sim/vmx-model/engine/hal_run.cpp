@@ -79,6 +79,12 @@ VmxResult run(GuestRegs& regs, ExitHandler on_exit, void* context)
     return result;
 }
 
+const char* stop_requested()
+{
+    const sim::Engine* engine = sim::sim_context().engine;
+    return engine && engine->stopped() ? engine->stop_reason().c_str() : nullptr;
+}
+
 void machine_memory_written(Hpa hpa, usize length)
 {
     sim::SimContext& ctx = sim::sim_context();

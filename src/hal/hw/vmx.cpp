@@ -246,4 +246,7 @@ VmxResult run(GuestRegs& regs, ExitHandler on_exit, void* context)
     }
 }
 
+// Nothing outside the hypervisor stops a run on hardware.
+const char* stop_requested() { return nullptr; }
+
 }  // namespace xeno::hal

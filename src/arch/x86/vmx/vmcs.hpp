@@ -2,8 +2,9 @@
 //
 // vmcs_read never fails in correct code: it reads only fields the CPU has
 // (callers check features first). A failure is counted (vmcs_access_failures)
-// and logged at the end of a run instead of panicking, so a model or
-// hardware surprise shows up in the log without killing the hypervisor.
+// instead of panicking, and at the end of the run start() fails the run with
+// it (logged, the run's reason): a hypervisor bug or a model or hardware
+// surprise fails loudly without killing the hypervisor mid-run.
 #pragma once
 
 #include "arch/x86/vmx/vmcs_field.hpp"
