@@ -37,8 +37,10 @@ Domain::Domain(const Options& options)
       acpi_pm_(timers_, isa_irq_line(kSciIrq), kAcpiPmBase),
       i8042_(isa_irq_line(1), isa_irq_line(12), &Domain::reset_i8042, this),
       fw_cfg_(devices::GuestMemoryAccess{this, &Domain::guest_read, &Domain::guest_write}),
+      rtc_epoch_(options.rtc_epoch),
       debug_exit_style_(options.debug_exit),
-      on_reset_(options.on_reset)
+      on_reset_(options.on_reset),
+      xen_(*this)
 {
     planned_vcpus_ = options.smp;
     guest_tsc_.to_ns = &Domain::tsc_to_ns;
@@ -235,6 +237,8 @@ void Domain::end(DomainEnd kind, int status, const char* why)
 void Domain::attach_serial_input(const u8* bytes, usize length)
 {
     uart_.set_input(bytes, length, timers_);
+    serial_input_ = bytes;
+    serial_input_length_ = length;
     LogLine{}.str("domain: ").dec(length).str(" bytes of serial input for the UART");
 }
 

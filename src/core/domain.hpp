@@ -45,6 +45,7 @@
 #include "lib/status.hpp"
 #include "mm/frame_allocator.hpp"
 #include "mm/p2m.hpp"
+#include "xen/xen_domain.hpp"
 
 namespace xeno {
 
@@ -123,6 +124,13 @@ public:
     devices::ApicBus& apic_bus() { return apic_bus_; }
     devices::RtcCmos& rtc() { return rtc_; }
     devices::FwCfg& fw_cfg() { return fw_cfg_; }
+    // The Xen interface the guest sees (docs/xen-abi.md).
+    xen::XenDomain& xen() { return xen_; }
+    // The RTC's time at machine-clock 0 (Unix seconds): Xen's wall clock too.
+    u64 rtc_epoch() const { return rtc_epoch_; }
+    // The console input attach_serial_input gave (the PV console reads it too).
+    const u8* serial_input() const { return serial_input_; }
+    usize serial_input_length() const { return serial_input_length_; }
     u64 mem_bytes() const { return layout_.ram_bytes; }
     const boot::GuestLayout& layout() const { return layout_; }
     u64 tsc_offset() const { return tsc_offset_; }
@@ -185,6 +193,9 @@ private:
     devices::AcpiPm acpi_pm_;
     devices::I8042 i8042_;
     devices::FwCfg fw_cfg_;
+    u64 rtc_epoch_ = 0;
+    const u8* serial_input_ = nullptr;
+    usize serial_input_length_ = 0;
     Vcpu* vcpus_[kMaxVcpus] = {};
     u32 vcpu_count_ = 0;
     u32 planned_vcpus_ = 1;
@@ -196,6 +207,8 @@ private:
     bool restart_requested_ = false;
     int exit_status_ = 0;
     FixedWriter<160> end_reason_;
+    // Last: its destructor cancels its timers on timers_.
+    xen::XenDomain xen_;
 };
 
 }  // namespace xeno

@@ -163,7 +163,10 @@ hal::VmxResult Scheduler::run()
             current_ = v;
             vmx::shadow_switch_in(*v);
         }
-        if (v->run_state == VcpuRunState::HALTED) v->run_state = VcpuRunState::RUNNABLE;
+        if (v->run_state == VcpuRunState::HALTED) {
+            v->run_state = VcpuRunState::RUNNABLE;
+            domain_.xen().vcpu_resumed(v->id());
+        }
         slice_end_ = hal::time_ns() + quantum_ns_;
         if (!before_entry(*v)) continue;
         lock.unlock();

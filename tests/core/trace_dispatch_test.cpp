@@ -103,7 +103,7 @@ TEST_CASE("guest CPUID view", "[dispatch][cpuid]")
     CHECK(r.eax == host.eax);
     CHECK(r.edx == host.edx);
     r = guest_cpuid(0x40000000, 0, host);
-    CHECK(r.eax == 0x40000001);
+    CHECK(r.eax == 0x40000005);
     char sig[13] = {};
     for (int i = 0; i < 4; ++i) {
         sig[i] = static_cast<char>(r.ebx >> (8 * i));
@@ -113,6 +113,9 @@ TEST_CASE("guest CPUID view", "[dispatch][cpuid]")
     CHECK(std::string(sig) == "XenVMMXenVMM");
     r = guest_cpuid(0x40000001, 0, host);
     CHECK(r.eax == ((4u << 16) | 19u));
+    r = guest_cpuid(0x40000002, 0, host);
+    CHECK(r.eax == 1);            // one hypercall page
+    CHECK(r.ebx == 0x40000000);   // written through this MSR
     r = guest_cpuid(0x40000005, 0, host);
     CHECK((r.eax | r.ebx | r.ecx | r.edx) == 0);
     r = guest_cpuid(0, 0, host);

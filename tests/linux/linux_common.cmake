@@ -16,3 +16,19 @@ function(xeno_require_poweroff what status stdout stderr)
     message(FATAL_ERROR "${what}: the kernel did not power off with status 0 (exit status ${status}):\n"
         "...${stdout}\n${stderr}")
 endfunction()
+
+# The kernel booted as a Xen PVH guest (docs/xen-abi.md) with `cpus` vcpus:
+# it says so, uses 2-level event channels through the callback vector, Xen's
+# clocksource and a Xen timer on every vcpu; with console=hvc0 the rest of
+# its output came through the PV console ring.
+function(xeno_require_xen_pvh what stdout cpus)
+    math(EXPR last_cpu "${cpus} - 1")
+    foreach(marker "Booting kernel on Xen PVH" "xen:events: Using 2-level ABI"
+                   "xen:events: Xen HVM callback vector for event delivery is enabled"
+                   "installing Xen timer for CPU ${last_cpu}" "clocksource: Switched to clocksource xen")
+        string(FIND "${stdout}" "${marker}" at)
+        if(at EQUAL -1)
+            message(FATAL_ERROR "${what}: the kernel did not say \"${marker}\":\n${stdout}")
+        endif()
+    endforeach()
+endfunction()

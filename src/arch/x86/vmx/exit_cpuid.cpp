@@ -4,13 +4,17 @@
 #include "arch/x86/vmx/guest_state.hpp"
 #include "arch/x86/vmx/xcr0.hpp"
 #include "hal/cpu.hpp"
+#include "xen/hypercall.hpp"
 
 namespace xeno::vmx {
 
-// Xen's hypervisor leaves (xen/include/public/arch-x86/cpuid.h): 0x40000000
-// gives the highest hypervisor leaf and the signature "XenVMMXenVMM",
-// 0x40000001 the version (major << 16 | minor): Xeno reports Xen 4.19.
-inline constexpr u32 kHypervisorLeafBase = 0x40000000;
+// Xen's hypervisor leaves (xen/include/public/arch-x86/cpuid.h, docs/
+// xen-abi.md): 0x40000000 gives the highest hypervisor leaf and the
+// signature "XenVMMXenVMM", 0x40000001 the version (major << 16 | minor):
+// Xeno reports Xen 4.19; 0x40000002 the hypercall page count and MSR. The
+// vcpu-dependent leaves (TSC, vcpu and domain ids) come from
+// xen::cpuid_leaf in vcpu_cpuid.
+inline constexpr u32 kHypervisorLeafBase = xen::kCpuidBase;
 inline constexpr u32 kXenSignatureEbx = 0x566e6558;  // "XenV"
 inline constexpr u32 kXenSignatureEcx = 0x65584d4d;  // "MMXe"
 inline constexpr u32 kXenSignatureEdx = 0x4d4d566e;  // "nVMM"
@@ -39,8 +43,9 @@ inline constexpr u32 kOfferedXsaveFeatures = (1u << 0) | (1u << 2);  // XSAVEOPT
 CpuidRegs guest_cpuid(u32 leaf, u32 subleaf, CpuidRegs host)
 {
     if (leaf >= kHypervisorLeafBase && leaf <= kHypervisorLeafBase + 0xff) {
-        if (leaf == kHypervisorLeafBase) return {kHypervisorLeafBase + 1, kXenSignatureEbx, kXenSignatureEcx, kXenSignatureEdx};
+        if (leaf == kHypervisorLeafBase) return {xen::kCpuidLast, kXenSignatureEbx, kXenSignatureEcx, kXenSignatureEdx};
         if (leaf == kHypervisorLeafBase + 1) return {kXenVersion, 0, 0, 0};
+        if (leaf == kHypervisorLeafBase + 2) return {1, xen::kHypercallPageMsr, 0, 0};
         return {0, 0, 0, 0};
     }
     if (leaf == 1) {
@@ -92,6 +97,11 @@ u32 xsave_size_for(u64 xcr0)
 
 CpuidRegs vcpu_cpuid(Vcpu& v, u32 leaf, u32 subleaf)
 {
+    if (leaf == kHypervisorLeafBase + 3 || leaf == kHypervisorLeafBase + 4) {
+        u32 x[4] = {};
+        xen::cpuid_leaf(v, leaf, subleaf, x);
+        return {x[0], x[1], x[2], x[3]};
+    }
     const hal::CpuidResult h = hal::cpuid(leaf, subleaf);
     CpuidRegs r = guest_cpuid(leaf, subleaf, CpuidRegs{h.eax, h.ebx, h.ecx, h.edx});
     // The bits that follow the guest's own state: OSXSAVE is its CR4.OSXSAVE

@@ -24,7 +24,7 @@ void handle_cpuid(Vcpu& vcpu, const ExitInfo& exit);
 void handle_hlt(Vcpu& vcpu, const ExitInfo& exit);
 void handle_invlpg(Vcpu& vcpu, const ExitInfo& exit);
 void handle_rdtsc(Vcpu& vcpu, const ExitInfo& exit);
-void handle_vmcall(Vcpu& vcpu, const ExitInfo& exit);
+void handle_vmcall(Vcpu& vcpu, const ExitInfo& exit);  // xen/hypercall.cpp: Xen hypercalls
 void handle_vmx_instruction(Vcpu& vcpu, const ExitInfo& exit);
 void handle_invd(Vcpu& vcpu, const ExitInfo& exit);
 void handle_getsec(Vcpu& vcpu, const ExitInfo& exit);

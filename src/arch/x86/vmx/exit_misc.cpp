@@ -1,4 +1,4 @@
-// The smaller exits: triple fault, HLT, INVLPG, VMCALL, VMX instructions,
+// The smaller exits: triple fault, HLT, INVLPG, VMX instructions,
 // INVD/WBINVD, MONITOR/MWAIT, RDPMC, GETSEC, entry failures, EPT violations,
 // and everything unexpected.
 #include "arch/x86/vmx/exit_handlers.hpp"
@@ -48,15 +48,6 @@ void handle_invlpg(Vcpu& v, const ExitInfo& exit)
     // linear-address operand (SDM Vol. 3C Table 28-1).
     shadow_invlpg(v, exit.qualification);
     advance_rip(v, exit);
-}
-
-void handle_vmcall(Vcpu& v, const ExitInfo&)
-{
-    // No hypercall interface for HVM guests yet. Xen answers a hypercall it
-    // does not recognise from an HVM guest that has not set up its hypercall
-    // page by raising #UD, which is also what VMCALL does outside VMX
-    // non-root operation: inject #UD, RIP not advanced (a fault).
-    inject_exception(v, vector::UD, 0);
 }
 
 void handle_invd(Vcpu& v, const ExitInfo& exit)

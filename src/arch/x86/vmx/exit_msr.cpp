@@ -8,6 +8,7 @@
 #include "core/domain.hpp"
 #include "core/log.hpp"
 #include "hal/cpu.hpp"
+#include "xen/hypercall.hpp"
 
 namespace xeno::vmx {
 
@@ -101,6 +102,7 @@ bool guest_msr_read(Vcpu& v, u32 msr, u64* value)
 bool guest_msr_write(Vcpu& v, u32 msr, u64 value)
 {
     switch (msr) {
+    case xen::kHypercallPageMsr: return xen::write_hypercall_page_msr(v, value);
     case msr::IA32_TSC:
         // Writing the TSC moves this domain's offset: guest TSC = host TSC + offset.
         v.domain().set_tsc_offset(value - hal::rdmsr(msr::IA32_TSC));

@@ -21,9 +21,17 @@ bool pic_request(Vcpu& v)
     return v.lapic().extint_pending();
 }
 
+// Xen's event upcall as HVM_PARAM_CALLBACK_IRQ's vector: pending while the
+// vcpu's vcpu_info says evtchn_upcall_pending, taken without the local
+// APIC (no ISR bit, no EOI), ahead of it as in Xen.
+int xen_callback(Vcpu& v)
+{
+    return v.domain().xen().ready() ? v.domain().xen().callback_vector(v.id()) : -1;
+}
+
 bool maskable_pending(Vcpu& v)
 {
-    return v.lapic().highest_pending() >= 0 || pic_request(v);
+    return xen_callback(v) >= 0 || v.lapic().highest_pending() >= 0 || pic_request(v);
 }
 
 void set_proc_bit(Vcpu& v, u32 bit, bool on, bool& cached)
@@ -44,6 +52,7 @@ bool nmi_window_supported(Vcpu& v)
 // away (the PIC then answers a spurious vector itself).
 int take_maskable(Vcpu& v)
 {
+    if (const int xen = xen_callback(v); xen >= 0) return xen;
     const int apic = v.lapic().highest_pending();
     if (apic >= 0) {
         v.lapic().acknowledge(static_cast<u8>(apic));
@@ -74,12 +83,19 @@ bool has_wakeup_event(Vcpu& v, bool interrupts_enabled)
     devices::LocalApic& a = v.lapic();
     if (a.nmi_pending() || a.init_pending()) return true;
     if (v.run_state == VcpuRunState::WAIT_FOR_SIPI) return a.sipi_pending();
+    // SCHEDOP_block and SCHEDOP_poll sleep until their event; a vcpu taken
+    // down by VCPUOP_down until VCPUOP_up.
+    if (v.domain().xen().ready() && v.id() < 32) {
+        if (v.domain().xen().vcpu(v.id()).down) return false;
+        if (v.domain().xen().wakeup_pending(v.id())) return true;
+    }
     return interrupts_enabled && maskable_pending(v);
 }
 
 void inject_pending_events(Vcpu& v)
 {
     if (v.run_state != VcpuRunState::RUNNABLE) return;
+    if (v.id() == 0 && v.domain().xen().ready()) v.domain().xen().sync_gsi_callback();
     devices::LocalApic& a = v.lapic();
     const bool nmi = a.nmi_pending();
     const bool maskable = maskable_pending(v);

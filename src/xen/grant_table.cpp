@@ -1,0 +1,86 @@
+// grant_table_op, version 1: the table's size and frames (docs/xen-abi.md).
+// The table's frames are guest RAM pages the guest placed with
+// XENMEM_add_to_physmap (memory_op.cpp); mapping and copying grants comes
+// with the split drivers that need them.
+#include "core/domain.hpp"
+#include "public/grant_table.hpp"
+#include "xen/guest_access.hpp"
+#include "xen/hypercall.hpp"
+#include "xen/xen_domain.hpp"
+
+namespace xeno::xen {
+
+namespace {
+
+constexpr u64 kInvalidFrame = ~u64{0};
+
+i64 query_size(Vcpu& v, u64 arg)
+{
+    gnttab_query_size q;
+    if (const int r = get_guest(v, arg, &q)) return r;
+    if (!own_domain(q.dom)) {
+        q.status = gntst::bad_domain;
+    } else {
+        q.nr_frames = v.domain().xen().grant_frames();
+        q.max_nr_frames = kMaxGrantFrames;
+        q.status = gntst::okay;
+    }
+    return put_guest(v, arg, q);
+}
+
+i64 setup_table(Vcpu& v, u64 arg)
+{
+    gnttab_setup_table s;
+    if (const int r = get_guest(v, arg, &s)) return r;
+    XenDomain& xd = v.domain().xen();
+    if (!own_domain(s.dom)) {
+        s.status = gntst::bad_domain;
+    } else if (s.nr_frames > kMaxGrantFrames) {
+        s.status = gntst::general_error;
+    } else {
+        // Each frame's guest frame number, where the guest placed it.
+        for (u32 i = 0; i < s.nr_frames; ++i) {
+            const u64 gfn = i < xd.grant_frames() && xd.grant_gfn(i) != kNoGfn ? xd.grant_gfn(i) : kInvalidFrame;
+            if (const int r = put_guest(v, s.frame_list + i * sizeof(u64), gfn)) return r;
+        }
+        if (s.nr_frames > xd.grant_frames()) xd.set_grant_frames(s.nr_frames);
+        s.status = gntst::okay;
+    }
+    return put_guest(v, arg, s);
+}
+
+}  // namespace
+
+i64 do_grant_table_op(Hypercall& call)
+{
+    if (!call.long_mode) return -err::XEN_ENOSYS;  // 32-bit layouts are not served (docs/xen-abi.md)
+    Vcpu& v = call.vcpu;
+    const u64 arg = call.arg[1];
+    const u64 count = call.arg[2];
+    switch (call.arg[0]) {
+    case gnttabop::query_size:
+        if (count != 1) return -err::XEN_EINVAL;
+        return query_size(v, arg);
+    case gnttabop::setup_table:
+        if (count != 1) return -err::XEN_EINVAL;
+        return setup_table(v, arg);
+    case gnttabop::get_version: {
+        if (count != 1) return -err::XEN_EINVAL;
+        gnttab_get_version g;
+        if (const int r = get_guest(v, arg, &g)) return r;
+        if (!own_domain(g.dom)) return -err::XEN_ESRCH;
+        g.version = 1;
+        return put_guest(v, arg, g);
+    }
+    case gnttabop::set_version: {
+        if (count != 1) return -err::XEN_EINVAL;
+        gnttab_set_version s;
+        if (const int r = get_guest(v, arg, &s)) return r;
+        if (s.version != 1) return -err::XEN_EINVAL;  // version 2 is not served
+        return 0;
+    }
+    default: return -err::XEN_ENOSYS;
+    }
+}
+
+}  // namespace xeno::xen

@@ -1,0 +1,93 @@
+// memory_op: placing Xen's shared pages in the guest's physical address
+// space, and what the guest's memory is (docs/xen-abi.md).
+#include "boot/guest_layout.hpp"
+#include "core/domain.hpp"
+#include "hal/memory.hpp"
+#include "public/memory.hpp"
+#include "xen/guest_access.hpp"
+#include "xen/hypercall.hpp"
+#include "xen/xen_domain.hpp"
+
+namespace xeno::xen {
+
+namespace {
+
+// Clear guest frame `gfn` (RAM) for a shared structure.
+void clear_frame(Domain& d, u64 gfn)
+{
+    const Hpa h = d.p2m().translate(Gpa::from_frame(gfn)).value();
+    __builtin_memset(hal::machine_to_virt(h), 0, kPageSize);
+    hal::machine_memory_written(h, kPageSize);
+}
+
+i64 add_to_physmap(Vcpu& v, u64 arg)
+{
+    xen_add_to_physmap a;
+    if (const int r = get_guest(v, arg, &a)) return r;
+    if (!own_domain(a.domid)) return -err::XEN_ESRCH;
+    XenDomain& xd = v.domain().xen();
+    switch (a.space) {
+    case xenmapspace::shared_info:
+        if (a.idx != 0 || !guest_ram_frame(v, a.gpfn)) return -err::XEN_EINVAL;
+        xd.place_shared_info(a.gpfn);
+        return 0;
+    case xenmapspace::grant_table: {
+        if ((a.idx & XENMAPIDX_grant_table_status) || a.idx >= kMaxGrantFrames || !guest_ram_frame(v, a.gpfn))
+            return -err::XEN_EINVAL;  // version 1 has no status frames
+        const u32 frame = static_cast<u32>(a.idx);
+        if (frame + 1 > xd.grant_frames()) xd.set_grant_frames(frame + 1);
+        clear_frame(v.domain(), a.gpfn);
+        xd.set_grant_gfn(frame, a.gpfn);
+        return 0;
+    }
+    default: return -err::XEN_ENOSYS;
+    }
+}
+
+i64 memory_map(Vcpu& v, u64 arg)
+{
+    xen_memory_map m;
+    if (const int r = get_guest(v, arg, &m)) return r;
+    boot::E820Entry entries[boot::kGuestE820Max];
+    const usize count = boot::guest_e820(v.domain().layout(), entries);
+    const u32 n = m.nr_entries < count ? m.nr_entries : static_cast<u32>(count);
+    for (u32 i = 0; i < n; ++i) {
+        const e820entry e{entries[i].addr, entries[i].size, entries[i].type};
+        if (const int r = put_guest(v, m.buffer + i * sizeof(e820entry), e)) return r;
+    }
+    m.nr_entries = n;
+    return put_guest(v, arg, m);
+}
+
+// The domain id a reservation query names (a pointer to a domid_t).
+i64 query_domain(Vcpu& v, u64 arg)
+{
+    domid_t id;
+    if (const int r = get_guest(v, arg, &id)) return r;
+    return own_domain(id) ? 0 : -err::XEN_ESRCH;
+}
+
+}  // namespace
+
+i64 do_memory_op(Hypercall& call)
+{
+    if (!call.long_mode) return -err::XEN_ENOSYS;  // 32-bit layouts are not served (docs/xen-abi.md)
+    Vcpu& v = call.vcpu;
+    const boot::GuestLayout& layout = v.domain().layout();
+    // Bits 63:6 of the command are a continuation's start extent (Xen's
+    // MEMOP_EXTENT_SHIFT); no operation here needs one.
+    switch (call.arg[0] & 0x3f) {
+    case xenmem::add_to_physmap: return add_to_physmap(v, call.arg[1]);
+    case xenmem::memory_map: return memory_map(v, call.arg[1]);
+    case xenmem::current_reservation:
+    case xenmem::maximum_reservation:
+        if (const i64 r = query_domain(v, call.arg[1])) return r;
+        return static_cast<i64>(layout.ram_bytes >> kPageShift);
+    case xenmem::maximum_gpfn:
+        if (const i64 r = query_domain(v, call.arg[1])) return r;
+        return static_cast<i64>(layout.frame_span() - 1);
+    default: return -err::XEN_ENOSYS;
+    }
+}
+
+}  // namespace xeno::xen
