@@ -31,9 +31,13 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-// What `xeno run --kernel vmlinuz --initrd initramfs.cpio --append
-// "console=ttyS0" -m 256 --pvh` boots, and what QEMU is given.
-constexpr const char* kAppend = "console=ttyS0";
+// What `xeno run --kernel vmlinuz --initrd initramfs.cpio -m 256 --append
+// "console=ttyS0"` boots (the bzImage, HVM), and with --pvh --append
+// "console=hvc0" (the PVH entry, a Xen PVH guest on Xen's PV console); QEMU
+// is given the serial console either way (it has no Xen console under TCG).
+constexpr const char* kAppendHvm = "console=ttyS0";
+constexpr const char* kAppendPvh = "console=hvc0";
+constexpr const char* kAppendQemu = "console=ttyS0";
 constexpr const char* kMemoryMb = "256";
 // A boot that takes longer than this is stopped (the machine's watchdog, a
 // SIGKILL for QEMU): about 100 times the normal boot.
@@ -45,13 +49,15 @@ struct Case {
     const char* what;     // for the detail line
     const char* profile;
     std::uint32_t smp;
+    bool pvh;             // the PVH entry of the ELF inside the bzImage; else the bzImage (HVM)
 };
 constexpr Case kCases[] = {
-    {"skylake, ept, 1 vcpu", "skylake", 1},
-    {"penryn, shadow, 1 vcpu", "penryn", 1},
-    {"skylake, ept, 2 vcpus", "skylake", 2},
+    {"HVM bzImage, skylake, ept, 1 vcpu", "skylake", 1, false},
+    {"PVH, skylake, ept, 1 vcpu", "skylake", 1, true},
+    {"HVM bzImage, penryn, shadow, 1 vcpu", "penryn", 1, false},
+    {"HVM bzImage, skylake, ept, 2 vcpus", "skylake", 2, false},
 };
-constexpr int kSkylake = 0, kPenryn = 1, kSmp2 = 2, kCaseCount = 3;
+constexpr int kSkylake = 0, kPvh = 1, kPenryn = 2, kSmp2 = 3, kCaseCount = 4;
 
 // Exits by reason from the "exits: <n> emulated=<n> [vcpu=<i>] <REASON>=<n>
 // ..." lines the hypervisor logs per vcpu at the end of a run, summed over
@@ -145,16 +151,17 @@ bool same_counts(const sim::MachineResult& a, const sim::MachineResult& b)
 }
 
 // The machine `xeno run` builds for the same options (run_command.cpp), from
-// the files already read: the ELF `pvh_kernel` took out of the bzImage.
-sim::MachineConfig machine_for(const Case& c, const fs::path& dir, const std::vector<std::uint8_t>& elf,
+// the files already read: the bzImage, or for PVH the ELF `pvh_kernel` took
+// out of it.
+sim::MachineConfig machine_for(const Case& c, const fs::path& dir, const std::vector<std::uint8_t>& kernel,
                                const std::vector<std::uint8_t>& initrd)
 {
     harness::RunOptions options;
     options.kernel = (dir / "vmlinuz").string();
     options.initrd = (dir / "initramfs.cpio").string();
-    options.append = kAppend;
+    options.append = c.pvh ? kAppendPvh : kAppendHvm;
     options.memory = kMemoryMb;
-    options.pvh = true;
+    options.pvh = c.pvh;
     options.profile = c.profile;
     options.smp = c.smp;
     options.timeout_seconds = kTimeoutSeconds;
@@ -164,7 +171,7 @@ sim::MachineConfig machine_for(const Case& c, const fs::path& dir, const std::ve
         std::exit(1);
     }
     scenario = harness::with_overrides(std::move(scenario), options);
-    return harness::build_machine_config(scenario, options, elf, {}, initrd);
+    return harness::build_machine_config(scenario, options, kernel, {}, initrd);
 }
 
 std::vector<std::uint8_t> read_or_exit(const fs::path& file, const char* what)
@@ -269,27 +276,72 @@ ChildRun time_child(const std::vector<std::string>& args)
     return run;
 }
 
-void qemu_ratios(const fs::path& dir, int rounds, double xeno_seconds)
+// The Xeno boot times QEMU's are compared with: the HVM (bzImage) boot, and
+// the PVH boot when it powered off (empty: why not).
+struct XenoTimes {
+    double hvm_seconds = 0;
+    double pvh_seconds = 0;
+    std::string pvh_failed;
+};
+
+// vmlinux for QEMU's PVH boot: the ELF taken out of the bzImage, in a file
+// of its own (QEMU's -kernel takes a path), removed when done.
+struct TempFile {
+    fs::path path;
+    ~TempFile()
+    {
+        std::error_code ignored;
+        if (!path.empty()) fs::remove(path, ignored);
+    }
+};
+
+void qemu_ratios(const fs::path& dir, int rounds, const std::vector<std::uint8_t>& elf, const XenoTimes& xeno)
 {
     const std::optional<std::string> qemu = find_on_path("qemu-system-x86_64");
     if (!qemu) {
-        std::printf("linux: qemu-system-x86_64 is not installed (not on PATH): linux_vs_qemu_tcg_ratio and "
-                    "linux_vs_qemu_icount_ratio skipped\n");
+        std::printf("linux: qemu-system-x86_64 is not installed (not on PATH): linux_vs_qemu_tcg_ratio, "
+                    "linux_vs_qemu_icount_ratio and pvh_vs_qemu_tcg_ratio skipped\n");
         return;
     }
-    const std::vector<std::string> tcg = {*qemu, "-accel", "tcg", "-m", kMemoryMb,
-                                          "-kernel", (dir / "vmlinuz").string(),
-                                          "-initrd", (dir / "initramfs.cpio").string(),
-                                          "-append", kAppend, "-nographic", "-no-reboot"};
+    TempFile vmlinux;
+    std::string vmlinux_problem;
+    {
+        char name[] = "/tmp/xeno-bench-vmlinux-XXXXXX";
+        const int fd = mkstemp(name);
+        if (fd < 0) {
+            vmlinux_problem = "could not create a temporary file for vmlinux";
+        } else {
+            vmlinux.path = name;
+            std::size_t done = 0;
+            while (done < elf.size()) {
+                const ssize_t n = write(fd, elf.data() + done, elf.size() - done);
+                if (n <= 0) break;
+                done += static_cast<std::size_t>(n);
+            }
+            close(fd);
+            if (done != elf.size()) vmlinux_problem = fmt::format("could not write {}", vmlinux.path.string());
+        }
+    }
+    const std::vector<std::string> common = {"-accel", "tcg", "-m", kMemoryMb, "-initrd",
+                                             (dir / "initramfs.cpio").string(), "-append", kAppendQemu,
+                                             "-nographic", "-no-reboot"};
+    std::vector<std::string> tcg = {*qemu, "-kernel", (dir / "vmlinuz").string()};
+    tcg.insert(tcg.end(), common.begin(), common.end());
     std::vector<std::string> icount = tcg;
     icount.insert(icount.end(), {"-icount", "shift=0"});
+    std::vector<std::string> pvh = {*qemu, "-kernel", vmlinux.path.string()};
+    pvh.insert(pvh.end(), common.begin(), common.end());
     struct Mode {
-        const char* name;
+        const char* figure;
         const std::vector<std::string>* args;
+        double xeno_seconds;
+        std::string xeno_failed;  // the Xeno boot it is compared with did not power off
         double best = 0;
-        std::string why;
+        std::string why;  // the QEMU run did not count
     };
-    Mode modes[2] = {{"tcg", &tcg, 0, {}}, {"icount", &icount, 0, {}}};
+    Mode modes[3] = {{"linux_vs_qemu_tcg_ratio", &tcg, xeno.hvm_seconds, {}, 0, {}},
+                     {"linux_vs_qemu_icount_ratio", &icount, xeno.hvm_seconds, {}, 0, {}},
+                     {"pvh_vs_qemu_tcg_ratio", &pvh, xeno.pvh_seconds, xeno.pvh_failed, 0, vmlinux_problem}};
     for (int round = 0; round < rounds; ++round) {
         for (Mode& m : modes) {
             if (!m.why.empty()) continue;
@@ -298,20 +350,36 @@ void qemu_ratios(const fs::path& dir, int rounds, double xeno_seconds)
             if (m.why.empty() && (round == 0 || run.seconds < m.best)) m.best = run.seconds;
         }
     }
-    std::printf("linux: %s -accel tcg -m %s -kernel vmlinuz -initrd initramfs.cpio -append \"%s\" -nographic "
-                "-no-reboot (bzImage through its firmware, timed as a child process from fork to exit): %s; with "
-                "-icount shift=0: %s (best of %d)\n",
-                qemu->c_str(), kMemoryMb, kAppend,
-                modes[0].why.empty() ? fmt::format("{:.3f} s", modes[0].best).c_str() : modes[0].why.c_str(),
-                modes[1].why.empty() ? fmt::format("{:.3f} s", modes[1].best).c_str() : modes[1].why.c_str(),
-                rounds);
+    const auto text = [](const Mode& m) { return m.why.empty() ? fmt::format("{:.3f} s", m.best) : m.why; };
+    std::printf("linux: %s -accel tcg -m %s -initrd initramfs.cpio -append \"%s\" -nographic -no-reboot (a child "
+                "process timed from fork to exit, best of %d): -kernel vmlinuz (the bzImage through QEMU's "
+                "firmware) %s, with -icount shift=0 %s; -kernel vmlinux (the same ELF Xeno boots by PVH, QEMU's PVH "
+                "entry) %s\n",
+                qemu->c_str(), kMemoryMb, kAppendQemu, rounds, text(modes[0]).c_str(), text(modes[1]).c_str(),
+                text(modes[2]).c_str());
     for (const Mode& m : modes) {
-        if (m.why.empty()) {
-            std::printf("linux_vs_qemu_%s_ratio=%.3f\n", m.name, xeno_seconds / m.best);
+        if (!m.xeno_failed.empty()) {
+            std::printf("%s=n/a (the Xeno boot did not power off: %s)\n", m.figure, m.xeno_failed.c_str());
+        } else if (m.why.empty()) {
+            std::printf("%s=%.3f\n", m.figure, m.xeno_seconds / m.best);
         } else {
-            std::printf("linux_vs_qemu_%s_ratio=n/a (qemu run ended: %s)\n", m.name, m.why.c_str());
+            std::printf("%s=n/a (qemu run ended: %s)\n", m.figure, m.why.c_str());
         }
     }
+}
+
+// One boot's figures, named <prefix>_<name>: the uptime at /init, guest
+// instructions and virtual seconds per host second, exits by reason.
+void print_boot_figures(const char* prefix, const BootRun& b)
+{
+    if (const std::optional<double> up = uptime_at_init(b.console)) {
+        std::printf("%s_uptime_at_init_s=%.2f\n", prefix, *up);
+    } else {
+        std::printf("%s_uptime_at_init_s=n/a (no \"xeno-init: uptime\" line on the console)\n", prefix);
+    }
+    std::printf("%s_insns_per_s=%.0f\n", prefix, static_cast<double>(b.result.guest_instructions) / b.seconds);
+    std::printf("%s_virtual_per_host=%.3f\n", prefix, static_cast<double>(b.result.vtime_ns) / 1e9 / b.seconds);
+    for (const auto& [reason, n] : parse_exit_lines(b.log)) std::printf("%s_exits_%s=%lld\n", prefix, reason.c_str(), n);
 }
 
 }  // namespace
@@ -329,9 +397,8 @@ void linux_boot(const fs::path& dir, int rounds)
     // Read and decompressed once, outside the timed runs (as `xeno run` does
     // before its clock starts).
     const auto load_begin = Clock::now();
-    std::vector<std::uint8_t> bzimage = read_or_exit(dir / "vmlinuz", "kernel");
-    const std::size_t bzimage_bytes = bzimage.size();
-    auto elf = harness::pvh_kernel(std::move(bzimage), fmt::format("kernel {}", (dir / "vmlinuz").string()));
+    const std::vector<std::uint8_t> bzimage = read_or_exit(dir / "vmlinuz", "kernel");
+    auto elf = harness::pvh_kernel(bzimage, fmt::format("kernel {}", (dir / "vmlinuz").string()));
     if (!elf.ok()) {
         std::fprintf(stderr, "xeno-bench: linux: %s\n", elf.error().c_str());
         std::exit(1);
@@ -340,12 +407,13 @@ void linux_boot(const fs::path& dir, int rounds)
     const double load_seconds = std::chrono::duration<double>(Clock::now() - load_begin).count();
 
     sim::MachineConfig configs[kCaseCount];
-    for (int i = 0; i < kCaseCount; ++i) configs[i] = machine_for(kCases[i], dir, elf.value(), initrd);
+    for (int i = 0; i < kCaseCount; ++i)
+        configs[i] = machine_for(kCases[i], dir, kCases[i].pvh ? elf.value() : bzimage, initrd);
 
     BootRun best[kCaseCount];
     std::vector<double> walls[kCaseCount];
     std::string failed[kCaseCount];  // why a case's run did not count (and was not repeated)
-    bool deterministic[kCaseCount] = {true, true, true};
+    bool deterministic[kCaseCount] = {true, true, true, true};
     for (int round = 0; round < rounds; ++round) {
         for (int i = 0; i < kCaseCount; ++i) {
             // A failed boot fails again the same way (the model is
@@ -371,9 +439,10 @@ void linux_boot(const fs::path& dir, int rounds)
     }
 
     std::printf("linux: %s (%s): %zu-byte bzImage, its ELF payload (%zu bytes) and the %zu-byte initramfs read and "
-                "decompressed in %.3f s, outside the timed runs; \"%s\", %s MiB, PVH entry\n",
-                (dir / "vmlinuz").c_str(), kernel_version(dir).c_str(), bzimage_bytes, elf.value().size(),
-                initrd.size(), load_seconds, kAppend, kMemoryMb);
+                "decompressed in %.3f s, outside the timed runs; %s MiB; HVM: the bzImage by the Linux boot "
+                "protocol, \"%s\"; PVH: the ELF by its PVH entry, a Xen guest, \"%s\"\n",
+                (dir / "vmlinuz").c_str(), kernel_version(dir).c_str(), bzimage.size(), elf.value().size(),
+                initrd.size(), load_seconds, kMemoryMb, kAppendHvm, kAppendPvh);
     for (int i = 0; i < kCaseCount; ++i) {
         const BootRun& b = best[i];
         const sim::MachineResult& r = b.result;
@@ -406,24 +475,26 @@ void linux_boot(const fs::path& dir, int rounds)
     }
 
     const BootRun& sky = best[kSkylake];
+    const BootRun& pvh = best[kPvh];
     std::printf("linux_boot_s=%.3f\n", sky.seconds);
+    if (failed[kPvh].empty()) {
+        std::printf("pvh_boot_s=%.3f\n", pvh.seconds);
+        std::printf("pvh_vs_hvm_boot_ratio=%.3f\n", pvh.seconds / sky.seconds);
+    } else {
+        std::printf("pvh_boot_s=n/a (PVH run ended: %s)\n", failed[kPvh].c_str());
+        std::printf("pvh_vs_hvm_boot_ratio=n/a (PVH run ended: %s)\n", failed[kPvh].c_str());
+    }
     std::printf("linux_boot_smp2_s=%.3f\n", best[kSmp2].seconds);
     if (failed[kPenryn].empty()) {
         std::printf("linux_boot_shadow_ratio=%.3f\n", best[kPenryn].seconds / sky.seconds);
     } else {
         std::printf("linux_boot_shadow_ratio=n/a (penryn run ended: %s)\n", failed[kPenryn].c_str());
     }
-    if (const std::optional<double> up = uptime_at_init(sky.console)) {
-        std::printf("linux_uptime_at_init_s=%.2f\n", *up);
-    } else {
-        std::printf("linux_uptime_at_init_s=n/a (no \"xeno-init: uptime\" line on the console)\n");
-    }
-    std::printf("linux_insns_per_s=%.0f\n", static_cast<double>(sky.result.guest_instructions) / sky.seconds);
-    std::printf("linux_virtual_per_host=%.3f\n", static_cast<double>(sky.result.vtime_ns) / 1e9 / sky.seconds);
-    for (const auto& [reason, n] : parse_exit_lines(sky.log)) std::printf("linux_exits_%s=%lld\n", reason.c_str(), n);
+    print_boot_figures("linux", sky);
+    if (failed[kPvh].empty()) print_boot_figures("pvh", pvh);
     std::fflush(stdout);
 
-    qemu_ratios(dir, rounds, sky.seconds);
+    qemu_ratios(dir, rounds, elf.value(), XenoTimes{sky.seconds, pvh.seconds, failed[kPvh]});
 }
 
 }  // namespace xeno::bench

@@ -27,20 +27,36 @@
 //                    compute loop without exits, over 1 vcpu doing the same work.
 //   *_cpu            idle and smp4 again from the process's CPU time in the
 //                    window: the figure without other processes' share of the CPU.
-//   linux_*          Debian's kernel (build/linux, ci/fetch-linux.sh) booted by
-//                    PVH to /init and power-off, 256 MiB, in process as `xeno run
-//                    --kernel --pvh` does; host wall time around run_machine, the
-//                    fastest of 3 alternating runs (--quick: 1) (linux_boot.hpp):
-//                    linux_boot_s (skylake, EPT, 1 vcpu), linux_boot_smp2_s (2
-//                    vcpus), linux_boot_shadow_ratio (penryn, shadow paging, over
-//                    linux_boot_s; n/a with the reason when penryn does not power
-//                    off), and of the skylake 1-vcpu boot linux_uptime_at_init_s
-//                    (the guest's /proc/uptime at /init), linux_insns_per_s,
-//                    linux_virtual_per_host and linux_exits_<REASON>; with
-//                    qemu-system-x86_64 on PATH, linux_vs_qemu_{tcg,icount}_ratio
-//                    (linux_boot_s over QEMU's bzImage boot, a child process
-//                    timed from fork to exit). --profile does not apply; without
-//                    the kernel one line says the figures are skipped.
+//   hypercall_ns     host ns per xen_version(XENVER_version) through the Xen
+//                    hypercall page from a 64-bit guest, minus the same loop
+//                    calling a stub without the VMCALL (hypercall_loop_ns);
+//                    hypercall_virtual_ns, the same in the guest's virtual
+//                    time; hypercall_exits_per_call (hypercall.hpp).
+//   evtchn_send_to_upcall_ns host ns per EVTCHNOP_send on an IPI event
+//                    channel bound to the sender and the upcall it raises
+//                    through HVM_PARAM_CALLBACK_IRQ's vector;
+//                    evtchn_exits_per_round (hypercall.hpp).
+//   linux_*, pvh_*   Debian's kernel (build/linux, ci/fetch-linux.sh) with the
+//                    test initramfs to /init and power-off, 256 MiB, in process
+//                    as `xeno run --kernel` does; host wall time around
+//                    run_machine, the fastest of 3 alternating runs (--quick:
+//                    1) (linux_boot.hpp): linux_boot_s (the bzImage by the Linux
+//                    boot protocol, an HVM guest, "console=ttyS0", skylake,
+//                    EPT, 1 vcpu), pvh_boot_s (the same kernel by its PVH entry,
+//                    a Xen PVH guest, "console=hvc0", `--pvh`) and
+//                    pvh_vs_hvm_boot_ratio; linux_boot_smp2_s (HVM, 2 vcpus),
+//                    linux_boot_shadow_ratio (HVM on penryn, shadow paging,
+//                    over linux_boot_s; n/a with the reason when penryn does
+//                    not power off), and of the 1-vcpu skylake boots
+//                    {linux,pvh}_uptime_at_init_s (the guest's /proc/uptime at
+//                    /init), _insns_per_s, _virtual_per_host and
+//                    _exits_<REASON>; with qemu-system-x86_64 on PATH,
+//                    linux_vs_qemu_{tcg,icount}_ratio (linux_boot_s over
+//                    QEMU's bzImage boot) and pvh_vs_qemu_tcg_ratio (pvh_boot_s
+//                    over QEMU's PVH boot of the same vmlinux), QEMU a child
+//                    process timed from fork to exit. --profile does not
+//                    apply; without the kernel one line says the figures are
+//                    skipped.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -53,6 +69,7 @@
 
 #include "bare_unicorn.hpp"
 #include "bench_guest.hpp"
+#include "hypercall.hpp"
 #include "linux_boot.hpp"
 #include "paging.hpp"
 #include "platform.hpp"
@@ -172,7 +189,8 @@ void io_exit_ns(std::uint32_t batches, std::uint32_t per_batch, const std::strin
 int usage()
 {
     std::fprintf(stderr, "usage: xeno-bench [--quick] [--profile penryn|skylake] [busy_loop_ratio] [io_exit_ns] "
-                         "[realmode_compute] [realmode_softint] [paging] [timer_irq] [ipi] [idle] [smp4] [linux]\n");
+                         "[realmode_compute] [realmode_softint] [paging] [timer_irq] [ipi] [idle] [smp4] [hypercall] "
+                         "[evtchn] [linux]\n");
     return 2;
 }
 
@@ -186,6 +204,7 @@ int main(int argc, char** argv)
     bool quick = false;
     std::string profile = "skylake";
     std::vector<std::string> which;
+    bool failed = false;  // a figure the guest's failure left n/a: the exit status says so
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--quick") {
@@ -194,7 +213,7 @@ int main(int argc, char** argv)
             profile = argv[++i];
         } else if (a == "busy_loop_ratio" || a == "io_exit_ns" || a == "realmode_compute" ||
                    a == "realmode_softint" || a == "paging" || a == "timer_irq" || a == "ipi" || a == "idle" ||
-                   a == "smp4" || a == "linux") {
+                   a == "smp4" || a == "hypercall" || a == "evtchn" || a == "linux") {
             which.push_back(a);
         } else {
             return usage();
@@ -202,7 +221,7 @@ int main(int argc, char** argv)
     }
     if (which.empty()) {
         which = {"busy_loop_ratio", "io_exit_ns", "realmode_compute", "realmode_softint", "paging",
-                 "timer_irq", "ipi", "idle", "smp4", "linux"};
+                 "timer_irq", "ipi", "idle", "smp4", "hypercall", "evtchn", "linux"};
     }
     for (const std::string& w : which) {
         if (w == "busy_loop_ratio") {
@@ -221,6 +240,10 @@ int main(int argc, char** argv)
             idle(quick ? 2'000 : 10'000, profile);  // 20 s or 100 s of virtual sleep
         } else if (w == "smp4") {
             smp4(quick ? 1'000'000 : 5'000'000, profile);  // per vcpu; 1 vcpu runs 4 x
+        } else if (w == "hypercall") {
+            failed |= !hypercall(quick ? 40'000 : 200'000, profile);
+        } else if (w == "evtchn") {
+            failed |= !evtchn(quick ? 20'000 : 100'000, profile);
         } else if (w == "linux") {
             linux_boot(XENO_LINUX_DIR, quick ? 1 : 3);
         } else {
@@ -228,5 +251,5 @@ int main(int argc, char** argv)
         }
         std::fflush(stdout);
     }
-    return 0;
+    return failed ? 1 : 0;
 }

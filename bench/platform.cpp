@@ -18,44 +18,6 @@
 
 namespace xeno::bench {
 
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
-// Timed runs per figure: the fastest counts (on a shared machine a slow
-// spell then costs a run, not the figure). The counts are the same in every
-// run: the model is deterministic.
-constexpr int kRounds = 3;
-// smp4 compares two long runs whose ratio is the figure: two more rounds
-// against the noise.
-constexpr int kSmpRounds = 5;
-// The idle windows are short (0.1 s of host time, or much less), so a slow
-// spell decides a whole window: more rounds, at little cost.
-constexpr int kIdleRounds = 7;
-
-// Exits by reason, summed over the vcpus, from the "exits: <n> emulated=<n>
-// [vcpu=<i>] <REASON>=<n> ..." line the hypervisor logs per vcpu at the end
-// of a run; "all" holds the totals.
-using ExitCounts = std::map<std::string, std::int64_t>;
-
-struct PlatformRun {
-    sim::MachineResult result;
-    double seconds = 0;        // host time between the guest's first two newlines: the window
-    // The process's CPU time in the window (the sim is one thread): on a
-    // loaded machine it shows what the window cost without the time other
-    // processes took the CPU away. keep_fastest keeps the least of the rounds.
-    double cpu_seconds = 0;
-    std::string console;
-    ExitCounts exits;
-};
-
-double cpu_now()
-{
-    timespec t{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
-}
-
 ExitCounts parse_exit_lines(const std::string& log)
 {
     ExitCounts counts;
@@ -76,6 +38,39 @@ ExitCounts parse_exit_lines(const std::string& log)
         }
     }
     return counts;
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Timed runs per figure: the fastest counts (on a shared machine a slow
+// spell then costs a run, not the figure). The counts are the same in every
+// run: the model is deterministic.
+constexpr int kRounds = 3;
+// smp4 compares two long runs whose ratio is the figure: two more rounds
+// against the noise.
+constexpr int kSmpRounds = 5;
+// The idle windows are short (0.1 s of host time, or much less), so a slow
+// spell decides a whole window: more rounds, at little cost.
+constexpr int kIdleRounds = 7;
+
+struct PlatformRun {
+    sim::MachineResult result;
+    double seconds = 0;        // host time between the guest's first two newlines: the window
+    // The process's CPU time in the window (the sim is one thread): on a
+    // loaded machine it shows what the window cost without the time other
+    // processes took the CPU away. keep_fastest keeps the least of the rounds.
+    double cpu_seconds = 0;
+    std::string console;
+    ExitCounts exits;
+};
+
+double cpu_now()
+{
+    timespec t{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
 }
 
 // One run under Xeno with `smp` vcpus; exits with a message unless the guest

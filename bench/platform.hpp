@@ -4,9 +4,16 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 namespace xeno::bench {
+
+// Exits by reason, summed over the vcpus, from the "exits: <n> emulated=<n>
+// [vcpu=<i>] <REASON>=<n> ..." line the hypervisor logs per vcpu at the end
+// of a run; "all" holds the totals.
+using ExitCounts = std::map<std::string, std::int64_t>;
+ExitCounts parse_exit_lines(const std::string& log);
 
 // timer_irq_ns: host ns per delivered PIT interrupt (I/O APIC -> local APIC,
 // handler with MMIO EOI) under a busy guest, over `interrupts` at 199 kHz,
