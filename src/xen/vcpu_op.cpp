@@ -118,6 +118,7 @@ i64 do_vcpu_op(Hypercall& call)
         t.run_state = VcpuRunState::HALTED;
         t.halted_with_if = false;
         xd.set_runstate(target, runstate::offline);
+        d.kick(target);  // running on another CPU: it stops at its next exit
         return 0;
     }
     case vcpuop::up:
