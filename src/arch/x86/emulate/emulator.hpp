@@ -156,10 +156,13 @@ constexpr Segment from_descriptor(u16 selector, u64 d)
 {
     return Segment{selector, desc_base(d), desc_limit(d), desc_ar(d) | 1};
 }
-// A segment register in virtual-8086 mode: base selector << 4, 64 KiB, DPL 3.
-constexpr Segment vm86_segment(u16 selector, bool code)
+// A segment register in virtual-8086 mode: base selector << 4, 64 KiB, DPL 3,
+// read/write data accessed (0xF3) for every register, CS included: what a VM
+// entry into virtual-8086 mode requires of each of them (SDM Vol. 3C
+// 26.3.1.2), so the state the emulator leaves can be entered as it is.
+constexpr Segment vm86_segment(u16 selector)
 {
-    return Segment{selector, u64{selector} << 4, 0xffff, code ? 0xfbu : 0xf3u};
+    return Segment{selector, u64{selector} << 4, 0xffff, 0xf3u};
 }
 
 }  // namespace xeno::emu

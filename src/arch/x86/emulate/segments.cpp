@@ -135,7 +135,7 @@ bool Emulator::load_sreg(Seg seg, u16 sel)
         return true;
     }
     if (mode == CpuMode::VM86) {
-        s.sreg(seg) = vm86_segment(sel, false);
+        s.sreg(seg) = vm86_segment(sel);
         return true;
     }
     return load_protected(*this, seg, sel, cpl(s));
@@ -183,7 +183,7 @@ bool Emulator::load_cs_far(u16 sel, u64 offset, bool is_call, unsigned size)
     const u16 old_cs = s.sreg(Seg::CS).selector;
     if (mode == CpuMode::REAL || mode == CpuMode::VM86) {
         if (is_call && (!push(old_cs, size) || !push(ret, size))) return false;
-        s.sreg(Seg::CS) = mode == CpuMode::REAL ? real_mode_segment(s.sreg(Seg::CS), sel) : vm86_segment(sel, true);
+        s.sreg(Seg::CS) = mode == CpuMode::REAL ? real_mode_segment(s.sreg(Seg::CS), sel) : vm86_segment(sel);
         return enter_code(*this, offset, size);
     }
     if (ec_of(sel) == 0) return gp0();
@@ -255,7 +255,7 @@ bool Emulator::far_return(unsigned size, u16 pop_bytes)
     if (!pop(ip, size) || !pop(cs, size)) return false;
     if (mode == CpuMode::REAL || mode == CpuMode::VM86) {
         s.sreg(Seg::CS) = mode == CpuMode::REAL ? real_mode_segment(s.sreg(Seg::CS), static_cast<u16>(cs))
-                                                : vm86_segment(static_cast<u16>(cs), true);
+                                                : vm86_segment(static_cast<u16>(cs));
         const u64 m = alu::size_mask(stack_size());
         s.gpr[RSP] = (s.gpr[RSP] & ~m) | ((s.gpr[RSP] + pop_bytes) & m);
         return enter_code(*this, ip, size);
@@ -284,7 +284,7 @@ bool Emulator::iret(unsigned size)
         if (mode == CpuMode::VM86) mask &= ~flag::IOPL;
         s.rflags = (s.rflags & ~mask) | (fl & mask) | flag::FIXED1;
         s.sreg(Seg::CS) = mode == CpuMode::REAL ? real_mode_segment(s.sreg(Seg::CS), static_cast<u16>(cs))
-                                                : vm86_segment(static_cast<u16>(cs), true);
+                                                : vm86_segment(static_cast<u16>(cs));
         return enter_code(*this, ip, size);
     }
     const unsigned c = cpl(s);
@@ -294,12 +294,12 @@ bool Emulator::iret(unsigned size)
         for (u64& x : v)
             if (!pop(x, 4)) return false;
         s.rflags = (fl & 0x3f7fd5) | flag::FIXED1 | flag::VM;
-        s.sreg(Seg::CS) = vm86_segment(static_cast<u16>(cs), true);
-        s.sreg(Seg::SS) = vm86_segment(static_cast<u16>(v[1]), false);
-        s.sreg(Seg::ES) = vm86_segment(static_cast<u16>(v[2]), false);
-        s.sreg(Seg::DS) = vm86_segment(static_cast<u16>(v[3]), false);
-        s.sreg(Seg::FS) = vm86_segment(static_cast<u16>(v[4]), false);
-        s.sreg(Seg::GS) = vm86_segment(static_cast<u16>(v[5]), false);
+        s.sreg(Seg::CS) = vm86_segment(static_cast<u16>(cs));
+        s.sreg(Seg::SS) = vm86_segment(static_cast<u16>(v[1]));
+        s.sreg(Seg::ES) = vm86_segment(static_cast<u16>(v[2]));
+        s.sreg(Seg::DS) = vm86_segment(static_cast<u16>(v[3]));
+        s.sreg(Seg::FS) = vm86_segment(static_cast<u16>(v[4]));
+        s.sreg(Seg::GS) = vm86_segment(static_cast<u16>(v[5]));
         s.gpr[RSP] = v[0] & 0xffffffff;
         s.rip = ip & 0xffff;
         branched = true;

@@ -128,7 +128,7 @@ private:
         e_.mode = cpu_mode(s());
         if (!load_ldt()) return false;
         if (e_.mode == CpuMode::VM86) {
-            for (unsigned i = 0; i < kSegCount; ++i) s().seg[i] = vm86_segment(s().seg[i].selector, i == 1);
+            for (unsigned i = 0; i < kSegCount; ++i) s().seg[i] = vm86_segment(s().seg[i].selector);
             return true;
         }
         return load_cs() && load_ss() && load_data(Seg::DS) && load_data(Seg::ES) && load_data(Seg::FS) &&
