@@ -122,4 +122,11 @@ VmxResult run(GuestRegs& regs, ExitHandler on_exit, void* context);
 // stops a run: no long jump or exception crosses the hypervisor's frames.
 const char* stop_requested();
 
+// The hypervisor carried out one guest instruction in software (its
+// instruction emulator, a task switch). sim: it counts toward the run's
+// guest-instruction limit like the instructions the guest runs itself, so a
+// guest that only makes the hypervisor emulate (an instruction faulting into
+// a handler that faults again, forever) reaches the limit too; hw: nothing.
+void instruction_emulated();
+
 }  // namespace xeno::hal

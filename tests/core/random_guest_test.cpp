@@ -153,3 +153,25 @@ TEST_CASE("random guests that IRET into virtual-8086 mode from MMIO's all-ones g
         CHECK(log.find("access rights != 0xf3") == std::string::npos);
     }
 }
+
+TEST_CASE("a random guest that only makes the hypervisor emulate reaches its instruction limit", "[isolation][random]")
+{
+    // Seed 24001 (PROTECTED start, shadow paging): a #UD handler at
+    // 0xffffffff, past RAM, whose fetch the hypervisor emulates (open bus:
+    // 0xff 0xff, #UD again) forever; the guest itself retires 51
+    // instructions. Emulated instructions count toward the limit, so the
+    // run stops there instead of spinning until the wall-time limit.
+    xeno::sim::MachineConfig config;
+    config.profile = "penryn";
+    config.memory_bytes = std::uint64_t{64} << 20;
+    config.guest_image = random_guest(24001, Start::PROTECTED);
+    config.cmdline = "guest_mem_mb=8 guest_load=0x0 guest_entry=0x8000 paging=shadow";
+    config.max_guest_instructions = 100'000;
+    config.wall_timeout_ms = 60'000;
+    xeno::sim::MachineOutput out;
+    const xeno::sim::MachineResult r = xeno::sim::run_machine(config, out);
+    INFO(r.error);
+    CHECK(r.failure == xeno::sim::MachineResult::Failure::INSTRUCTION_LIMIT);
+    CHECK(r.error.find("emulated by the hypervisor") != std::string::npos);
+    CHECK(r.exits < 100'000);
+}

@@ -114,6 +114,9 @@ public:
     // Elements REP INS/OUTS moved through VM exits (RCX before the exit minus
     // RCX after its handler, at the instruction's address size).
     u64 rep_string_elements() const { return rep_elements_; }
+    // Instructions the hypervisor emulated (hal::instruction_emulated): they
+    // count toward the instruction limit, not toward instructions().
+    void count_emulated_instruction() { ++emulated_; }
     // Stop the machine once virtual time passes `limit` ns; 0: no
     // limit. A guest that idles on a timer forever executes few
     // instructions, yet must not run forever either. Checked when the host
@@ -186,6 +189,7 @@ private:
     bool stop_past_vtime_limit(u64 vtime);
     bool stop_if_wall_time_passed();
     u64 rep_elements_ = 0;
+    u64 emulated_ = 0;
     std::atomic<bool> wall_stop_{false};
     std::string wall_stop_reason_;
     StopCause stop_cause_ = StopCause::NONE;

@@ -206,7 +206,7 @@ void Engine::Impl::count_block(u64 address, const Block* block)
     // does not run. The block's own instructions are counted up front, so
     // checking after adding them would refuse a guest that ends (exits)
     // inside a block that straddles the limit.
-    if (engine.instruction_limit_ && engine.instructions_ + engine.rep_elements_ > engine.instruction_limit_)
+    if (engine.instruction_limit_ && engine.instructions_ + engine.rep_elements_ + engine.emulated_ > engine.instruction_limit_)
         [[unlikely]] {
         instruction_limit_reached(address);
         return;
@@ -228,6 +228,7 @@ void Engine::Impl::instruction_limit_reached(u64 where_linear)
                       " instructions (at rip " + where;
     if (engine.rep_elements_)
         why += "; " + std::to_string(engine.rep_elements_) + " of them elements of REP INS/OUTS";
+    if (engine.emulated_) why += "; " + std::to_string(engine.emulated_) + " of them emulated by the hypervisor";
     why += ")";
     stop_machine(StopCause::INSTRUCTION_LIMIT, std::move(why));
 }

@@ -199,7 +199,7 @@ bool Engine::Impl::exit(const ExitInfo& x)
 {
     // The instruction count is exact here (the exiting instruction is not
     // in it): the limit is checked before the hypervisor handles the exit.
-    if (engine.instruction_limit_ && engine.instructions_ + engine.rep_elements_ > engine.instruction_limit_)
+    if (engine.instruction_limit_ && engine.instructions_ + engine.rep_elements_ + engine.emulated_ > engine.instruction_limit_)
         [[unlikely]] {
         blob.save();
         instruction_limit_reached((exit_rip_valid ? exit_rip : rip()) + blob.segment(1).base);

@@ -79,6 +79,11 @@ VmxResult run(GuestRegs& regs, ExitHandler on_exit, void* context)
     return result;
 }
 
+void instruction_emulated()
+{
+    if (sim::Engine* engine = sim::sim_context().engine) engine->count_emulated_instruction();
+}
+
 const char* stop_requested()
 {
     const sim::Engine* engine = sim::sim_context().engine;

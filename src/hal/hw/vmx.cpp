@@ -249,4 +249,6 @@ VmxResult run(GuestRegs& regs, ExitHandler on_exit, void* context)
 // Nothing outside the hypervisor stops a run on hardware.
 const char* stop_requested() { return nullptr; }
 
+void instruction_emulated() {}
+
 }  // namespace xeno::hal

@@ -70,6 +70,7 @@ void handle_task_switch(Vcpu& v, const ExitInfo& exit)
         r.error_code = exit.idt_vectoring_error_code;
     } else {
         ++v.emulated_instructions;
+        hal::instruction_emulated();
     }
     const TaskSwitchOutcome out = emulate_task_switch(v, r);
     if (out.kind == TaskSwitchOutcome::Kind::FAULT) deliver_switch_fault(v, out, exit, through_gate);

@@ -540,6 +540,7 @@ bool step(Vcpu& v, emu::CpuState& s, const emu::EmulateOps& ops, u32* effects)
 {
     emu::EmulateResult r = emu::emulate_one(s, ops);
     ++v.emulated_instructions;
+    hal::instruction_emulated();
     *effects = 0;
     switch (r.outcome) {
     case emu::EmulateOutcome::OK: *effects = r.effects; return true;
@@ -661,6 +662,7 @@ void emulate_guest_instruction(Vcpu& v)
     const emu::EmulateOps ops = make_ops(c);
     emu::EmulateResult r = emu::emulate_one(s, ops);
     ++v.emulated_instructions;
+    hal::instruction_emulated();
     switch (r.outcome) {
     case emu::EmulateOutcome::OK: emulate_from(v, s, ops, r.effects); return;
     case emu::EmulateOutcome::EXCEPTION:
