@@ -24,6 +24,8 @@ i64 with_struct(Vcpu& v, u64 arg, Op&& op)
 {
     T s;
     if (const int r = get_guest(v, arg, &s)) return r;
+    // The answer must be deliverable before the operation binds anything.
+    if (const int r = check_guest_writable(v, arg, sizeof s)) return r;
     const i64 result = op(s);
     if (result < 0) return result;
     if (const int r = put_guest(v, arg, s)) return r;

@@ -38,6 +38,8 @@ i64 setup_table(Vcpu& v, u64 arg)
     } else if (s.nr_frames > kMaxGrantFrames) {
         s.status = gntst::general_error;
     } else {
+        if (const int r = check_guest_writable(v, s.frame_list, s.nr_frames * sizeof(u64))) return r;
+        if (const int r = check_guest_writable(v, arg, sizeof s)) return r;
         // Each frame's guest frame number, where the guest placed it.
         for (u32 i = 0; i < s.nr_frames; ++i) {
             const u64 gfn = i < xd.grant_frames() && xd.grant_gfn(i) != kNoGfn ? xd.grant_gfn(i) : kInvalidFrame;

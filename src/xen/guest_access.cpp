@@ -29,32 +29,41 @@ paging::PagingState hypercall_paging_state(Vcpu& v)
     return s;
 }
 
-// Translate every page of [linear, linear + length) first, then copy: a
-// fault anywhere leaves everything as it was.
-template <class Copy>
-int for_each_piece(Vcpu& v, u64 linear, usize length, bool write, Copy&& copy)
+bool translate(Vcpu& v, u64 linear, bool write, bool update_ad, u64* gpa);
+
+// Whether every page of [linear, linear + length) translates for the
+// access: a look only (the guest's accessed and dirty flags stay as they are).
+int check_range(Vcpu& v, u64 linear, usize length, bool write)
 {
     if (length == 0) return 0;
     if (linear + (length - 1) < linear) return kFault;
     u64 gpa = 0;
     for (u64 page = linear & ~u64{kPageSize - 1}; page <= ((linear + length - 1) & ~u64{kPageSize - 1}); page += kPageSize)
-        if (!translate_guest(v, page < linear ? linear : page, write, &gpa)) return kFault;
+        if (!translate(v, page < linear ? linear : page, write, false, &gpa)) return kFault;
+    return 0;
+}
+
+// Check every page of [linear, linear + length) first, then copy: a fault
+// anywhere leaves everything as it was.
+template <class Copy>
+int for_each_piece(Vcpu& v, u64 linear, usize length, bool write, Copy&& copy)
+{
+    if (const int r = check_range(v, linear, length, write)) return r;
     usize done = 0;
+    u64 gpa = 0;
     while (done < length) {
         const u64 at = linear + done;
         const usize piece = static_cast<usize>(kPageSize - (at & (kPageSize - 1))) < length - done
                                 ? static_cast<usize>(kPageSize - (at & (kPageSize - 1)))
                                 : length - done;
-        if (!translate_guest(v, at, write, &gpa)) return kFault;
+        if (!translate(v, at, write, true, &gpa)) return kFault;
         if (!copy(gpa, done, piece)) return kFault;
         done += piece;
     }
     return 0;
 }
 
-}  // namespace
-
-bool translate_guest(Vcpu& v, u64 linear, bool write, u64* gpa)
+bool translate(Vcpu& v, u64 linear, bool write, bool update_ad, u64* gpa)
 {
     const paging::PagingState s = hypercall_paging_state(v);
     if (vmx::guest_in_64bit_mode(v)) {
@@ -70,6 +79,7 @@ bool translate_guest(Vcpu& v, u64 linear, bool write, u64* gpa)
         paging::P2mGuestMemory memory(v.domain().p2m(), &hal::machine_to_virt, &hal::machine_memory_written);
         paging::Access access;
         access.type = write ? paging::AccessType::WRITE : paging::AccessType::READ;
+        access.update_ad = update_ad;
         const paging::WalkResult r = paging::guest_walk(s, access, Gla{linear}, memory.memory());
         if (r.outcome != paging::WalkOutcome::OK) return false;
         address = r.gpa.value();
@@ -79,11 +89,17 @@ bool translate_guest(Vcpu& v, u64 linear, bool write, u64* gpa)
     return true;
 }
 
+}  // namespace
+
+bool translate_guest(Vcpu& v, u64 linear, bool write, u64* gpa) { return translate(v, linear, write, true, gpa); }
+
 bool guest_ram_frame(Vcpu& v, u64 gfn)
 {
     const Domain& d = v.domain();
     return d.layout().is_ram(gfn << kPageShift) && d.p2m().mfn(gfn) != mm::P2m::kInvalidMfn;
 }
+
+int check_guest_writable(Vcpu& v, u64 linear, usize length) { return check_range(v, linear, length, true); }
 
 int copy_from_guest(Vcpu& v, void* dst, u64 linear, usize length)
 {

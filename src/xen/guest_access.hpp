@@ -29,6 +29,11 @@ int put_guest(Vcpu& vcpu, u64 linear, const T& value)
     return copy_to_guest(vcpu, linear, &value, sizeof(T));
 }
 
+// 0 if the guest could be written at every byte of [linear, linear +
+// length) (nothing is written), else -EFAULT: an operation checks its
+// output first, so that it fails before it changes anything.
+int check_guest_writable(Vcpu& vcpu, u64 linear, usize length);
+
 // The guest-physical address of `linear` for a hypercall (write access when
 // `write`), or false.
 bool translate_guest(Vcpu& vcpu, u64 linear, bool write, u64* gpa);

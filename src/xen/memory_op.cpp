@@ -51,6 +51,8 @@ i64 memory_map(Vcpu& v, u64 arg)
     boot::E820Entry entries[boot::kGuestE820Max];
     const usize count = boot::guest_e820(v.domain().layout(), entries);
     const u32 n = m.nr_entries < count ? m.nr_entries : static_cast<u32>(count);
+    if (const int r = check_guest_writable(v, m.buffer, n * sizeof(e820entry))) return r;
+    if (const int r = check_guest_writable(v, arg, sizeof m)) return r;
     for (u32 i = 0; i < n; ++i) {
         const e820entry e{entries[i].addr, entries[i].size, entries[i].type};
         if (const int r = put_guest(v, m.buffer + i * sizeof(e820entry), e)) return r;
