@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "arch/x86/paging/shadow.hpp"
+#include "sim/platform/exit_event.hpp"
 
 namespace xeno::sim {
 
@@ -64,6 +65,9 @@ struct MachineOutput {
     std::function<void(const char*, std::size_t)> guest_console;  // GUEST_CONSOLE bytes
     std::function<void(const char*, std::size_t)> log;            // LOG bytes
     std::function<void(const char*, std::size_t)> trace;          // TRACE bytes (whole lines)
+    // Observers of every VM exit (exit_event.hpp), unset: none (and no cost).
+    std::function<void(const ExitEvent&)> exit_taken;    // before the hypervisor handles it
+    std::function<void(const ExitEvent&)> exit_handled;  // after its handler returned
 };
 
 struct MachineResult {

@@ -3,6 +3,9 @@
 // so the sim build's definitions of them reach the machine through here.
 #pragma once
 
+#include <cstdint>
+#include <vector>
+
 namespace xeno::sim {
 
 class MachineMemory;
@@ -19,6 +22,9 @@ struct SimContext {
     VmxCpu* vmx = nullptr;
     Engine* engine = nullptr;
     const MachineOutput* output = nullptr;
+    // The VMCS addresses hal::run has entered, in the order of first use:
+    // an exit observer's vcpu number (exit_event.hpp).
+    std::vector<std::uint64_t> vmcs_order;
 };
 
 // The running machine's parts. Panics when no machine is running.

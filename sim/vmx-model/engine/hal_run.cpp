@@ -2,6 +2,7 @@
 // hal::time_ns: the running machine's engine behind the seam.
 #include <string>
 
+#include "arch/x86/vmx/vmcs_field.hpp"
 #include "arch/x86/vmx/vmx_arch.hpp"
 #include "hal/console.hpp"
 #include "hal/cpu.hpp"
@@ -9,6 +10,8 @@
 #include "hal/panic.hpp"
 #include "hal/timer.hpp"
 #include "hal/vmx.hpp"
+#include "sim/platform/machine.hpp"
+#include "sim/platform/machine_memory.hpp"
 #include "sim/platform/sim_context.hpp"
 #include "sim/vmx-model/engine/engine.hpp"
 #include "sim/vmx-model/engine/vtime.hpp"
@@ -16,6 +19,76 @@
 #include "sim/vmx-model/host_cpu.hpp"
 #include "sim/vmx-model/model_controls.hpp"
 #include "sim/vmx-model/vmx_cpu.hpp"
+
+namespace xeno::sim {
+namespace {
+
+// The hypervisor's exit handler between two calls of the machine's exit
+// observers (MachineOutput::exit_taken/exit_handled): only a run that has
+// observers goes through here.
+struct ObservedHandler {
+    hal::ExitHandler handler;
+    void* handler_context;
+    const SimContext* ctx;
+    const VmcsStore* vmcs;
+    u32 vcpu;
+};
+
+ExitEvent exit_event(const ObservedHandler& o, const hal::GuestRegs& regs)
+{
+    namespace f = vmx::field;
+    // Through VMREAD, as the hypervisor reads it: the guest-state fields
+    // live in the engine while a guest runs (VmxCpu::attach_live_guest).
+    VmxCpu& cpu = *o.ctx->vmx;
+    const auto get = [&cpu](u32 encoding) {
+        u64 value = 0;
+        (void)cpu.vmread(encoding, &value);
+        return value;
+    };
+    ExitEvent e;
+    e.number = o.ctx->engine->exit_count();
+    e.vcpu = o.vcpu;
+    e.reason = static_cast<std::uint32_t>(get(f::VM_EXIT_REASON.kEncoding));
+    e.qualification = get(f::EXIT_QUALIFICATION.kEncoding);
+    e.vtime_ns = o.ctx->engine->vtime_ns();
+    e.guest_instructions = o.ctx->engine->guest_instructions();
+    e.rip = get(f::GUEST_RIP.kEncoding);
+    e.rsp = get(f::GUEST_RSP.kEncoding);
+    e.rflags = get(f::GUEST_RFLAGS.kEncoding);
+    e.cr0 = get(f::GUEST_CR0.kEncoding);
+    e.cr3 = get(f::GUEST_CR3.kEncoding);
+    e.cr4 = get(f::GUEST_CR4.kEncoding);
+    e.vmcs = o.vmcs->address().value();
+    e.regs = &regs;
+    e.memory = o.ctx->memory->data();
+    e.memory_bytes = o.ctx->memory->size();
+    return e;
+}
+
+hal::ExitAction observed_exit(void* context, hal::GuestRegs& regs)
+{
+    const ObservedHandler& o = *static_cast<const ObservedHandler*>(context);
+    const MachineOutput& out = *o.ctx->output;
+    if (out.exit_taken) out.exit_taken(exit_event(o, regs));
+    const hal::ExitAction action = o.handler(o.handler_context, regs);
+    // (The handler may have ended the run: the VMCS is still there, it
+    // belongs to the vcpu until the domain is torn down.)
+    if (out.exit_handled) out.exit_handled(exit_event(o, regs));
+    return action;
+}
+
+// The vcpu number an observer sees: the VMCS's place in the order hal::run
+// first entered each (deterministic: the scheduler's order).
+u32 vcpu_of(SimContext& ctx, u64 vmcs)
+{
+    for (std::size_t i = 0; i < ctx.vmcs_order.size(); ++i)
+        if (ctx.vmcs_order[i] == vmcs) return static_cast<u32>(i);
+    ctx.vmcs_order.push_back(vmcs);
+    return static_cast<u32>(ctx.vmcs_order.size() - 1);
+}
+
+}  // namespace
+}  // namespace xeno::sim
 
 namespace xeno::hal {
 
@@ -72,6 +145,12 @@ VmxResult run(GuestRegs& regs, ExitHandler on_exit, void* context)
     // The state entries and exits leave alone, per vcpu (GuestRegs).
     engine.load_fpu(regs.fpu);
     engine.set_guest_msr(vmx::msr::IA32_KERNEL_GS_BASE, regs.kernel_gs_base);
+    sim::ObservedHandler observed{on_exit, context, &ctx, vmcs, 0};
+    if (ctx.output && (ctx.output->exit_taken || ctx.output->exit_handled)) {
+        observed.vcpu = sim::vcpu_of(ctx, vmcs->address().value());
+        on_exit = &sim::observed_exit;
+        context = &observed;
+    }
     const VmxResult result = engine.run(*vmcs, regs, on_exit, context);
     engine.save_fpu(regs.fpu);
     regs.kernel_gs_base = engine.guest_msr(vmx::msr::IA32_KERNEL_GS_BASE);
