@@ -52,6 +52,9 @@ TSS_SEL             equ 0x30
 ; page mapped onto alias_page and the page after it not mapped; nothing
 ; at UNMAPPED.
 ALIAS               equ 0x40000000
+ALIAS_READ_ONLY     equ ALIAS + 0x2000      ; alias_page again, without W (xa_long.asm)
+RO_ARG              equ 0xf00               ; where in it an argument is put
+CR0_WP              equ 1 << 16
 UNMAPPED            equ 0x80000000
 PAST_RAM            equ 0x10000000      ; identity mapped, not the guest's RAM
 MMIO_IOAPIC         equ 0xfec00000      ; identity mapped, the I/O APIC

@@ -4,7 +4,7 @@
 ; ---- 4-level paging (SDM Vol. 3A 4.5) ----
 ; PML4[0] -> PDPT; PDPT[0] -> pd0: the first GiB identity-mapped in 2 MiB
 ; pages (RAM is its first 64 MiB); PDPT[1] -> pd1 -> pt_alias: ALIAS maps
-; alias_page, ALIAS + 4 KiB nothing; PDPT[2] absent (UNMAPPED); PDPT[3] ->
+; alias_page, ALIAS + 4 KiB nothing, ALIAS + 8 KiB alias_page read-only; PDPT[2] absent (UNMAPPED); PDPT[3] ->
 ; pd3: the 2 MiB pages of the I/O APIC (0xfec00000) and the local APIC
 ; (0xfee00000), identity, uncached. Every entry has U/S set: ring 3 code
 ; (the VMCALL at CPL 3) runs on the same tables.
@@ -38,6 +38,7 @@ build_page_tables:
     jb .identity
     mov dword [pd1], pt_alias + PTE_TABLE
     mov dword [pt_alias], alias_page + PTE_TABLE   ; pt_alias[1] stays 0: not present
+    mov dword [pt_alias + 2 * 8], alias_page + PTE_P + PTE_U  ; ALIAS_READ_ONLY: no W
     mov dword [pd3 + ((MMIO_IOAPIC >> 21) & 511) * 8], MMIO_IOAPIC + PTE_LARGE + PTE_PCD + PTE_PWT
     mov dword [pd3 + ((XENO_LAPIC >> 21) & 511) * 8], XENO_LAPIC + PTE_LARGE + PTE_PCD + PTE_PWT
     ret

@@ -275,6 +275,25 @@ test_event_channels:
     CHECK64 "hvm-get-param-callback-irq-reads-back"
     OPEN_IRQ_WINDOW                     ; whatever is pending already
 
+    ; An operation whose answer cannot be written back fails before it
+    ; binds anything: its argument on a read-only page (ALIAS + 8 KiB maps
+    ; alias_page without W; CR0.WP on, else a supervisor write ignores W,
+    ; as Xen's walk does) gives -EFAULT, and port 3 stays the lowest free.
+    mov word [alias_page + RO_ARG], DOMID_SELF        ; dom
+    mov word [alias_page + RO_ARG + 2], DOMID_SELF    ; remote_dom
+    mov dword [alias_page + RO_ARG + 4], 0
+    mov rax, cr0
+    or rax, CR0_WP
+    mov cr0, rax
+    HCALL HYPERVISOR_event_channel_op, EVTCHNOP_alloc_unbound, ALIAS_READ_ONLY + RO_ARG
+    CHECK_RAX -XEN_EFAULT, "evtchn-alloc-unbound-read-only-argument-efault"
+    mov dword [alias_page + RO_ARG], 0                ; bind_ipi: vcpu 0
+    HCALL HYPERVISOR_event_channel_op, EVTCHNOP_bind_ipi, ALIAS_READ_ONLY + RO_ARG
+    CHECK_RAX -XEN_EFAULT, "evtchn-bind-ipi-read-only-argument-efault"
+    mov rax, cr0
+    and rax, ~CR0_WP
+    mov cr0, rax
+
     ; A loopback: alloc_unbound for ourselves, bind_interdomain to it.
     call zero_arg
     mov word [arg], DOMID_SELF          ; dom
