@@ -37,6 +37,8 @@
 
 MEMORY_MB           equ 64              ; scenario.toml: memory_mb
 RAM_PAGES           equ MEMORY_MB * 256
+CANARY32            equ 0x5aa5c33c      ; after a 32-bit structure: must survive the call
+E820_RAM            equ 1
 
 ; Selectors of the kernel's own GDT (the entry's GDT is the builder's).
 CODE32              equ 0x08
@@ -298,15 +300,98 @@ pm32_hypercalls:
     HCALL32 HYPERVISOR_sched_op, SCHEDOP_yield, 0
     test eax, eax
     CHECK32 "pm32-sched-op-yield"
-    ; Structures whose layout differs between 32 and 64 bits: refused.
+    ; Structures whose layout differs between 32 and 64 bits: Xen's x86_32
+    ; ("compat") layouts, each with a canary after it that must survive.
     mov word [pm32_domid], DOMID_SELF
     HCALL32 HYPERVISOR_memory_op, XENMEM_current_reservation, pm32_domid
-    cmp eax, -XEN_ENOSYS
-    CHECK32 "pm32-memory-op-enosys"
+    cmp eax, RAM_PAGES
+    CHECK32 "pm32-memory-current-reservation-ram-pages"
+    mov dword [pm32_arg + 4], CANARY32
+    HCALL32 HYPERVISOR_xen_version, XENVER_platform_parameters, pm32_arg
+    test eax, eax
+    jnz .platform
+    cmp dword [pm32_arg], 0xf5800000     ; an x86_32 guest's virt_start, 4 bytes
+    jne .platform
+    cmp dword [pm32_arg + 4], CANARY32
+.platform:
+    CHECK32 "pm32-xen-version-platform-parameters-4-bytes"
+    ; xen_memory_map { u32 nr_entries; u32 buffer }, then the canary.
+    mov dword [pm32_arg], 2
+    mov dword [pm32_arg + 4], pm32_buf
+    mov dword [pm32_arg + 8], CANARY32
+    HCALL32 HYPERVISOR_memory_op, XENMEM_memory_map, pm32_arg
+    test eax, eax
+    jnz .map
+    cmp dword [pm32_arg], 2
+    jne .map
+    cmp dword [pm32_buf + 16], E820_RAM  ; entry 0: { u64 addr 0, u64 size, u32 type }
+    jne .map
+    cmp dword [pm32_buf], 0
+    jne .map
+    cmp dword [pm32_arg + 8], CANARY32
+.map:
+    CHECK32 "pm32-memory-map-two-entries-ram-at-0"
     mov word [pm32_arg + GQS_DOM], DOMID_SELF
     HCALL32 HYPERVISOR_grant_table_op, GNTTABOP_query_size, pm32_arg, 1
-    cmp eax, -XEN_ENOSYS
-    CHECK32 "pm32-grant-table-op-enosys"
+    test eax, eax
+    jnz .query
+    cmp dword [pm32_arg + GQS_MAX_NR_FRAMES], 32
+.query:
+    CHECK32 "pm32-grant-query-size-max-32-frames"
+    ; gnttab_setup_table { u16 dom; u32 nr_frames; s16 status; u32 frame_list }:
+    ; no frame placed yet, so one 32-bit invalid frame number.
+    mov dword [pm32_arg], DOMID_SELF
+    mov dword [pm32_arg + 4], 1
+    mov dword [pm32_arg + 8], 0x5555
+    mov dword [pm32_arg + 12], pm32_frames
+    mov dword [pm32_arg + 16], CANARY32
+    mov dword [pm32_frames + 4], CANARY32
+    HCALL32 HYPERVISOR_grant_table_op, GNTTABOP_setup_table, pm32_arg, 1
+    test eax, eax
+    jnz .setup
+    cmp word [pm32_arg + 8], 0           ; GNTST_okay
+    jne .setup
+    cmp dword [pm32_frames], 0xffffffff
+    jne .setup
+    cmp dword [pm32_frames + 4], CANARY32
+    jne .setup
+    cmp dword [pm32_arg + 16], CANARY32
+.setup:
+    CHECK32 "pm32-grant-setup-table-32-bit-frame-list"
+    ; sched_poll { u32 ports; u32 nr_ports; u64 timeout }: a timeout already
+    ; past returns at once; an unbound port number is refused.
+    mov dword [pm32_ports], 1            ; the console's channel
+    mov dword [pm32_arg], pm32_ports
+    mov dword [pm32_arg + 4], 1
+    mov dword [pm32_arg + 8], 1
+    mov dword [pm32_arg + 12], 0
+    HCALL32 HYPERVISOR_sched_op, SCHEDOP_poll, pm32_arg
+    test eax, eax
+    CHECK32 "pm32-sched-poll-past-timeout-returns"
+    mov dword [pm32_ports], 5000
+    HCALL32 HYPERVISOR_sched_op, SCHEDOP_poll, pm32_arg
+    cmp eax, -XEN_EINVAL
+    CHECK32 "pm32-sched-poll-bad-port-einval"
+    ; A runstate area registered from 32-bit mode: the union's low half is
+    ; the address, the x86_32 layout is written (44 bytes), then it is
+    ; unregistered (address 0).
+    mov dword [pm32_arg], pm32_runstate
+    mov dword [pm32_arg + 4], 0xdeadbeef
+    mov dword [pm32_runstate], -1
+    mov dword [pm32_runstate + 44], CANARY32
+    HCALL32 HYPERVISOR_vcpu_op, VCPUOP_register_runstate_memory_area, 0, pm32_arg
+    test eax, eax
+    jnz .runstate
+    cmp dword [pm32_runstate], RUNSTATE_running
+    jne .runstate
+    cmp dword [pm32_runstate + 44], CANARY32
+.runstate:
+    CHECK32 "pm32-vcpu-runstate-area-x86-32-layout"
+    mov dword [pm32_arg], 0
+    mov dword [pm32_arg + 4], 0
+    HCALL32 HYPERVISOR_vcpu_op, VCPUOP_register_runstate_memory_area, 0, pm32_arg
+    test eax, eax
+    CHECK32 "pm32-vcpu-runstate-area-unregistered"
     ; The same layout in both: hvm_op's xen_hvm_param, evtchn_status.
     mov word [pm32_arg + HP_DOMID], DOMID_SELF
     mov dword [pm32_arg + HP_INDEX], HVM_PARAM_CONSOLE_EVTCHN
@@ -519,6 +604,10 @@ fault_resume:   resd 1
 fault_vector:   resd 1
 fault_error:    resd 1
 pm32_domid:     resd 1
+pm32_buf:       resb 64               ; two e820 entries (20 bytes each)
+pm32_frames:    resd 2
+pm32_ports:     resd 1
+pm32_runstate:  resb 48
 console_port:   resd 1
 store_port:     resd 1
 port_a:         resd 1                  ; the loopback pair: alloc_unbound ...

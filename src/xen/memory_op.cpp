@@ -3,6 +3,7 @@
 #include "boot/guest_layout.hpp"
 #include "core/domain.hpp"
 #include "hal/memory.hpp"
+#include "public/compat.hpp"
 #include "public/memory.hpp"
 #include "xen/guest_access.hpp"
 #include "xen/hypercall.hpp"
@@ -20,10 +21,20 @@ void clear_frame(Domain& d, u64 gfn)
     hal::machine_memory_written(h, kPageSize);
 }
 
-i64 add_to_physmap(Vcpu& v, u64 arg)
+i64 add_to_physmap(Vcpu& v, u64 arg, bool long_mode)
 {
-    xen_add_to_physmap a;
-    if (const int r = get_guest(v, arg, &a)) return r;
+    xen_add_to_physmap a{};
+    if (long_mode) {
+        if (const int r = get_guest(v, arg, &a)) return r;
+    } else {
+        compat::xen_add_to_physmap c;
+        if (const int r = get_guest(v, arg, &c)) return r;
+        a.domid = c.domid;
+        a.size = c.size;
+        a.space = c.space;
+        a.idx = c.idx;
+        a.gpfn = c.gpfn;
+    }
     if (!own_domain(a.domid)) return -err::XEN_ESRCH;
     XenDomain& xd = v.domain().xen();
     switch (a.space) {
@@ -44,21 +55,30 @@ i64 add_to_physmap(Vcpu& v, u64 arg)
     }
 }
 
-i64 memory_map(Vcpu& v, u64 arg)
+i64 memory_map(Vcpu& v, u64 arg, bool long_mode)
 {
-    xen_memory_map m;
-    if (const int r = get_guest(v, arg, &m)) return r;
+    xen_memory_map m{};
+    compat::xen_memory_map c{};
+    if (long_mode) {
+        if (const int r = get_guest(v, arg, &m)) return r;
+    } else {
+        if (const int r = get_guest(v, arg, &c)) return r;
+        m.nr_entries = c.nr_entries;
+        m.buffer = c.buffer;
+    }
+    const usize arg_size = long_mode ? sizeof m : sizeof c;
     boot::E820Entry entries[boot::kGuestE820Max];
     const usize count = boot::guest_e820(v.domain().layout(), entries);
     const u32 n = m.nr_entries < count ? m.nr_entries : static_cast<u32>(count);
     if (const int r = check_guest_writable(v, m.buffer, n * sizeof(e820entry))) return r;
-    if (const int r = check_guest_writable(v, arg, sizeof m)) return r;
+    if (const int r = check_guest_writable(v, arg, arg_size)) return r;
     for (u32 i = 0; i < n; ++i) {
         const e820entry e{entries[i].addr, entries[i].size, entries[i].type};
         if (const int r = put_guest(v, m.buffer + i * sizeof(e820entry), e)) return r;
     }
     m.nr_entries = n;
-    return put_guest(v, arg, m);
+    c.nr_entries = n;
+    return long_mode ? put_guest(v, arg, m) : put_guest(v, arg, c);
 }
 
 // The domain id a reservation query names (a pointer to a domid_t).
@@ -73,14 +93,13 @@ i64 query_domain(Vcpu& v, u64 arg)
 
 i64 do_memory_op(Hypercall& call)
 {
-    if (!call.long_mode) return -err::XEN_ENOSYS;  // 32-bit layouts are not served (docs/xen-abi.md)
     Vcpu& v = call.vcpu;
     const boot::GuestLayout& layout = v.domain().layout();
     // Bits 63:6 of the command are a continuation's start extent (Xen's
     // MEMOP_EXTENT_SHIFT); no operation here needs one.
     switch (call.arg[0] & 0x3f) {
-    case xenmem::add_to_physmap: return add_to_physmap(v, call.arg[1]);
-    case xenmem::memory_map: return memory_map(v, call.arg[1]);
+    case xenmem::add_to_physmap: return add_to_physmap(v, call.arg[1], call.long_mode);
+    case xenmem::memory_map: return memory_map(v, call.arg[1], call.long_mode);
     case xenmem::current_reservation:
     case xenmem::maximum_reservation:
         if (const i64 r = query_domain(v, call.arg[1])) return r;

@@ -2,6 +2,7 @@
 #include "arch/x86/vmx/interrupt_injection.hpp"
 #include "core/domain.hpp"
 #include "core/log.hpp"
+#include "public/compat.hpp"
 #include "public/sched.hpp"
 #include "public/vcpu.hpp"
 #include "xen/guest_access.hpp"
@@ -35,10 +36,18 @@ i64 shutdown_domain(Vcpu& v, u32 reason)
     }
 }
 
-i64 poll(Vcpu& v, u64 arg)
+i64 poll(Vcpu& v, u64 arg, bool long_mode)
 {
-    sched_poll p;
-    if (const int r = get_guest(v, arg, &p)) return r;
+    sched_poll p{};
+    if (long_mode) {
+        if (const int r = get_guest(v, arg, &p)) return r;
+    } else {
+        compat::sched_poll c;
+        if (const int r = get_guest(v, arg, &c)) return r;
+        p.ports = c.ports;
+        p.nr_ports = c.nr_ports;
+        p.timeout = c.timeout;
+    }
     if (p.nr_ports > kMaxPollPorts) return -err::XEN_EINVAL;
     XenDomain& xd = v.domain().xen();
     VcpuXen& x = xd.vcpu(v.id());
@@ -72,7 +81,7 @@ i64 do_sched_op(Hypercall& call)
         v.domain().xen().vcpu(v.id()).blocked = true;
         sleep(v);
         return 0;
-    case schedop::poll: return poll(v, call.arg[1]);
+    case schedop::poll: return poll(v, call.arg[1], call.long_mode);
     case schedop::shutdown: {
         sched_shutdown s;
         if (const int r = get_guest(v, call.arg[1], &s)) return r;

@@ -74,10 +74,15 @@ i64 do_vcpu_op(Hypercall& call)
     case vcpuop::register_runstate_memory_area: {
         vcpu_register_runstate_memory_area a;
         if (const int e = get_guest(v, call.arg[2], &a)) return e;
+        // A 32-bit guest's handle is the union's low half (the rest may
+        // be anything) and names the x86_32 layout.
+        if (!call.long_mode) a.addr &= 0xffffffff;
         // Written now through the caller's page tables (a kernel address,
         // the same in every vcpu's), and at each change of the vcpu's state.
-        if (a.addr && put_guest(v, a.addr, xd.runstate_of(target)) != 0) return -err::XEN_EFAULT;
+        if (a.addr && XenDomain::put_runstate(v, a.addr, xd.runstate_of(target), !call.long_mode) != 0)
+            return -err::XEN_EFAULT;
         x.runstate_gla = a.addr;
+        x.runstate_compat = !call.long_mode;
         return 0;
     }
     case vcpuop::register_vcpu_time_memory_area: {
@@ -85,6 +90,7 @@ i64 do_vcpu_op(Hypercall& call)
         // guest-physical address its linear address has now.
         vcpu_register_time_memory_area a;
         if (const int e = get_guest(v, call.arg[2], &a)) return e;
+        if (!call.long_mode) a.addr &= 0xffffffff;  // (vcpu_time_info has one layout)
         u64 gpa = 0;
         if (a.addr && ((a.addr & (kPageSize - 1)) + sizeof(vcpu_time_info) > kPageSize || (a.addr & 7) ||
                        !translate_guest(v, a.addr, true, &gpa)))
@@ -93,7 +99,7 @@ i64 do_vcpu_op(Hypercall& call)
         xd.update_vcpu_time(target);
         return 0;
     }
-    case vcpuop::get_runstate_info: return put_guest(v, call.arg[2], xd.runstate_of(target));
+    case vcpuop::get_runstate_info: return XenDomain::put_runstate(v, call.arg[2], xd.runstate_of(target), !call.long_mode);
     case vcpuop::set_singleshot_timer:
         if (!self) return -err::XEN_EINVAL;  // a vcpu sets its own timers
         return set_singleshot(v, call.arg[2]);

@@ -1,4 +1,5 @@
 // xen_version: what Xen a guest runs on (docs/xen-abi.md).
+#include "public/compat.hpp"
 #include "public/version.hpp"
 #include "xen/guest_access.hpp"
 #include "xen/hypercall.hpp"
@@ -69,7 +70,9 @@ i64 do_xen_version(Hypercall& call)
         fill(text, kChangeset);
         return copy_to_guest(v, arg, text, sizeof text);
     }
-    case xenver::platform_parameters: return put_guest(v, arg, xen_platform_parameters{kVirtStart});
+    case xenver::platform_parameters:
+        if (!call.long_mode) return put_guest(v, arg, compat::xen_platform_parameters{compat::kHypervisorVirtStart});
+        return put_guest(v, arg, xen_platform_parameters{kVirtStart});
     case xenver::get_features: {
         xen_feature_info info;
         if (const int r = get_guest(v, arg, &info)) return r;

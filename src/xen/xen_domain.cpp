@@ -1,5 +1,7 @@
 #include "xen/xen_domain.hpp"
 
+#include "public/compat.hpp"
+
 #include "core/domain.hpp"
 #include "core/vcpu.hpp"
 #include "devices/apic_message.hpp"
@@ -29,9 +31,9 @@ bool test_and_clear(u64* word, u64 bit) { return (__atomic_fetch_and(word, ~bit,
 // The area is a guest-linear address of the vcpu it describes, translated
 // through that vcpu's page tables: its VMCS must be current, as it is on
 // every path here (its own hypercalls, and the scheduler resuming it).
-int write_runstate_area(Vcpu& v, const vcpu_runstate_info& info, u64 linear)
+int write_runstate_area(Vcpu& v, const vcpu_runstate_info& info, u64 linear, bool compat)
 {
-    return put_guest(v, linear, info);
+    return XenDomain::put_runstate(v, linear, info, compat);
 }
 
 XenDomain::XenDomain(Domain& domain) : domain_(domain)
@@ -243,7 +245,17 @@ void XenDomain::set_runstate(u32 vcpu, i32 state)
     x.runstate_time[x.runstate & 3] += now - x.runstate_entry;
     x.runstate = state;
     x.runstate_entry = now;
-    if (x.runstate_gla) (void)write_runstate_area(domain_.vcpu(vcpu), runstate_of(vcpu), x.runstate_gla);
+    if (x.runstate_gla) (void)write_runstate_area(domain_.vcpu(vcpu), runstate_of(vcpu), x.runstate_gla, x.runstate_compat);
+}
+
+int XenDomain::put_runstate(Vcpu& v, u64 linear, const vcpu_runstate_info& info, bool compat)
+{
+    if (!compat) return put_guest(v, linear, info);
+    compat::vcpu_runstate_info c{};
+    c.state = info.state;
+    c.state_entry_time = info.state_entry_time;
+    for (u32 i = 0; i < 4; ++i) c.time[i] = info.time[i];
+    return put_guest(v, linear, c);
 }
 
 vcpu_runstate_info XenDomain::runstate_of(u32 vcpu)

@@ -60,6 +60,7 @@ struct VcpuXen {
     bool vcpu_info_registered = false;  // by VCPUOP_register_vcpu_info (else in shared_info)
     u8 upcall_vector = 0;           // HVMOP_set_evtchn_upcall_vector (0: none)
     u64 runstate_gla = 0;           // VCPUOP_register_runstate_memory_area (0: none)
+    bool runstate_compat = false;   // registered from 32-bit mode: the x86_32 layout
     u64 time_area_gpa = 0;          // VCPUOP_register_vcpu_time_memory_area: a second vcpu_time_info (0: none)
     i32 runstate = 0;               // RUNSTATE_*
     u64 runstate_entry = 0;         // system time it entered it
@@ -141,6 +142,9 @@ public:
     void set_runstate(u32 vcpu, i32 state);
     // The vcpu's runstate as VCPUOP_get_runstate_info reports it.
     vcpu_runstate_info runstate_of(u32 vcpu);
+    // Write `info` at guest-linear `linear` through v's page tables, in the
+    // x86_32 layout when `compat` (0 or -EFAULT).
+    static int put_runstate(Vcpu& v, u64 linear, const vcpu_runstate_info& info, bool compat);
     // The scheduler runs `vcpu` again after SCHEDOP_block, SCHEDOP_poll or
     // HLT (its VMCS is current).
     void vcpu_resumed(u32 vcpu);
