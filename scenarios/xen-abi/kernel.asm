@@ -59,6 +59,7 @@ RO_ARG              equ 0xf00               ; where in it an argument is put
 CR0_WP              equ 1 << 16
 UNMAPPED            equ 0x80000000
 PAST_RAM            equ 0x10000000      ; identity mapped, not the guest's RAM
+GRANT_OUTSIDE       equ 0x08000000      ; identity mapped, past RAM: a grant frame placed there
 MMIO_IOAPIC         equ 0xfec00000      ; identity mapped, the I/O APIC
 TRAMPOLINE          equ 0x90000         ; the AP's real-mode start (SIPI vector 0x90)
 UPCALL_VECTOR       equ 0xf3            ; HVM_PARAM_CALLBACK_IRQ: type 2, this vector

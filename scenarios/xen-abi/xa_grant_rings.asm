@@ -120,6 +120,39 @@ test_grant_table:
     cmp eax, 2
 .qs2:
     CHECK64 "gnttab-query-size-2-frames"
+    ; A grant frame in unpopulated address space (as Linux places them):
+    ; a page of Xen's appears there, in the table's frame list, and nowhere
+    ; else; not in the APIC window, not twice.
+    ADD_TO_PHYSMAP XENMAPSPACE_grant_table, 1, GRANT_OUTSIDE >> 12
+    CHECK_RAX 0, "memory-add-to-physmap-grant-frame-1-outside-ram"
+    mov rsi, GRANT_OUTSIDE
+    mov ecx, 4096
+    mov al, 0
+    call all_bytes64
+    CHECK64 "grant-frame-outside-ram-reads-zero"
+    mov rax, 0x1122334455667788
+    mov [GRANT_OUTSIDE + 8], rax
+    mov rbx, [GRANT_OUTSIDE + 8]
+    cmp rbx, rax
+    CHECK64 "grant-frame-outside-ram-holds-a-write"
+    mov rax, [GRANT_OUTSIDE + 4096]     ; the page after it is still the empty bus
+    cmp rax, -1
+    CHECK64 "grant-frame-outside-ram-next-page-still-empty"
+    mov edi, DOMID_SELF
+    mov esi, 2
+    call setup_table
+    GNT_STATUS_IS GST_STATUS, 0
+    jne .st3
+    mov rax, [frame_list + 8]
+    cmp rax, GRANT_OUTSIDE >> 12
+.st3:
+    CHECK64 "gnttab-setup-table-frame-1-outside-ram"
+    ADD_TO_PHYSMAP XENMAPSPACE_grant_table, 1, GRANT_OUTSIDE >> 12
+    CHECK_RAX 0, "memory-add-to-physmap-grant-frame-1-again-same-place"
+    ADD_TO_PHYSMAP XENMAPSPACE_grant_table, 2, GRANT_OUTSIDE >> 12
+    CHECK_RAX -XEN_EINVAL, "memory-add-to-physmap-grant-frame-2-onto-frame-1-einval"
+    ADD_TO_PHYSMAP XENMAPSPACE_grant_table, 2, MMIO_IOAPIC >> 12
+    CHECK_RAX -XEN_EINVAL, "memory-add-to-physmap-grant-frame-apic-window-einval"
     mov edi, DOMID_SELF
     mov esi, GNT_MAX_FRAMES + 1
     call setup_table

@@ -245,6 +245,7 @@ void Domain::attach_serial_input(const u8* bytes, usize length)
 Status Domain::build_memory(mm::FrameAllocator& frames, u64 mem_bytes)
 {
     layout_ = boot::guest_layout(mem_bytes);
+    frames_ = &frames;
     const u64 guest_frames = mem_bytes >> kPageShift;
     if (frames.free_frames() < guest_frames + 64) {
         LogLine{}.str("domain: ").dec(mem_bytes >> 20).str(" MiB of guest RAM needs ").dec(guest_frames)

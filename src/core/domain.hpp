@@ -114,6 +114,9 @@ public:
     const char* end_reason() const { return end_reason_.c_str(); }
 
     mm::P2m& p2m() { return p2m_; }
+    // The machine frames build_memory took the guest's RAM from, for what
+    // the domain needs later (nullptr before).
+    mm::FrameAllocator* frames() { return frames_; }
     const mm::P2m& p2m() const { return p2m_; }
     devices::IoBus& io() { return io_; }
     devices::MmioBus& mmio() { return mmio_; }
@@ -175,6 +178,7 @@ private:
     void attach_devices();
 
     mm::P2m p2m_;
+    mm::FrameAllocator* frames_ = nullptr;
     paging::ShadowMmu shadow_;
     devices::TimerQueue timers_;
     devices::GuestTsc guest_tsc_;

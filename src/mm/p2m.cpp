@@ -36,7 +36,27 @@ Status P2m::set(u64 gfn, u64 mfn_value)
     return Status::OK;
 }
 
-u64 P2m::mfn(u64 gfn) const { return gfn < guest_frames_ ? entries()[gfn] : kInvalidMfn; }
+u64 P2m::mfn(u64 gfn) const
+{
+    if (gfn < guest_frames_) return entries()[gfn];
+    for (u32 i = 0; i < outside_count_; ++i)
+        if (outside_gfn_[i] == gfn) return outside_mfn_[i];
+    return kInvalidMfn;
+}
+
+Status P2m::map_outside(u64 gfn, u64 mfn_value)
+{
+    if (gfn < guest_frames_ || mfn_value == kInvalidMfn) return Status::BAD_ARGUMENT;
+    for (u32 i = 0; i < outside_count_; ++i) {
+        if (outside_gfn_[i] == gfn) return outside_mfn_[i] == mfn_value ? Status::OK : Status::BAD_ARGUMENT;
+        if (outside_mfn_[i] == mfn_value) return Status::BAD_ARGUMENT;
+    }
+    if (outside_count_ == kMaxOutsideFrames) return Status::NO_MEMORY;
+    outside_gfn_[outside_count_] = gfn;
+    outside_mfn_[outside_count_] = mfn_value;
+    ++outside_count_;
+    return Status::OK;
+}
 
 Result<Hpa> P2m::translate(Gpa gpa) const
 {

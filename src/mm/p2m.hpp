@@ -30,6 +30,16 @@ public:
 
     u64 guest_frames() const { return guest_frames_; }
     u64 mfn(u64 gfn) const;  // kInvalidMfn when unmapped or out of range
+
+    // A few frames placed in the guest's physical address space beyond the
+    // table's range (outside its RAM, where no device is): Xen's shared
+    // pages that a guest maps into unpopulated space (grant-table frames:
+    // Linux with XEN_UNPOPULATED_ALLOC). mfn() and translate() see them.
+    // NO_MEMORY when all kMaxOutsideFrames are used, BAD_ARGUMENT for a
+    // frame inside the table's range or one already placed elsewhere.
+    static constexpr u32 kMaxOutsideFrames = 64;
+    Status map_outside(u64 gfn, u64 mfn);
+    u32 outside_count() const { return outside_count_; }
     Result<Hpa> translate(Gpa gpa) const;
     Hpa table() const { return table_; }
     u64 table_frames() const { return table_frames_; }
@@ -49,6 +59,9 @@ private:
     Hpa table_{};
     u64 table_frames_ = 0;
     u64 guest_frames_ = 0;
+    u64 outside_gfn_[kMaxOutsideFrames] = {};
+    u64 outside_mfn_[kMaxOutsideFrames] = {};
+    u32 outside_count_ = 0;
 };
 
 }  // namespace xeno::mm

@@ -1,6 +1,7 @@
 // memory_op: placing Xen's shared pages in the guest's physical address
 // space, and what the guest's memory is (docs/xen-abi.md).
 #include "boot/guest_layout.hpp"
+#include "arch/x86/vmx/vmcs_setup.hpp"
 #include "core/domain.hpp"
 #include "hal/memory.hpp"
 #include "public/compat.hpp"
@@ -19,6 +20,29 @@ void clear_frame(Domain& d, u64 gfn)
     const Hpa h = d.p2m().translate(Gpa::from_frame(gfn)).value();
     __builtin_memset(hal::machine_to_virt(h), 0, kPageSize);
     hal::machine_memory_written(h, kPageSize);
+}
+
+// A guest frame outside RAM for a shared page: unpopulated address space
+// (above the first MiB, not the local and I/O APIC window at 0xfec00000 and
+// up, below the guest's physical address width), backed by a fresh frame
+// of the hypervisor's, as Xen maps its own page there. Once placed, a frame
+// stays (placing the same one again is nothing; another page there -EINVAL).
+i64 place_outside_ram(Vcpu& v, u64 gfn)
+{
+    constexpr u64 kFirstMiB = 0x100;  // frames below 1 MiB: legacy VGA and BIOS space
+    constexpr u64 kApicWindowFirst = 0xfec00000 >> kPageShift, kApicWindowEnd = u64{1} << (32 - kPageShift);
+    const u64 limit = u64{1} << (v.guest_maxphyaddr - kPageShift);
+    if (gfn < kFirstMiB || (gfn >= kApicWindowFirst && gfn < kApicWindowEnd) || gfn >= limit) return -err::XEN_EINVAL;
+    Domain& d = v.domain();
+    if (d.p2m().mfn(gfn) != mm::P2m::kInvalidMfn) return -err::XEN_EINVAL;
+    if (!d.frames()) return -err::XEN_ENOMEM;
+    Result<Hpa> f = d.frames()->allocate_zeroed();
+    if (!f.ok()) return -err::XEN_ENOMEM;
+    hal::machine_memory_written(f.value(), kPageSize);
+    const Status s = vmx::map_frame_outside_ram(v, gfn, f.value());
+    if (s == Status::OK) return 0;
+    (void)d.frames()->free(f.value());
+    return s == Status::NO_MEMORY ? -err::XEN_ENOMEM : -err::XEN_EINVAL;
 }
 
 i64 add_to_physmap(Vcpu& v, u64 arg, bool long_mode)
@@ -43,11 +67,17 @@ i64 add_to_physmap(Vcpu& v, u64 arg, bool long_mode)
         xd.place_shared_info(a.gpfn);
         return 0;
     case xenmapspace::grant_table: {
-        if ((a.idx & XENMAPIDX_grant_table_status) || a.idx >= kMaxGrantFrames || !guest_ram_frame(v, a.gpfn))
+        if ((a.idx & XENMAPIDX_grant_table_status) || a.idx >= kMaxGrantFrames)
             return -err::XEN_EINVAL;  // version 1 has no status frames
         const u32 frame = static_cast<u32>(a.idx);
+        if (guest_ram_frame(v, a.gpfn)) {
+            clear_frame(v.domain(), a.gpfn);
+        } else if (frame < xd.grant_frames() && xd.grant_gfn(frame) == a.gpfn) {
+            return 0;  // where it is already
+        } else if (const i64 r = place_outside_ram(v, a.gpfn)) {
+            return r;
+        }
         if (frame + 1 > xd.grant_frames()) xd.set_grant_frames(frame + 1);
-        clear_frame(v.domain(), a.gpfn);
         xd.set_grant_gfn(frame, a.gpfn);
         return 0;
     }

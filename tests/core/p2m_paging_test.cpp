@@ -55,6 +55,38 @@ TEST_CASE("p2m: populate, translate, copy across page boundaries", "[mm][p2m]")
     CHECK(p2m.copy_from_guest(back, Gpa{~u64{0} - 7}, 0x10) == Status::NOT_FOUND);
 }
 
+TEST_CASE("p2m: frames placed outside the table's range", "[mm][p2m]")
+{
+    mm::FrameAllocator fa = make_allocator();
+    mm::P2m p2m;
+    REQUIRE(p2m.init(fa, 256, &test::fake_map) == Status::OK);
+    REQUIRE(p2m.populate(fa) == Status::OK);
+    Result<Hpa> f = fa.allocate_zeroed();
+    REQUIRE(f.ok());
+    const u64 gfn = 0x8000;  // 128 MiB, far past the 1 MiB of RAM
+    CHECK(p2m.map_outside(0x10, f.value().frame()) == Status::BAD_ARGUMENT);  // inside the table
+    REQUIRE(p2m.map_outside(gfn, f.value().frame()) == Status::OK);
+    CHECK(p2m.mfn(gfn) == f.value().frame());
+    CHECK(p2m.mfn(gfn + 1) == mm::P2m::kInvalidMfn);
+    CHECK(p2m.translate(Gpa{(gfn << 12) + 0x10}).value().value() == f.value().value() + 0x10);
+    CHECK(p2m.map_outside(gfn, f.value().frame()) == Status::OK);                // the same again
+    CHECK(p2m.map_outside(gfn + 1, f.value().frame()) == Status::BAD_ARGUMENT);  // one page at two places
+    CHECK(p2m.map_outside(gfn, p2m.mfn(3)) == Status::BAD_ARGUMENT);             // another page there
+    const char msg[] = "grant";
+    REQUIRE(p2m.copy_to_guest(Gpa{gfn << 12}, msg, sizeof msg, nullptr) == Status::OK);
+    CHECK(std::memcmp(test::fake_map(f.value()), msg, sizeof msg) == 0);
+    u32 placed = 1;
+    for (u64 g = gfn + 1; placed < mm::P2m::kMaxOutsideFrames; ++g, ++placed) {
+        Result<Hpa> more = fa.allocate_zeroed();
+        REQUIRE(more.ok());
+        REQUIRE(p2m.map_outside(g, more.value().frame()) == Status::OK);
+    }
+    Result<Hpa> one_more = fa.allocate_zeroed();
+    REQUIRE(one_more.ok());
+    CHECK(p2m.map_outside(gfn + 1000, one_more.value().frame()) == Status::NO_MEMORY);
+    CHECK(p2m.outside_count() == mm::P2m::kMaxOutsideFrames);
+}
+
 TEST_CASE("EPT: 4-level tables from the p2m, WB RWX leaves, EPTP", "[paging][ept]")
 {
     mm::FrameAllocator fa = make_allocator();

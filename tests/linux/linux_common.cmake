@@ -25,7 +25,8 @@ function(xeno_require_xen_pvh what stdout cpus)
     math(EXPR last_cpu "${cpus} - 1")
     foreach(marker "Booting kernel on Xen PVH" "xen:events: Using 2-level ABI"
                    "xen:events: Xen HVM callback vector for event delivery is enabled"
-                   "installing Xen timer for CPU ${last_cpu}" "clocksource: Switched to clocksource xen")
+                   "installing Xen timer for CPU ${last_cpu}" "clocksource: Switched to clocksource xen"
+                   "Grant table initialized")
         string(FIND "${stdout}" "${marker}" at)
         if(at EQUAL -1)
             message(FATAL_ERROR "${what}: the kernel did not say \"${marker}\":\n${stdout}")

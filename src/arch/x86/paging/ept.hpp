@@ -32,6 +32,8 @@ public:
     EptBuilder(mm::FrameAllocator& frames, mm::MapFn map) : frames_(frames), map_(map) {}
 
     Status create_root();
+    // Go on with the tables under an existing root (a domain's EPT).
+    void use_root(Hpa root) { root_ = root; }
     // Map one 4 KiB guest frame, RWX, write-back.
     Status map_page(Gpa gpa, Hpa hpa);
     // Map every frame the p2m backs.

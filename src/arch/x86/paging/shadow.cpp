@@ -290,7 +290,9 @@ Status ShadowMmu::Impl::fill(const PagingState& guest, const WalkResult& w, u64 
     const bool wp0_write = type == AccessType::WRITE && guest.cpl < 3 && !w.writable && !(guest.cr0 & kCr0Wp);
     const bool guest_allows_write = w.writable || wp0_write;
     const bool user = w.user && !wp0_write;
-    const bool rw = guest_allows_write && w.dirty && !(shadowed[gfn] != 0);
+    // (A frame past the p2m's table, mm::P2m::map_outside, is never a
+    // shadowed page table.)
+    const bool rw = guest_allows_write && w.dirty && !(gfn < guest_frames && shadowed[gfn] != 0);
     u64 value = (mfn << kPageShift) | kP | kA | pat_bits(w.pat_index);
     if (rw) value |= kRw | kD;
     if (user) value |= kUs;
@@ -328,7 +330,7 @@ FaultResult ShadowMmu::handle_fault(const PagingState& guest, Gla linear, u32 hw
     case WalkOutcome::OK: break;
     }
     const u64 gfn = w.gpa.frame();
-    if (gfn >= impl_->guest_frames || impl_->p2m->mfn(gfn) == mm::P2m::kInvalidMfn) {
+    if (impl_->p2m->mfn(gfn) == mm::P2m::kInvalidMfn) {
         out.action = FaultAction::MMIO;
         out.gpa = w.gpa;
         return out;

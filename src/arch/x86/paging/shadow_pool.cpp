@@ -217,7 +217,8 @@ void ShadowMmu::Impl::set_leaf(u32 index, unsigned i, u64 value, u64 gfn)
 {
     zap_entry(index, i);
     write_entry(pages[index], i, value);
-    if ((value & kRw) && writable_maps[gfn] != 0xffff) ++writable_maps[gfn];  // 0xffff: saturated, see write_protect
+    // 0xffff: saturated, see write_protect; frames past the table are not tracked.
+    if ((value & kRw) && gfn < guest_frames && writable_maps[gfn] != 0xffff) ++writable_maps[gfn];
 }
 
 u64 ShadowMmu::Impl::leaf_gfn(const Page& p, unsigned i, u64 entry) const

@@ -153,6 +153,20 @@ Status setup_bitmaps(Vcpu& v, mm::FrameAllocator& frames)
     return Status::OK;
 }
 
+// INVEPT of the vcpu's EPTP on this CPU: single-context when the CPU has
+// it (bit 25), else all-context.
+Status flush_ept(Vcpu& v)
+{
+    constexpr u64 kInveptSupported = bit(20), kInveptSingle = bit(25), kInveptAll = bit(26);
+    if (!(v.caps().ept_vpid & kInveptSupported)) return Status::OK;
+    const u64 type = (v.caps().ept_vpid & kInveptSingle) ? 1 : (v.caps().ept_vpid & kInveptAll) ? 2 : 0;
+    if (type != 0 && hal::invept(type, hal::InveptDescriptor{v.eptp, 0}) != hal::VmxResult::SUCCEED) {
+        LogLine{}.str("vmx: INVEPT type ").dec(type).str(" failed");
+        return Status::VMX_FAIL;
+    }
+    return Status::OK;
+}
+
 Status setup_ept(Vcpu& v, mm::FrameAllocator& frames)
 {
     if (v.domain().eptp) {  // another vcpu of the domain built it
@@ -166,15 +180,8 @@ Status setup_ept(Vcpu& v, mm::FrameAllocator& frames)
     v.domain().eptp = v.eptp;
     // Translations the processor may hold for this EPTP from an earlier
     // user of the same root frame must go before the first entry (SDM Vol.
-    // 3C 29.4.3.1). Single-context when the CPU has it (bit 25), else all.
-    constexpr u64 kInveptSupported = bit(20), kInveptSingle = bit(25), kInveptAll = bit(26);
-    if (v.caps().ept_vpid & kInveptSupported) {
-        const u64 type = (v.caps().ept_vpid & kInveptSingle) ? 1 : (v.caps().ept_vpid & kInveptAll) ? 2 : 0;
-        if (type != 0 && hal::invept(type, hal::InveptDescriptor{v.eptp, 0}) != hal::VmxResult::SUCCEED) {
-            LogLine{}.str("vmx: INVEPT type ").dec(type).str(" failed");
-            return Status::VMX_FAIL;
-        }
-    }
+    // 3C 29.4.3.1).
+    XENO_TRY(flush_ept(v));
     LogLine{}.str("vmx: EPT root ").hex(ept.root().value()).str(", ").dec(ept.table_frames()).str(" table frames");
     return Status::OK;
 }
@@ -379,6 +386,17 @@ Status reset_to_real_mode(Vcpu& v, u16 cs, u16 ip)
     if (w.status() != Status::OK) return w.status();
     shadow_sync(v);
     return Status::OK;
+}
+
+Status map_frame_outside_ram(Vcpu& v, u64 gfn, Hpa frame)
+{
+    Domain& d = v.domain();
+    XENO_TRY(d.p2m().map_outside(gfn, frame.frame()));
+    if (!d.eptp || !d.frames()) return Status::OK;
+    paging::EptBuilder ept(*d.frames(), &hal::machine_to_virt);
+    ept.use_root(Hpa{d.eptp & ~u64{kPageSize - 1}});
+    XENO_TRY(ept.map_page(Gpa::from_frame(gfn), frame));
+    return v.eptp ? flush_ept(v) : Status::OK;
 }
 
 }  // namespace xeno::vmx
