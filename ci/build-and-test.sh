@@ -4,6 +4,7 @@
 #             Bochs and linux tests)
 #   hw       (the bare-metal kernel: its few tests)
 #   sim-asan (the sim build under AddressSanitizer + UndefinedBehaviorSanitizer)
+#   fuzz     (clang-14 libFuzzer targets, each run briefly from its corpus: label fuzz)
 # Stops at the first failure; the exit status says whether everything passed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,5 +32,10 @@ step "configure, build and test: sim-asan"
 cmake --preset sim-asan
 cmake --build --preset sim-asan
 ctest --preset sim-asan
+
+step "configure, build and test: fuzz"
+cmake --preset fuzz
+cmake --build --preset fuzz
+ctest --preset fuzz
 
 step "all tests passed"

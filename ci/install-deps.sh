@@ -9,8 +9,10 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 packages=(
     build-essential cmake ninja-build pkg-config python3 python3-pip unzip
     nasm catch2 libtomlplusplus-dev libcli11-dev libfmt-dev libzstd-dev libxxhash-dev libcapstone-dev
-    zlib1g-dev liblzma-dev liblz4-dev
+    zlib1g-dev liblzma-dev liblz4-dev nlohmann-json3-dev
+    clang-14 libclang-rt-14-dev
     bochs bochsbios vgabios bochs-term grub-pc-bin grub-common xorriso mtools seabios
+    gdb
 )
 missing=()
 for p in "${packages[@]}"; do

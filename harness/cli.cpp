@@ -8,6 +8,8 @@
 #include <CLI/CLI.hpp>
 
 #include "harness/bochs_command.hpp"
+#include "harness/gdb_connection.hpp"
+#include "harness/replay_command.hpp"
 #include "harness/run_command.hpp"
 #include "harness/run_options.hpp"
 #include "harness/expectation.hpp"
@@ -65,6 +67,8 @@ const char* const kRunFooter =
     "\n"
     "Prints the guest's console as it comes, then one line\n"
     "  summary: scenario=<name> profile=<p> status=<n> exits=<n> insns=<n> vtime=<n> wall=<s> emulated=<n> end=<kind>\n"
+    "and with --stats the exit statistics table after it (README.md: the columns; --stats-json\n"
+    "and --timeline: their formats).\n"
     "\n"
     "--max-insns N counts the guest's instructions (insns=) plus each element a REP INS/OUTS\n"
     "moves through the hypervisor: a run of N instructions passes, N+1 fails.\n"
@@ -134,6 +138,33 @@ void add_run_command(CLI::App& app, RunOptions& options)
         ->type_name("FILE");
     run->add_option("--quantum-us", options.quantum_us, "A vcpu's time slice when others are runnable (default 1000)")
         ->type_name("US");
+    run->add_flag("--stats", options.stats,
+                  "After the summary, print exit statistics: per exit reason exits, virtual time, "
+                  "instructions, handler host time; per vcpu");
+    run->add_option("--stats-json", options.stats_json, "Write the exit statistics to FILE as JSON")
+        ->type_name("FILE");
+    CLI::Option* timeline =
+        run->add_option("--timeline", options.timeline,
+                        "Write a timeline to FILE (Chrome trace-event JSON, opens in ui.perfetto.dev): per vcpu "
+                        "guest execution, exits, injected events, halts, in virtual time")
+            ->type_name("FILE");
+    run->add_option("--timeline-max-events", options.timeline_max_events,
+                    "Stop the timeline after N events (default 4000000, about 600 MB)")
+        ->type_name("N")
+        ->check(positive_integer())
+        ->needs(timeline);
+    CLI::Option* gdb = run->add_option("--gdb", options.gdb,
+                                       "Serve GDB's remote protocol on [HOST:]PORT (default host 127.0.0.1; "
+                                       "README.md: Debugging a guest with gdb; --timeout is not applied)")
+                           ->type_name("[HOST:]PORT")
+                           ->check(CLI::Validator(
+                               [](std::string& value) -> std::string {
+                                   const Outcome<gdb::Endpoint> e = gdb::parse_endpoint(value);
+                                   return e.ok() ? std::string() : e.error();
+                               },
+                               "", "endpoint"));
+    run->add_flag("--gdb-wait", options.gdb_wait, "With --gdb: wait for GDB, stopped at the first guest instruction")
+        ->needs(gdb);
 }
 
 }  // namespace
@@ -161,13 +192,17 @@ int xeno_main(int argc, const char* const* argv, const CliEnv& env)
     add_run_command(app, run_options);
     BochsOptions bochs_options;
     add_bochs_command(app, bochs_options);
+    RecordOptions record_options;
+    ReplayOptions replay_options;
+    add_recording_commands(app, record_options, replay_options);
 
     // CLI11 would call an unknown command a missing subcommand; say what it is.
     if (argc > 1 && argv[1][0] != '-') {
         try {
             app.get_subcommand(argv[1]);
         } catch (const CLI::OptionNotFound&) {
-            env.err << "xeno: error: unknown command \"" << argv[1] << "\" (commands: run, bochs)\n";
+            env.err << "xeno: error: unknown command \"" << argv[1]
+                    << "\" (commands: run, record, replay, bochs)\n";
             return kExitUsage;
         }
     }
@@ -190,6 +225,12 @@ int xeno_main(int argc, const char* const* argv, const CliEnv& env)
     }
     if (app.got_subcommand("bochs")) {
         return run_bochs(bochs_options, env);
+    }
+    if (app.got_subcommand("record")) {
+        return record_run(record_options, env);
+    }
+    if (app.got_subcommand("replay")) {
+        return replay_recording(replay_options, env);
     }
     env.err << "xeno: error: no command given (try xeno --help)\n";
     return kExitUsage;

@@ -4,15 +4,22 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include <fmt/core.h>
 
+#include "harness/exit_stats.hpp"
 #include "harness/expectation.hpp"
+#include "harness/gdb_run.hpp"
 #include "harness/guest_image.hpp"
 #include "harness/kernel_payload.hpp"
 #include "harness/summary.hpp"
+#include "harness/timeline.hpp"
+#include "harness/vcpu_activity.hpp"
 
 namespace xeno::harness {
 
@@ -56,13 +63,27 @@ struct Input {
     fs::path path;
 };
 
-// --trace and --log: distinct files, none of them one of the run's inputs.
+// --trace, --log, --stats-json and --timeline: distinct files, none of them
+// one of the run's inputs.
 std::optional<std::string> check_outputs(const RunOptions& options, const std::vector<Input>& inputs)
 {
-    if (options.trace_file && options.log_file && same_file(*options.trace_file, *options.log_file)) {
-        return fmt::format("--trace and --log name the same file ({}): give each its own", *options.trace_file);
+    const std::pair<const char*, const std::optional<std::string>*> outputs[] = {
+        {"--trace", &options.trace_file},
+        {"--log", &options.log_file},
+        {"--stats-json", &options.stats_json},
+        {"--timeline", &options.timeline},
+    };
+    for (std::size_t i = 0; i < std::size(outputs); ++i) {
+        for (std::size_t j = i + 1; j < std::size(outputs); ++j) {
+            const auto& a = *outputs[i].second;
+            const auto& b = *outputs[j].second;
+            if (a && b && same_file(*a, *b)) {
+                return fmt::format("{} and {} name the same file ({}): give each its own", outputs[i].first,
+                                   outputs[j].first, *a);
+            }
+        }
     }
-    for (auto [flag, path] : {std::pair{"--trace", &options.trace_file}, std::pair{"--log", &options.log_file}}) {
+    for (auto [flag, path] : outputs) {
         if (!*path) {
             continue;
         }
@@ -217,6 +238,8 @@ int run_scenario(const RunOptions& options, const CliEnv& env)
     std::string open_error;
     File trace = open_output(options.trace_file, open_error);
     File log_file = open_output(options.log_file, open_error);
+    File stats_json = open_output(options.stats_json, open_error);
+    File timeline_file = open_output(options.timeline, open_error);
     if (!open_error.empty()) {
         return usage_error(env, open_error);
     }
@@ -246,14 +269,44 @@ int run_scenario(const RunOptions& options, const CliEnv& env)
         }
     };
 
+    // --stats, --stats-json, --timeline: host-side observers of the run's
+    // entries and exits (they change nothing in it).
+    VcpuActivity activity;
+    ExitStats stats;
+    std::optional<Timeline> timeline;
+    if (options.stats || options.stats_json) {
+        activity.add_listener(&stats);
+    }
+    if (timeline_file) {
+        timeline.emplace(timeline_file.get(), fmt::format("{} ({})", scenario.name, options.profile),
+                         options.timeline_max_events.value_or(kDefaultMaxTimelineEvents));
+        activity.add_listener(&*timeline);
+    }
+    if (activity.has_listeners()) {
+        activity.attach(output);
+    }
+
     // Host time is read here, around the machine, and by the machine's
     // --timeout watchdog, never inside the run.
     auto begin = std::chrono::steady_clock::now();
-    sim::MachineResult result = env.runner(config, output);
+    sim::MachineResult result = options.gdb ? gdb::run_under_gdb(config, output, {*options.gdb, options.gdb_wait}, env.err)
+                                            : env.runner(config, output);
     double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
 
+    activity.finish(result.vtime_ns, result.guest_instructions);
+    if (timeline) {
+        timeline->close();
+    }
+    const RunTotals totals{result.vtime_ns, wall};
+    if (stats_json) {
+        const std::string text = exit_stats_json(stats, totals).dump(2) + "\n";
+        std::fwrite(text.data(), 1, text.size(), stats_json.get());
+    }
+
     std::string write_error;
-    for (auto [file, path] : {std::pair{&trace, &options.trace_file}, std::pair{&log_file, &options.log_file}}) {
+    for (auto [file, path] : {std::pair{&trace, &options.trace_file}, std::pair{&log_file, &options.log_file},
+                              std::pair{&stats_json, &options.stats_json},
+                              std::pair{&timeline_file, &options.timeline}}) {
         if (*file) {
             const bool failed = std::ferror(file->get()) != 0;
             const int error = errno;
@@ -267,6 +320,9 @@ int run_scenario(const RunOptions& options, const CliEnv& env)
         env.out << '\n';  // the summary starts a line of its own
     }
     env.out << format_summary(make_summary(scenario.name, options.profile, result, wall, options.memhash)) << '\n';
+    if (options.stats) {
+        env.out << format_exit_stats(stats, totals);
+    }
     env.out.flush();
 
     if (!result.ok) {

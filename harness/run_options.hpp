@@ -47,6 +47,10 @@ struct RunOptions {
     std::optional<std::uint64_t> max_vtime_ms;  // --max-vtime-ms: overrides [run] max_vtime_ms
     std::optional<std::uint64_t> quantum_us;    // --quantum-us: overrides [run] quantum_us
     std::optional<double> timeout_seconds;      // --timeout: wall-time limit of the run
+    bool stats = false;                         // --stats: exit statistics after the summary (exit_stats.hpp)
+    std::optional<std::string> stats_json;      // --stats-json: the same as JSON to FILE
+    std::optional<std::string> timeline;        // --timeline: Chrome trace-event JSON to FILE (timeline.hpp)
+    std::optional<std::uint64_t> timeline_max_events;  // --timeline-max-events: its size bound
 
     // Booting a kernel as QEMU's -kernel does.
     std::optional<std::string> kernel;     // --kernel FILE: instead of a scenario directory
@@ -56,6 +60,10 @@ struct RunOptions {
     std::optional<std::string> debug_exit; // --debug-exit xeno|qemu
     std::optional<std::string> on_reset;   // --on-reset exit|restart
     bool pvh = false;                      // --pvh: a bzImage's ELF payload, booted by its PVH entry
+
+    // The GDB stub (harness/gdb_run.hpp).
+    std::optional<std::string> gdb;        // --gdb [HOST:]PORT
+    bool gdb_wait = false;                 // --gdb-wait: stopped before the first guest instruction until GDB attaches
 };
 
 // "-m" values: "512" (MiB), "512M", "2G" (QEMU's suffixes, upper or lower case).

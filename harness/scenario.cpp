@@ -41,6 +41,22 @@ bool Scenario::lists_profile(std::string_view profile) const
 
 namespace {
 
+// An error message is one line (outcome.hpp), but it may quote the file: a
+// quoted key can hold a newline, and toml++ quotes the character a syntax
+// error stopped at, newline included. Control characters are escaped.
+std::string one_line(std::string_view text)
+{
+    std::string out;
+    for (char c : text) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (byte < 0x20 || byte == 0x7f)
+            out += fmt::format("\\x{:02x}", byte);
+        else
+            out += c;
+    }
+    return out;
+}
+
 const char* type_name(const toml::node& node)
 {
     switch (node.type()) {
@@ -70,7 +86,7 @@ public:
     void fail(std::string_view key, std::string_view what)
     {
         if (error_.empty()) {
-            error_ = fmt::format("{}: {}: {}", file_, key, what);
+            error_ = one_line(fmt::format("{}: {}: {}", file_, key, what));
         }
     }
 
@@ -503,7 +519,7 @@ Outcome<Scenario> parse_scenario(std::string_view text, const fs::path& file)
     } catch (const toml::parse_error& e) {
         const toml::source_region& where = e.source();
         return Failure{fmt::format("{}:{}:{}: {}", file.string(), where.begin.line, where.begin.column,
-                                   e.description())};
+                                   one_line(e.description()))};
     }
 
     Scenario s;

@@ -174,7 +174,9 @@ MachineResult run_machine(const MachineConfig& config, const MachineOutput& outp
     ctx.vmx = &vmx;
     ctx.engine = &engine;
     ctx.output = &out;
+    ctx.debugger = output.debugger;
     set_sim_context(&ctx);
+    if (ctx.debugger) ctx.debugger->machine_started(engine, memory, vmx);
 
     BootInfo boot{};
     boot.regions[0] = MemoryRegion{0, config.memory_bytes, MemoryRegion::Type::USABLE};
@@ -207,6 +209,7 @@ MachineResult run_machine(const MachineConfig& config, const MachineOutput& outp
     WallWatchdog watchdog(engine, config.wall_timeout_ms);
     const int status = xeno::start(boot);
     watchdog.finish();
+    if (ctx.debugger) ctx.debugger->machine_ending();
     // Reported as the stop, unless the hypervisor failed as well (status < 0:
     // a failed VM entry, a failed VMWRITE): a limit must not hide a
     // hypervisor bug. (The status of a stopped domain is not the guest's.)

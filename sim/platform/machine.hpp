@@ -13,6 +13,7 @@
 
 #include "arch/x86/paging/shadow.hpp"
 #include "sim/platform/exit_event.hpp"
+#include "sim/debug/machine_debugger.hpp"
 
 namespace xeno::sim {
 
@@ -68,6 +69,9 @@ struct MachineOutput {
     // Observers of every VM exit (exit_event.hpp), unset: none (and no cost).
     std::function<void(const ExitEvent&)> exit_taken;    // before the hypervisor handles it
     std::function<void(const ExitEvent&)> exit_handled;  // after its handler returned
+    std::function<void(const EntryEvent&)> vcpu_entered; // before every VM entry (hal::run's, and each resume)
+    // A debugger attached to the run (sim/debug/machine_debugger.hpp), or none.
+    MachineDebugger* debugger = nullptr;
 };
 
 struct MachineResult {

@@ -14,6 +14,7 @@ class VmxCpu;        // sim/vmx-model/vmx_cpu.hpp: VMX operation, current VMCS, 
 class Engine;        // sim/vmx-model/engine/engine.hpp: guest execution on Unicorn
 struct CpuProfile;   // sim/vmx-model/cpu_profile.hpp
 struct MachineOutput;
+class MachineDebugger;  // sim/debug/machine_debugger.hpp
 
 struct SimContext {
     MachineMemory* memory = nullptr;
@@ -25,6 +26,7 @@ struct SimContext {
     // The VMCS addresses hal::run has entered, in the order of first use:
     // an exit observer's vcpu number (exit_event.hpp).
     std::vector<std::uint64_t> vmcs_order;
+    MachineDebugger* debugger = nullptr;  // MachineOutput::debugger
 };
 
 // The running machine's parts. Panics when no machine is running.

@@ -62,7 +62,12 @@ Status add_load_segment(const ProgramHeader& ph, usize size, bool is_64bit, ElfI
         if (ph.paddr < other.paddr + other.mem_size && other.paddr < end)
             return refuse(why, Status::BAD_ARGUMENT, "two PT_LOAD segments overlap in physical memory");
     }
-    out->segments[out->segment_count++] = ElfSegment{ph.offset, ph.filesz, ph.paddr, ph.memsz, ph.vaddr, ph.flags};
+    // A segment with no file bytes (all bss) may give any p_offset, past the
+    // end of the file included; recording it would send the builder's copy of
+    // zero bytes to `image + p_offset` far outside the image. Its file range
+    // is empty, so it starts at 0.
+    const u64 file_offset = ph.filesz != 0 ? ph.offset : 0;
+    out->segments[out->segment_count++] = ElfSegment{file_offset, ph.filesz, ph.paddr, ph.memsz, ph.vaddr, ph.flags};
     return Status::OK;
 }
 

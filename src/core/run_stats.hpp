@@ -17,6 +17,12 @@ struct RunStats {
     u64 emulated_instructions = 0;  // guest instructions the x86 emulator executed
     bool shadow_paging = false;     // the vcpu ran on shadow page tables
     paging::ShadowStats shadow;     // their counters at the end of the run
+    // The running domain's guest-physical-to-machine map (mm/p2m.hpp): the
+    // machine address of its table and its length in guest frames (0: no
+    // domain yet). A host-side tool reads guest RAM as the guest sees it
+    // through it (the sim's recordings hash guest RAM at checkpoints).
+    u64 p2m_table = 0;
+    u64 p2m_frames = 0;
 };
 
 const RunStats& last_run_stats();

@@ -249,6 +249,8 @@ int run_domain(const BootInfo& boot, const Options& opts, mm::FrameAllocator& fr
 
     Domain domain(opts);
     if (domain.build_memory(frames, opts.guest_mem_mb << 20) != Status::OK) return kErrorDomain;
+    g_run_stats.p2m_table = domain.p2m().table().value();
+    g_run_stats.p2m_frames = domain.p2m().guest_frames();
     vmx::GuestStart bsp_start = vmx::GuestStart::real_mode(static_cast<u16>(opts.guest_entry));
     if (is_kernel(boot.modules[0])) {
         Result<boot::KernelBoot> k = build_kernel(domain, boot);

@@ -14,7 +14,6 @@ constexpr u32 kModeLowestPriority = 1;
 constexpr u32 kModeSmi = 2;
 constexpr u32 kModeNmi = 4;
 constexpr u32 kModeInit = 5;
-constexpr u32 kModeStartup = 6;
 constexpr u32 kModeExtInt = 7;
 
 constexpr u32 kLintExtIntUnmasked = kModeExtInt << 8;  // 0x700: the BSP's LINT0 after reset (see the header)
@@ -341,7 +340,8 @@ void LocalApic::signal_local(Lvt which)
         init_pending_ = true;
         notify();
         return;
-    default: return;  // SMI (no SMM), ExtINT (level: extint_pending), reserved modes
+    case kModeSmi: return;  // no SMM
+    default: return;        // ExtINT (level: extint_pending), reserved modes
     }
 }
 

@@ -325,6 +325,26 @@ TEST_CASE("elf: malformed segments", "[boot][elf]")
     CHECK(parse(touching, &elf) == Status::OK);
 }
 
+TEST_CASE("elf: a bss-only segment's p_offset past the file is accepted and its file range is empty", "[boot][elf]")
+{
+    // Found by fuzz-loaders: the segment was kept with file_offset ~0, which
+    // the domain builder turned into a pointer far past the image.
+    for (u64 offset : {u64{0x5000}, ~u64{0}, u64{0x10000000}}) {
+        Bytes b;
+        write_elf(b, true, 0x100000,
+                  {{PT_LOAD, 5, 0x100, 0x100000, 0x100000, 0x10, 0x10, 0},
+                   {PT_LOAD, 6, offset, 0x200000, 0x200000, 0, 0x3000, 0}});
+        b.fit(0x200);
+        ElfImage elf;
+        REQUIRE(parse(b, &elf) == Status::OK);
+        REQUIRE(elf.segment_count == 2);
+        CHECK(elf.segments[1].file_size == 0);
+        CHECK(elf.segments[1].file_offset == 0);
+        CHECK(elf.segments[1].mem_size == 0x3000);
+        CHECK(elf.paddr_end == 0x203000);
+    }
+}
+
 TEST_CASE("elf: at most 16 PT_LOAD segments", "[boot][elf]")
 {
     auto with_segments = [](usize n) {

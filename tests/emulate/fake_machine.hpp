@@ -29,6 +29,13 @@ struct FakeMachine {
 
     explicit FakeMachine(std::size_t size = 2 << 20) : mem(size, 0) {}
 
+    // [la, la + size) lies in memory and below fault_from. Written so that
+    // an address near 2^64 cannot wrap around into the window.
+    bool holds(u64 la, u32 size) const
+    {
+        return size <= mem.size() && la <= mem.size() - size && la <= fault_from && size <= fault_from - la;
+    }
+
     void put(u64 at, std::initializer_list<u8> bytes)
     {
         for (u8 b : bytes) mem.at(at++) = b;
@@ -48,7 +55,7 @@ struct FakeMachine {
     static AccessStatus read(void* ctx, u64 la, void* dst, u32 size, AccessKind kind, bool, u32* ec)
     {
         auto* m = static_cast<FakeMachine*>(ctx);
-        if (la + size > m->mem.size() || la + size > m->fault_from || (m->mapped && !m->mapped(la, size))) {
+        if (!m->holds(la, size) || (m->mapped && !m->mapped(la, size))) {
             *ec = kind == AccessKind::EXECUTE ? 0x10 : 0;
             return AccessStatus::PAGE_FAULT;
         }
@@ -58,7 +65,7 @@ struct FakeMachine {
     static AccessStatus write(void* ctx, u64 la, const void* src, u32 size, bool, u32* ec)
     {
         auto* m = static_cast<FakeMachine*>(ctx);
-        if (la + size > m->mem.size() || la + size > m->fault_from || (m->mapped && !m->mapped(la, size))) {
+        if (!m->holds(la, size) || (m->mapped && !m->mapped(la, size))) {
             *ec = 2;
             return AccessStatus::PAGE_FAULT;
         }

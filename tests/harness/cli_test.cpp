@@ -206,7 +206,8 @@ TEST_CASE("usage errors: one line on stderr, status 2, nothing run", "[cli]")
         return err;
     };
     CHECK_THAT(usage_error({}), Catch::Contains("subcommand"));
-    CHECK(usage_error({"frobnicate"}) == "xeno: error: unknown command \"frobnicate\" (commands: run, bochs)\n");
+    CHECK(usage_error({"frobnicate"}) ==
+          "xeno: error: unknown command \"frobnicate\" (commands: run, record, replay, bochs)\n");
     CHECK_THAT(usage_error({"run"}), Catch::Contains("scenario"));
     CHECK_THAT(usage_error({"run", "@", "--profile", "haswell"}), Catch::Contains("haswell"));
     CHECK_THAT(usage_error({"run", "@", "--paging", "nested"}), Catch::Contains("nested"));

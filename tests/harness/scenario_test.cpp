@@ -88,6 +88,19 @@ TEST_CASE("a TOML syntax error reports file, line and column", "[scenario]")
     CHECK_THAT(e, Catch::StartsWith("scenarios/t/scenario.toml:6:"));
 }
 
+TEST_CASE("an error message is one line even when it quotes a newline from the file", "[scenario]")
+{
+    // Found by fuzz-scenario: toml++ quotes the character a syntax error
+    // stopped at, here the newline after `t`.
+    std::string syntax = error_of(valid_with("memory_mb = 16", "memory_mb = t\n"));
+    CHECK(syntax.find('\n') == std::string::npos);
+    CHECK_THAT(syntax, Catch::Contains("\\x0a"));
+    // A quoted key with an escaped newline, named as an unknown key.
+    std::string key = error_of(valid_with("memory_mb = 16", "\"mem\\nory\" = 16"));
+    CHECK(key.find('\n') == std::string::npos);
+    CHECK_THAT(key, Catch::Contains("mem\\x0aory"));
+}
+
 TEST_CASE("type errors name the file and the key", "[scenario]")
 {
     CHECK(error_of(valid_with("memory_mb = 16", "memory_mb = \"16\"")) ==

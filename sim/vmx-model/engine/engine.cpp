@@ -369,6 +369,7 @@ TranslationContext Engine::Impl::translation_context()
     uc_x86_msr efer{0xc0000080, 0};
     uc_reg_read(uc, UC_X86_REG_MSR, &efer);
     c.efer = efer.value;
+    c.maxphys = engine.profile_.phys_addr_width;
     const u64 rflags = reg(UC_X86_REG_EFLAGS);
     c.user = test_bit(rflags, 17) || (test_bit(c.cr0, 0) && (reg(UC_X86_REG_CS) & 3) == 3);
     c.ept = ept;

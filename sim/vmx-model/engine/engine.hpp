@@ -166,6 +166,16 @@ public:
 
     uc_engine* unicorn() { return uc_; }
 
+    // For a debugger stopped inside a Unicorn hook of its own (sim/debug):
+    // the machine address that guest-linear `linear` maps to for the guest
+    // the engine runs now, by a walk that changes nothing (no accessed or
+    // dirty flags set; engine_debug.cpp). False: not mapped.
+    bool peek_translate(u64 linear, u64* machine);
+    // The same for a guest-physical address, through EPT. False: not
+    // mapped, or the guest runs without EPT (its guest-physical addresses
+    // are then the hypervisor's p2m's business, which the engine never sees).
+    bool peek_guest_physical(u64 gpa, u64* machine);
+
     // Implementation detail shared by the engine's source files.
     struct Impl;
 

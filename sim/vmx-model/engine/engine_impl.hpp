@@ -82,6 +82,8 @@ struct Engine::Impl final : LiveGuestState {
     u64 effective_address(u64 address, const DecodedInsn& d, bool* ok);
     void write_cr_emulated(int cr, u64 value);
     bool entering_pae_loads_pdptes(unsigned cr, u64 old_value, u64 new_value);  // see engine_sites.cpp
+    bool native_cr_write_faults(unsigned cr, u64 old_value, u64 new_value, bool long64);  // see engine_sites.cpp
+    bool native_wrmsr_faults(u32 msr);  // see engine_sites.cpp
     void site_io(u64 address, const DecodedInsn& d);
     void site_cr(u64 address, const DecodedInsn& d);
     u64 reg(int uc_reg);

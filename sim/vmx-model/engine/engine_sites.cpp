@@ -157,6 +157,49 @@ bool Engine::Impl::entering_pae_loads_pdptes(unsigned cr, u64 old_value, u64 new
     return load_pdptes(blob.cr(3));
 }
 
+// The processor's own checks of a MOV to CR0/CR4 that does not exit (SDM
+// Vol. 3A 2.5, Vol. 2B "MOV-Move to/from Control Registers"): #GP(0) for
+// bits 63:32, CR0.PG without PE, CR0.NW without CD, CR0.PG cleared in 64-bit
+// mode, CR4 bits the processor does not have (IA32_VMX_CR4_FIXED1 lists the
+// ones it has), CR4.PAE cleared or CR4.LA57 changed in IA-32e mode,
+// CR4.PCIDE set outside IA-32e mode or with CR3[11:0] != 0. Unicorn never
+// sees these writes (write_cr_emulated), so the model makes the checks.
+bool Engine::Impl::native_cr_write_faults(unsigned cr, u64 old_value, u64 new_value, bool long64)
+{
+    if (new_value >> 32) return true;
+    if (cr == 0) {
+        constexpr u64 kCr0Nw = bit(29), kCr0Cd = bit(30);
+        if ((new_value & kCr0Pg) && !(new_value & kCr0Pe)) return true;
+        if ((new_value & kCr0Nw) && !(new_value & kCr0Cd)) return true;
+        return long64 && !(new_value & kCr0Pg);
+    }
+    constexpr u64 kCr4Pae = bit(5), kCr4La57 = bit(12);
+    if (new_value & ~engine.profile_.vmx.cr4_fixed1) return true;
+    blob.save();
+    const bool ia32e = blob.efer() & kEferLma;
+    if (ia32e && !(new_value & kCr4Pae)) return true;
+    if (ia32e && ((old_value ^ new_value) & kCr4La57)) return true;
+    if ((new_value & ~old_value & kCr4Pcide) && (!ia32e || (blob.cr(3) & 0xfff))) return true;
+    return false;
+}
+
+// The processor's own #GP(0) for a WRMSR that runs natively (no exit): a
+// non-canonical address in an MSR that holds one (SDM Vol. 2B WRMSR, Vol. 4
+// Table 2-2: FS_BASE, GS_BASE, KERNEL_GS_BASE, LSTAR, CSTAR, SYSENTER_ESP,
+// SYSENTER_EIP). Unicorn's WRMSR takes any value, which would then fail the
+// next VM entry's guest-state checks instead.
+bool Engine::Impl::native_wrmsr_faults(u32 msr)
+{
+    switch (msr) {
+    case 0x175: case 0x176: case 0xc0000082: case 0xc0000083: case 0xc0000100: case 0xc0000101: case 0xc0000102:
+        break;
+    default: return false;
+    }
+    const u64 value = (reg(UC_X86_REG_RDX) << 32) | (reg(UC_X86_REG_RAX) & 0xffffffff);
+    const u64 top = value >> (engine.profile_.linear_addr_width - 1);  // the bits that must all equal bit 47
+    return top != 0 && top != (~u64{0} >> (engine.profile_.linear_addr_width - 1));
+}
+
 void Engine::Impl::write_cr_emulated(int cr, u64 value)
 {
     blob.save();
@@ -241,7 +284,8 @@ void Engine::Impl::site_cr(u64 address, const DecodedInsn& d)
             }
             const u64 cur = reg(cr == 0 ? UC_X86_REG_CR0 : UC_X86_REG_CR4);
             const u64 nv = (cur & mask) | (value & ~mask);
-            if (ept && !entering_pae_loads_pdptes(cr, cur, nv)) {
+            if (native_cr_write_faults(cr, cur, nv, d.mode == 64) ||
+                (ept && !entering_pae_loads_pdptes(cr, cur, nv))) {
                 retire_block_partial(address, false);
                 exception(vmx::vector::GP, InterruptionType::HARDWARE_EXCEPTION, true, 0, 0, 0);
                 return;
@@ -261,6 +305,15 @@ void Engine::Impl::site_cr(u64 address, const DecodedInsn& d)
         }
         if (cr == 3 && ept) {
             blob.save();
+            // In IA-32e mode the bits above MAXPHYADDR are reserved (bit 63
+            // only without CR4.PCIDE): #GP(0), as the processor checks itself.
+            const u64 reserved = ~u64{0} << engine.profile_.phys_addr_width &
+                                 ((blob.cr(4) & kCr4Pcide) ? ~(u64{1} << 63) : ~u64{0});
+            if ((blob.efer() & kEferLma) && (value & reserved)) {
+                retire_block_partial(address, false);
+                exception(vmx::vector::GP, InterruptionType::HARDWARE_EXCEPTION, true, 0, 0, 0);
+                return;
+            }
             if (pae_paging(blob.cr(0), blob.cr(4), blob.efer()) && !load_pdptes(value)) {
                 retire_block_partial(address, false);
                 exception(vmx::vector::GP, InterruptionType::HARDWARE_EXCEPTION, true, 0, 0, 0);
@@ -471,6 +524,11 @@ void Engine::Impl::on_site(u64 address)
     case InsnKind::WRMSR: {
         const u32 msr = static_cast<u32>(reg(UC_X86_REG_RCX));
         const bool wr = d.kind == InsnKind::WRMSR;
+        if (wr && !msr_exits(msr, wr) && native_wrmsr_faults(msr)) {
+            retire_block_partial(address, false);
+            exception(vmx::vector::GP, InterruptionType::HARDWARE_EXCEPTION, true, 0, 0, 0);
+            return;
+        }
         if (!exit_if(msr_exits(msr, wr), wr ? ExitReason::MSR_WRITE : ExitReason::MSR_READ) && wr)
             msr_list_loaded.clear();  // runs natively: the MSR-load list's MSRs may have changed
         return;

@@ -10,6 +10,7 @@
 #include "hal/panic.hpp"
 #include "hal/timer.hpp"
 #include "hal/vmx.hpp"
+#include "sim/debug/machine_debugger.hpp"
 #include "sim/platform/machine.hpp"
 #include "sim/platform/machine_memory.hpp"
 #include "sim/platform/sim_context.hpp"
@@ -59,9 +60,27 @@ ExitEvent exit_event(const ObservedHandler& o, const hal::GuestRegs& regs)
     e.cr3 = get(f::GUEST_CR3.kEncoding);
     e.cr4 = get(f::GUEST_CR4.kEncoding);
     e.vmcs = o.vmcs->address().value();
+    e.entry_interruption = static_cast<std::uint32_t>(get(f::VM_ENTRY_INTR_INFO_FIELD.kEncoding));
     e.regs = &regs;
     e.memory = o.ctx->memory->data();
     e.memory_bytes = o.ctx->memory->size();
+    return e;
+}
+
+EntryEvent entry_event(const SimContext& ctx, u32 vcpu, bool resumed)
+{
+    namespace f = vmx::field;
+    VmxCpu& cpu = *ctx.vmx;
+    u64 rip = 0, info = 0;
+    (void)cpu.vmread(f::GUEST_RIP.kEncoding, &rip);
+    (void)cpu.vmread(f::VM_ENTRY_INTR_INFO_FIELD.kEncoding, &info);
+    EntryEvent e;
+    e.vcpu = vcpu;
+    e.vtime_ns = ctx.engine->vtime_ns();
+    e.guest_instructions = ctx.engine->guest_instructions();
+    e.rip = rip;
+    e.entry_interruption = static_cast<std::uint32_t>(info);
+    e.resumed = resumed;
     return e;
 }
 
@@ -74,6 +93,7 @@ hal::ExitAction observed_exit(void* context, hal::GuestRegs& regs)
     // (The handler may have ended the run: the VMCS is still there, it
     // belongs to the vcpu until the domain is torn down.)
     if (out.exit_handled) out.exit_handled(exit_event(o, regs));
+    if (out.vcpu_entered && action == hal::ExitAction::RESUME) out.vcpu_entered(entry_event(*o.ctx, o.vcpu, true));
     return action;
 }
 
@@ -141,19 +161,24 @@ VmxResult run(GuestRegs& regs, ExitHandler on_exit, void* context)
         const std::string text = std::string(line) + "\n";
         hal::console_write(hal::Channel::LOG, text.data(), text.size());
     });
+    sim::ObservedHandler observed{on_exit, context, &ctx, vmcs, 0};
+    if (ctx.output && (ctx.output->exit_taken || ctx.output->exit_handled || ctx.output->vcpu_entered)) {
+        observed.vcpu = sim::vcpu_of(ctx, vmcs->address().value());
+        on_exit = &sim::observed_exit;
+        context = &observed;
+        if (ctx.output->vcpu_entered) ctx.output->vcpu_entered(sim::entry_event(ctx, observed.vcpu, false));
+    }
     cpu.attach_live_guest(&engine.live_guest());
     // The state entries and exits leave alone, per vcpu (GuestRegs).
     engine.load_fpu(regs.fpu);
     engine.set_guest_msr(vmx::msr::IA32_KERNEL_GS_BASE, regs.kernel_gs_base);
-    sim::ObservedHandler observed{on_exit, context, &ctx, vmcs, 0};
-    if (ctx.output && (ctx.output->exit_taken || ctx.output->exit_handled)) {
-        observed.vcpu = sim::vcpu_of(ctx, vmcs->address().value());
-        on_exit = &sim::observed_exit;
-        context = &observed;
-    }
+    // A debugger needs to know whose instructions its hooks see.
+    const u32 debug_vcpu = ctx.debugger ? sim::vcpu_of(ctx, vmcs->address().value()) : 0;
+    if (ctx.debugger) ctx.debugger->vcpu_entering(debug_vcpu, *vmcs);
     const VmxResult result = engine.run(*vmcs, regs, on_exit, context);
     engine.save_fpu(regs.fpu);
     regs.kernel_gs_base = engine.guest_msr(vmx::msr::IA32_KERNEL_GS_BASE);
+    if (ctx.debugger) ctx.debugger->vcpu_left(debug_vcpu, *vmcs, regs);
     cpu.detach_live_guest();
     return result;
 }

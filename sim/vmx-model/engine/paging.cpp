@@ -165,7 +165,7 @@ WalkResult translate_linear(MachineMemory& m, const TranslationContext& c, u64 v
         // PAE: bits 62:MAXPHYADDR are reserved; 4-level: bits 62:52 are
         // ignored (SDM Tables 4-14..4-19), only 51:MAXPHYADDR are reserved.
         // Bit 63 (XD) is reserved unless EFER.NXE.
-        const u64 above_maxphys = ((~u64{0}) << kMaxPhys) & ~bit(63);
+        const u64 above_maxphys = ((~u64{0}) << c.maxphys) & ~bit(63);
         const u64 rsvd_high = (lma ? (above_maxphys & (bit(52) - 1)) : above_maxphys) | (nxe ? 0 : bit(63));
         u64 table;
         int level;

@@ -14,6 +14,7 @@ enum class Access : u8 { READ, WRITE, FETCH };
 
 struct TranslationContext {
     u64 cr0 = 0, cr3 = 0, cr4 = 0, efer = 0;
+    unsigned maxphys = 52;  // the profile's MAXPHYADDR: paging-entry bits from it up are reserved
     bool user = false;   // CPL 3
     bool ept = false;    // "enable EPT"
     u64 eptp = 0;

@@ -54,9 +54,12 @@ constexpr u64 cr4_forced_ones(const VmxCaps& c, CrPolicy p)
     return (c.cr4_fixed0 & 0xffffffffull) | cr4::VMXE | (p.vm86_host ? cr4::VME : 0);
 }
 
+// SMXE too: the guest has no SMX (cr4_guest_allowed), but on a CPU that
+// allows the bit (CR4_FIXED1) a write the mask let through would set it
+// natively, without the #GP the guest's CPUID promises.
 constexpr u64 cr4_mask(const VmxCaps& c, CrPolicy p)
 {
-    return cr4_forced_ones(c, p) | (~c.cr4_fixed1 & 0xffffffffull) | cr4_owned_paging(p);
+    return cr4_forced_ones(c, p) | (~c.cr4_fixed1 & 0xffffffffull) | cr4_owned_paging(p) | cr4::SMXE;
 }
 
 constexpr u64 cr4_real(u64 guest, const VmxCaps& c, CrPolicy p)

@@ -154,10 +154,23 @@ bool guest_msr_write(Vcpu& v, u32 msr, u64 value)
         v.msrs.tsc_aux = value;
         (void)msr_load_list_set(kMsrTscAux, value);
         return true;
+    // SYSENTER_ESP/EIP and the FS/GS bases hold linear addresses: #GP unless
+    // canonical (SDM Vol. 2B WRMSR), in every mode. Taken into the VMCS
+    // unchecked (an emulated WRMSR in real mode), a non-canonical one would
+    // fail the next VM entry (SDM Vol. 3C 27.3.1.2).
     case msr::IA32_SYSENTER_CS: (void)vmcs_write(field::GUEST_SYSENTER_CS, value & 0xffffffff); return true;
-    case msr::IA32_SYSENTER_ESP: (void)vmcs_write(field::GUEST_SYSENTER_ESP, value); return true;
-    case msr::IA32_SYSENTER_EIP: (void)vmcs_write(field::GUEST_SYSENTER_EIP, value); return true;
-    case msr::IA32_FS_BASE: (void)vmcs_write(field::GUEST_FS_BASE, value); return true;
+    case msr::IA32_SYSENTER_ESP:
+        if (!canonical(value)) return false;
+        (void)vmcs_write(field::GUEST_SYSENTER_ESP, value);
+        return true;
+    case msr::IA32_SYSENTER_EIP:
+        if (!canonical(value)) return false;
+        (void)vmcs_write(field::GUEST_SYSENTER_EIP, value);
+        return true;
+    case msr::IA32_FS_BASE:
+        if (!canonical(value)) return false;
+        (void)vmcs_write(field::GUEST_FS_BASE, value);
+        return true;
     // The SYSCALL MSRs: hal::run loads them before the next entry. LSTAR
     // and CSTAR hold linear addresses (#GP unless canonical); FMASK's
     // upper half is reserved (SDM Vol. 4 Table 2-2).
@@ -177,7 +190,10 @@ bool guest_msr_write(Vcpu& v, u32 msr, u64 value)
     // IA32_BIOS_SIGN_ID: software writes 0 before CPUID to learn the
     // microcode revision; nothing is loaded, so the write changes nothing.
     case kBiosSignId: return true;
-    case msr::IA32_GS_BASE: (void)vmcs_write(field::GUEST_GS_BASE, value); return true;
+    case msr::IA32_GS_BASE:
+        if (!canonical(value)) return false;
+        (void)vmcs_write(field::GUEST_GS_BASE, value);
+        return true;
     default:
         if (devices::LocalApic::is_x2apic_msr(msr)) return v.lapic().msr_write(msr, value);
         return false;

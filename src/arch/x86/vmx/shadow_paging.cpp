@@ -14,7 +14,6 @@ namespace xeno::vmx {
 namespace {
 
 constexpr u64 kEferSce = bit(0), kEferLme = bit(8), kEferLma = bit(10), kEferNxe = bit(11);
-constexpr u64 kPdpteReservedLow = 0x1e6;  // bits 2:1 and 8:5 (SDM Vol. 3A Table 4-8)
 
 // Consecutive fills of one and the same fault before the domain is ended.
 constexpr u32 kMaxRepeatedFills = 64;

@@ -1,0 +1,164 @@
+#include "harness/gdb_packet.hpp"
+
+namespace xeno::harness::gdb {
+
+namespace {
+
+constexpr char kHexDigits[] = "0123456789abcdef";
+
+int hex_value(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+bool needs_escape(char c)
+{
+    return c == '#' || c == '$' || c == '}' || c == '*';
+}
+
+}  // namespace
+
+std::string encode_packet(std::string_view payload)
+{
+    std::string out;
+    out.reserve(payload.size() + 4);
+    out.push_back('$');
+    std::uint8_t sum = 0;
+    for (char c : payload) {
+        if (needs_escape(c)) {
+            out.push_back('}');
+            sum = static_cast<std::uint8_t>(sum + '}');
+            c = static_cast<char>(c ^ 0x20);
+        }
+        out.push_back(c);
+        sum = static_cast<std::uint8_t>(sum + static_cast<std::uint8_t>(c));
+    }
+    out.push_back('#');
+    out.push_back(kHexDigits[sum >> 4]);
+    out.push_back(kHexDigits[sum & 15]);
+    return out;
+}
+
+std::string to_hex(const void* bytes, std::size_t n)
+{
+    const auto* p = static_cast<const std::uint8_t*>(bytes);
+    std::string out;
+    out.reserve(2 * n);
+    for (std::size_t i = 0; i < n; ++i) {
+        out.push_back(kHexDigits[p[i] >> 4]);
+        out.push_back(kHexDigits[p[i] & 15]);
+    }
+    return out;
+}
+
+std::string to_hex(std::string_view text)
+{
+    return to_hex(text.data(), text.size());
+}
+
+std::optional<std::string> from_hex(std::string_view hex)
+{
+    if (hex.size() % 2) return std::nullopt;
+    std::string out;
+    out.reserve(hex.size() / 2);
+    for (std::size_t i = 0; i < hex.size(); i += 2) {
+        const int hi = hex_value(hex[i]), lo = hex_value(hex[i + 1]);
+        if (hi < 0 || lo < 0) return std::nullopt;
+        out.push_back(static_cast<char>(hi << 4 | lo));
+    }
+    return out;
+}
+
+std::optional<std::uint64_t> parse_hex_u64(std::string_view hex)
+{
+    if (hex.empty() || hex.size() > 16) return std::nullopt;
+    std::uint64_t v = 0;
+    for (char c : hex) {
+        const int d = hex_value(c);
+        if (d < 0) return std::nullopt;
+        v = v << 4 | static_cast<std::uint64_t>(d);
+    }
+    return v;
+}
+
+void PacketParser::reset()
+{
+    state_ = State::IDLE;
+    payload_.clear();
+    sum_ = 0;
+    too_long_ = false;
+    malformed_ = false;
+}
+
+ParseEvent PacketParser::feed(char byte)
+{
+    ParseEvent ev;
+    const auto add = [this](char c) {
+        if (payload_.size() >= kMaxPacketPayload) {
+            too_long_ = true;  // keep counting the checksum, drop the bytes
+            return;
+        }
+        payload_.push_back(c);
+    };
+    switch (state_) {
+    case State::IDLE:
+        if (byte == '$') {
+            reset();
+            state_ = State::BODY;
+        } else if (byte == '\x03') {
+            ev.kind = ParseEvent::Kind::INTERRUPT;
+        } else if (byte == '+') {
+            ev.kind = ParseEvent::Kind::ACK;
+        } else if (byte == '-') {
+            ev.kind = ParseEvent::Kind::NAK;
+        }
+        return ev;
+    case State::BODY:
+        if (byte == '#') {
+            state_ = State::CHECKSUM1;
+            return ev;
+        }
+        sum_ = static_cast<std::uint8_t>(sum_ + static_cast<std::uint8_t>(byte));
+        if (byte == '}') {
+            state_ = State::ESCAPE;
+        } else {
+            // A '$' here is a packet GDB abandoned, '*' run-length encoding
+            // (never sent to a stub): both malformed, answered once the
+            // packet ends.
+            if (byte == '$' || byte == '*') malformed_ = true;
+            add(byte);
+        }
+        return ev;
+    case State::ESCAPE:
+        sum_ = static_cast<std::uint8_t>(sum_ + static_cast<std::uint8_t>(byte));
+        if (byte == '#') malformed_ = true;  // nothing may end an escape
+        add(static_cast<char>(byte ^ 0x20));
+        state_ = State::BODY;
+        return ev;
+    case State::CHECKSUM1:
+        checksum_high_ = byte;
+        state_ = State::CHECKSUM2;
+        return ev;
+    case State::CHECKSUM2: {
+        const int hi = hex_value(checksum_high_), lo = hex_value(byte);
+        if (hi < 0 || lo < 0 || malformed_) {
+            ev.kind = ParseEvent::Kind::MALFORMED;
+        } else if (static_cast<std::uint8_t>(hi << 4 | lo) != sum_) {
+            ev.kind = ParseEvent::Kind::BAD_CHECKSUM;
+        } else if (too_long_) {
+            ev.kind = ParseEvent::Kind::TOO_LONG;
+        } else {
+            ev.kind = ParseEvent::Kind::PACKET;
+            ev.payload = std::move(payload_);
+        }
+        reset();
+        return ev;
+    }
+    }
+    return ev;
+}
+
+}  // namespace xeno::harness::gdb
