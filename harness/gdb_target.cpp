@@ -34,9 +34,11 @@ constexpr int kGprUc[16] = {UC_X86_REG_RAX, UC_X86_REG_RBX, UC_X86_REG_RCX, UC_X
 constexpr int kSelectorUc[6] = {UC_X86_REG_CS, UC_X86_REG_SS, UC_X86_REG_DS,
                                 UC_X86_REG_ES, UC_X86_REG_FS, UC_X86_REG_GS};
 
+// `bytes` little-endian bytes of value; past its 8 bytes zeros (a run of
+// registers the engine does not keep is written as one put of 0).
 void put(std::string& out, std::uint64_t value, int bytes)
 {
-    for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>(value >> (8 * i)));
+    for (int i = 0; i < bytes; ++i) out.push_back(i < 8 ? static_cast<char>(value >> (8 * i)) : '\0');
 }
 
 }  // namespace
