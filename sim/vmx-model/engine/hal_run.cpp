@@ -35,17 +35,20 @@ struct ObservedHandler {
     u32 vcpu;
 };
 
+// A field of the current VMCS through VMREAD, as the hypervisor reads it:
+// the guest-state fields live in the engine while a guest runs
+// (VmxCpu::attach_live_guest).
+u64 vmcs_field(const SimContext& ctx, u32 encoding)
+{
+    u64 value = 0;
+    (void)ctx.vmx->vmread(encoding, &value);
+    return value;
+}
+
 ExitEvent exit_event(const ObservedHandler& o, const hal::GuestRegs& regs)
 {
     namespace f = vmx::field;
-    // Through VMREAD, as the hypervisor reads it: the guest-state fields
-    // live in the engine while a guest runs (VmxCpu::attach_live_guest).
-    VmxCpu& cpu = *o.ctx->vmx;
-    const auto get = [&cpu](u32 encoding) {
-        u64 value = 0;
-        (void)cpu.vmread(encoding, &value);
-        return value;
-    };
+    const auto get = [&o](u32 encoding) { return vmcs_field(*o.ctx, encoding); };
     ExitEvent e;
     e.number = o.ctx->engine->exit_count();
     e.vcpu = o.vcpu;
@@ -70,16 +73,12 @@ ExitEvent exit_event(const ObservedHandler& o, const hal::GuestRegs& regs)
 EntryEvent entry_event(const SimContext& ctx, u32 vcpu, bool resumed)
 {
     namespace f = vmx::field;
-    VmxCpu& cpu = *ctx.vmx;
-    u64 rip = 0, info = 0;
-    (void)cpu.vmread(f::GUEST_RIP.kEncoding, &rip);
-    (void)cpu.vmread(f::VM_ENTRY_INTR_INFO_FIELD.kEncoding, &info);
     EntryEvent e;
     e.vcpu = vcpu;
     e.vtime_ns = ctx.engine->vtime_ns();
     e.guest_instructions = ctx.engine->guest_instructions();
-    e.rip = rip;
-    e.entry_interruption = static_cast<std::uint32_t>(info);
+    e.rip = vmcs_field(ctx, f::GUEST_RIP.kEncoding);
+    e.entry_interruption = static_cast<std::uint32_t>(vmcs_field(ctx, f::VM_ENTRY_INTR_INFO_FIELD.kEncoding));
     e.resumed = resumed;
     return e;
 }
@@ -161,9 +160,12 @@ VmxResult run(GuestRegs& regs, ExitHandler on_exit, void* context)
         const std::string text = std::string(line) + "\n";
         hal::console_write(hal::Channel::LOG, text.data(), text.size());
     });
-    sim::ObservedHandler observed{on_exit, context, &ctx, vmcs, 0};
-    if (ctx.output && (ctx.output->exit_taken || ctx.output->exit_handled || ctx.output->vcpu_entered)) {
-        observed.vcpu = sim::vcpu_of(ctx, vmcs->address().value());
+    // Whose instructions and exits these are, for observers and a debugger.
+    const bool observed_run =
+        ctx.output && (ctx.output->exit_taken || ctx.output->exit_handled || ctx.output->vcpu_entered);
+    const u32 vcpu = observed_run || ctx.debugger ? sim::vcpu_of(ctx, vmcs->address().value()) : 0;
+    sim::ObservedHandler observed{on_exit, context, &ctx, vmcs, vcpu};
+    if (observed_run) {
         on_exit = &sim::observed_exit;
         context = &observed;
         if (ctx.output->vcpu_entered) ctx.output->vcpu_entered(sim::entry_event(ctx, observed.vcpu, false));
@@ -172,13 +174,11 @@ VmxResult run(GuestRegs& regs, ExitHandler on_exit, void* context)
     // The state entries and exits leave alone, per vcpu (GuestRegs).
     engine.load_fpu(regs.fpu);
     engine.set_guest_msr(vmx::msr::IA32_KERNEL_GS_BASE, regs.kernel_gs_base);
-    // A debugger needs to know whose instructions its hooks see.
-    const u32 debug_vcpu = ctx.debugger ? sim::vcpu_of(ctx, vmcs->address().value()) : 0;
-    if (ctx.debugger) ctx.debugger->vcpu_entering(debug_vcpu, *vmcs);
+    if (ctx.debugger) ctx.debugger->vcpu_entering(vcpu, *vmcs);
     const VmxResult result = engine.run(*vmcs, regs, on_exit, context);
     engine.save_fpu(regs.fpu);
     regs.kernel_gs_base = engine.guest_msr(vmx::msr::IA32_KERNEL_GS_BASE);
-    if (ctx.debugger) ctx.debugger->vcpu_left(debug_vcpu, *vmcs, regs);
+    if (ctx.debugger) ctx.debugger->vcpu_left(vcpu, *vmcs, regs);
     cpu.detach_live_guest();
     return result;
 }
