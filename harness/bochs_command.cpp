@@ -33,10 +33,10 @@ namespace {
 
 // The prefixes the hypervisor's LOG lines start with (LogLine users in src/
 // and the hw kernel's own lines in src/hal/hw/).
-constexpr std::array<std::string_view, 15> kLogTags = {
+constexpr std::array<std::string_view, 16> kLogTags = {
     "domain: ", "exits: ", "vmx: ", "vmx-msr ", "guest: ", "emulate: ", "shadow: ",
     "xeno: ",   "mm: ",    "hw: ",  "hw-caps: ", "cmdline: ", "Xeno hypervisor: ", "sched: ",
-    "xen: ",
+    "xen: ",    "physmap: ",
 };
 constexpr std::string_view kGuestStarted = "domain: running guest at";
 constexpr std::string_view kStatusLine = "xeno: exit status ";

@@ -307,6 +307,35 @@ pm32_hypercalls:
     HCALL32 HYPERVISOR_memory_op, XENMEM_current_reservation, pm32_domid
     cmp eax, RAM_PAGES
     CHECK32 "pm32-memory-current-reservation-ram-pages"
+    ; xen_memory_reservation { u32 extent_start; u32 nr_extents; u32
+    ; extent_order; u32 mem_flags; u16 domid }, a list of 32-bit frames.
+    mov dword [pm32_buf], BALLOON_PAGE >> 12
+    mov dword [pm32_buf + 4], CANARY32
+    mov dword [pm32_arg], pm32_buf
+    mov dword [pm32_arg + 4], 1
+    mov dword [pm32_arg + 8], 0
+    mov dword [pm32_arg + 12], 0
+    mov dword [pm32_arg + 16], DOMID_SELF
+    mov dword [pm32_arg + 20], CANARY32
+    HCALL32 HYPERVISOR_memory_op, XENMEM_decrease_reservation, pm32_arg
+    cmp eax, 1
+    jne .decrease
+    cmp dword [BALLOON_PAGE], 0xffffffff
+    jne .decrease
+    HCALL32 HYPERVISOR_memory_op, XENMEM_current_reservation, pm32_domid
+    cmp eax, RAM_PAGES - 1
+.decrease:
+    CHECK32 "pm32-memory-decrease-reservation-32-bit-list"
+    HCALL32 HYPERVISOR_memory_op, XENMEM_populate_physmap, pm32_arg
+    cmp eax, 1
+    jne .populate
+    cmp dword [BALLOON_PAGE], 0
+    jne .populate
+    cmp dword [pm32_buf + 4], CANARY32
+    jne .populate
+    cmp dword [pm32_arg + 20], CANARY32
+.populate:
+    CHECK32 "pm32-memory-populate-physmap-32-bit-list"
     mov dword [pm32_arg + 4], CANARY32
     HCALL32 HYPERVISOR_xen_version, XENVER_platform_parameters, pm32_arg
     test eax, eax
@@ -491,6 +520,7 @@ wrong_entry:
 
 %include "xa_long.asm"                  ; long mode: the switch, routines, the BSP's main line
 %include "xa_version_memory.asm"
+%include "xa_balloon.asm"
 %include "xa_vcpu_events.asm"
 %include "xa_grant_rings.asm"
 %include "xa_smp.asm"
@@ -565,6 +595,7 @@ idt32:          resb 32 * 8
 tss64:          resb 104
 arg:            resb 64                 ; hypercall argument structures
 arg2:           resb 64
+balloon_list:   resb 8 * BALLOON_COUNT  ; reservation extent lists (xa_balloon.asm)
 pm32_arg:       resb 32
 ap_arg:         resb 32                 ; the AP's hypercall arguments
 ap_runstate:    resb 48

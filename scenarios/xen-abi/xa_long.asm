@@ -89,6 +89,7 @@ long_start:
     call test_console_io
     call test_hvm_params
     call test_memory_op
+    call test_balloon
     call test_vcpu_op
     call test_pvclock
     call test_ring3_vmcall

@@ -428,13 +428,6 @@ test_memory_op:
     mov word [arg], DOMID_SELF
     HCALL HYPERVISOR_memory_op, XENMEM_maximum_gpfn, arg
     CHECK_RAX RAM_PAGES - 1, "memory-maximum-gpfn"
-    call zero_arg
-    HCALL HYPERVISOR_memory_op, XENMEM_increase_reservation, arg
-    CHECK_RAX -XEN_ENOSYS, "memory-increase-reservation-enosys"
-    HCALL HYPERVISOR_memory_op, XENMEM_decrease_reservation, arg
-    CHECK_RAX -XEN_ENOSYS, "memory-decrease-reservation-enosys"
-    HCALL HYPERVISOR_memory_op, XENMEM_populate_physmap, arg
-    CHECK_RAX -XEN_ENOSYS, "memory-populate-physmap-enosys"
     HCALL HYPERVISOR_memory_op, XENMEM_unknown, arg
     CHECK_RAX -XEN_ENOSYS, "memory-op-unknown-enosys"
     ret

@@ -262,6 +262,7 @@ Status Domain::build_memory(mm::FrameAllocator& frames, u64 mem_bytes)
         return s;
     }
     rtc_.set_memory_size(mem_bytes);
+    reservation_.populated = reservation_.maximum = guest_frames;
     LogLine line;
     line.str("domain: ").dec(mem_bytes >> 20).str(" MiB guest RAM");
     if (layout_.high_end) line.str(" (").dec((layout_.high_end - boot::k4GiB) >> 20).str(" MiB of it above 4 GiB)");

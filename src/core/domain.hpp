@@ -45,6 +45,7 @@
 #include "lib/status.hpp"
 #include "mm/frame_allocator.hpp"
 #include "mm/p2m.hpp"
+#include "mm/reservation.hpp"
 #include "xen/xen_domain.hpp"
 
 namespace xeno {
@@ -118,6 +119,8 @@ public:
     // the domain needs later (nullptr before).
     mm::FrameAllocator* frames() { return frames_; }
     const mm::P2m& p2m() const { return p2m_; }
+    // Its reservation: frames held and allowed, balloon removals in flight.
+    mm::Reservation& reservation() { return reservation_; }
     devices::IoBus& io() { return io_; }
     devices::MmioBus& mmio() { return mmio_; }
     devices::TimerQueue& timers() { return timers_; }
@@ -179,6 +182,7 @@ private:
 
     mm::P2m p2m_;
     mm::FrameAllocator* frames_ = nullptr;
+    mm::Reservation reservation_;
     paging::ShadowMmu shadow_;
     devices::TimerQueue timers_;
     devices::GuestTsc guest_tsc_;

@@ -2,6 +2,7 @@
 
 #include "arch/x86/vmx/exit_dispatch.hpp"
 #include "arch/x86/vmx/interrupt_injection.hpp"
+#include "arch/x86/vmx/physmap.hpp"
 #include "arch/x86/vmx/shadow_paging.hpp"
 #include "arch/x86/vmx/vmcs.hpp"
 #include "core/hv_lock.hpp"
@@ -172,6 +173,7 @@ hal::VmxResult Scheduler::run()
         lock.unlock();
         const hal::VmxResult r = hal::run(v->regs, &vmx::on_vm_exit, v);
         lock.lock();
+        v->in_guest = false;
         if (r != hal::VmxResult::SUCCEED) {
             result = r;
             break;
@@ -196,6 +198,10 @@ bool Scheduler::before_entry(Vcpu& v)
     vmx::inject_pending_events(v);
     if (domain_.ended()) return false;
     arm_host_timer(others);
+    // Frames the balloon took away must be unreachable from this CPU
+    // before the guest runs here again.
+    vmx::physmap_sync(v);
+    v.in_guest = true;
     return true;
 }
 

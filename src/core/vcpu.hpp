@@ -74,6 +74,13 @@ public:
     bool window_exiting = false;  // interrupt-window exiting is on in the VMCS
     bool nmi_window_exiting = false;
 
+    // The domain's physmap generation (mm::Reservation) this vcpu's CPU has
+    // invalidated its EPT translations for, and whether the vcpu is in
+    // guest mode: from the scheduler's last check before an entry until its
+    // exit handler takes the big lock (both changed with the lock held).
+    u64 physmap_seen = 0;
+    bool in_guest = false;
+
     hal::GuestRegs regs{};
     Hpa vmcs{};
     Hpa io_bitmap_a{}, io_bitmap_b{}, msr_bitmap{};

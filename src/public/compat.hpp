@@ -45,6 +45,17 @@ struct xen_memory_map {
 };
 static_assert(sizeof(xen_memory_map) == 8 && offsetof(xen_memory_map, buffer) == 4);
 
+struct xen_memory_reservation {
+    guest_handle extent_start;  // XEN_GUEST_HANDLE(xen_pfn_t): 32-bit frame numbers
+    u32 nr_extents;             // xen_ulong_t
+    u32 extent_order;
+    u32 mem_flags;
+    domid_t domid;
+    u16 _pad;
+};
+static_assert(sizeof(xen_memory_reservation) == 20 && offsetof(xen_memory_reservation, extent_order) == 8 &&
+              offsetof(xen_memory_reservation, mem_flags) == 12 && offsetof(xen_memory_reservation, domid) == 16);
+
 struct gnttab_setup_table {
     domid_t dom;
     u16 _pad0;

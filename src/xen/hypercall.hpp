@@ -38,6 +38,8 @@ i64 do_xen_version(Hypercall& call);
 i64 do_console_io(Hypercall& call);
 i64 do_sched_op(Hypercall& call);
 i64 do_memory_op(Hypercall& call);
+// increase_reservation, decrease_reservation, populate_physmap (memory_reservation.cpp).
+i64 memory_reservation_op(Hypercall& call, u32 op);
 i64 do_hvm_op(Hypercall& call);
 i64 do_vcpu_op(Hypercall& call);
 i64 do_event_channel_op(Hypercall& call);

@@ -1,7 +1,7 @@
 // memory_op: placing Xen's shared pages in the guest's physical address
 // space, and what the guest's memory is (docs/xen-abi.md).
 #include "boot/guest_layout.hpp"
-#include "arch/x86/vmx/vmcs_setup.hpp"
+#include "arch/x86/vmx/physmap.hpp"
 #include "core/domain.hpp"
 #include "hal/memory.hpp"
 #include "public/compat.hpp"
@@ -126,14 +126,20 @@ i64 do_memory_op(Hypercall& call)
     Vcpu& v = call.vcpu;
     const boot::GuestLayout& layout = v.domain().layout();
     // Bits 63:6 of the command are a continuation's start extent (Xen's
-    // MEMOP_EXTENT_SHIFT); no operation here needs one.
+    // MEMOP_EXTENT_SHIFT): only the reservation operations use one.
     switch (call.arg[0] & 0x3f) {
     case xenmem::add_to_physmap: return add_to_physmap(v, call.arg[1], call.long_mode);
     case xenmem::memory_map: return memory_map(v, call.arg[1], call.long_mode);
+    case xenmem::increase_reservation:
+    case xenmem::decrease_reservation:
+    case xenmem::populate_physmap:
+        return memory_reservation_op(call, static_cast<u32>(call.arg[0] & 0x3f));
     case xenmem::current_reservation:
+        if (const i64 r = query_domain(v, call.arg[1])) return r;
+        return static_cast<i64>(v.domain().reservation().total());
     case xenmem::maximum_reservation:
         if (const i64 r = query_domain(v, call.arg[1])) return r;
-        return static_cast<i64>(layout.ram_bytes >> kPageShift);
+        return static_cast<i64>(v.domain().reservation().maximum);
     case xenmem::maximum_gpfn:
         if (const i64 r = query_domain(v, call.arg[1])) return r;
         return static_cast<i64>(layout.frame_span() - 1);

@@ -131,6 +131,20 @@ vcpu_info* XenDomain::vcpu_info_of(u32 vcpu)
     return s ? &s->vcpu_info[vcpu] : nullptr;
 }
 
+bool XenDomain::uses_frame(u64 gfn) const
+{
+    if (gfn == shared_info_gfn_ || gfn == kConsoleRingGfn || gfn == kStoreRingGfn) return true;
+    for (u32 f = 0; f < grant_frames_; ++f)
+        if (grant_gfn_[f] == gfn) return true;
+    for (const VcpuXen& x : vcpus_) {
+        if (x.vcpu_info_registered && (x.vcpu_info_gpa >> kPageShift == gfn ||
+                                       (x.vcpu_info_gpa + sizeof(vcpu_info) - 1) >> kPageShift == gfn))
+            return true;
+        if (x.time_area_gpa && x.time_area_gpa >> kPageShift == gfn) return true;
+    }
+    return false;
+}
+
 void XenDomain::place_shared_info(u64 gfn)
 {
     shared_info* old = shared();

@@ -155,6 +155,11 @@ public:
     u64 param(u32 index) const { return params_[index]; }
     void set_param(u32 index, u64 value) { params_[index] = value; }
 
+    // Whether the hypervisor itself reads or writes guest frame `gfn`
+    // (shared_info, a registered vcpu_info or time area, the console and
+    // store rings, a grant frame): the balloon must not take it away.
+    bool uses_frame(u64 gfn) const;
+
     // ---- grant table (grant_table.cpp) ----
     u32 grant_frames() const { return grant_frames_; }
     void set_grant_frames(u32 n) { grant_frames_ = n; }

@@ -29,6 +29,20 @@ Status EptBuilder::map_page(Gpa gpa, Hpa hpa)
     return Status::OK;
 }
 
+Status EptBuilder::unmap_page(Gpa gpa)
+{
+    Hpa t = root_;
+    for (unsigned level = 4; level > 1; --level) {
+        const u64 e = table(t)[ept_index(gpa.value(), level)];
+        if (!(e & ept::RWX)) return Status::NOT_FOUND;
+        t = Hpa{e & ept::ADDRESS_MASK};
+    }
+    u64& e = table(t)[ept_index(gpa.value(), 1)];
+    if (!(e & ept::RWX)) return Status::NOT_FOUND;
+    e = 0;
+    return Status::OK;
+}
+
 Status EptBuilder::map_p2m(const mm::P2m& p2m)
 {
     for (u64 gfn = 0; gfn < p2m.guest_frames(); ++gfn) {

@@ -36,6 +36,9 @@ public:
     void use_root(Hpa root) { root_ = root; }
     // Map one 4 KiB guest frame, RWX, write-back.
     Status map_page(Gpa gpa, Hpa hpa);
+    // Unmap one 4 KiB guest frame (its tables stay). NOT_FOUND when it was
+    // not mapped. The caller invalidates (INVEPT) before the frame is reused.
+    Status unmap_page(Gpa gpa);
     // Map every frame the p2m backs.
     Status map_p2m(const mm::P2m& p2m);
     // Machine address of the entry that maps gpa at level 1, or NOT_FOUND (for tests and dumps).

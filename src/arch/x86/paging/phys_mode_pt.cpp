@@ -31,6 +31,13 @@ Status PhysModeTables::map_page(u64 gfn, u64 mfn)
     return Status::OK;
 }
 
+void PhysModeTables::unmap_page(u64 gfn)
+{
+    if (gfn >= (k4G >> kPageShift)) return;
+    const u32 pde = table(root_)[gfn >> 10];
+    if (pde & pt32::P) table(Hpa{pde & pt32::ADDRESS_MASK})[gfn & 0x3ff] = 0;
+}
+
 Status PhysModeTables::map_p2m(const mm::P2m& p2m)
 {
     // A guest with paging off reaches only the low 4 GiB, so RAM above it

@@ -26,9 +26,15 @@ public:
     PhysModeTables(mm::FrameAllocator& frames, mm::MapFn map) : frames_(frames), map_(map) {}
 
     Status create_root();
+    // Go on with the tables under an existing root (a vcpu's).
+    void use_root(Hpa root) { root_ = root; }
     // Map guest-physical frame gfn to machine frame mfn (UNSUPPORTED above 4 GiB).
     Status map_page(u64 gfn, u64 mfn);
     Status map_p2m(const mm::P2m& p2m);
+    // Unmap guest-physical frame gfn (nothing when it is not mapped). The
+    // caller makes sure no TLB keeps the translation (under shadow paging
+    // every VM entry flushes: no VPID).
+    void unmap_page(u64 gfn);
     Hpa root() const { return root_; }  // the guest's real CR3
     Result<u32> lookup(u64 gfn) const;
 

@@ -115,13 +115,7 @@ Status ShadowMmu::init(mm::FrameAllocator& frames, mm::MapFn map, const mm::P2m&
     impl->writable_maps = impl->shadowed + gf;
     impl->m2p = reinterpret_cast<u32*>(t + align_up(2 * gf * sizeof(u16), 8));
     impl->setup_tables();
-    for (u64 g = 0; g < gf; ++g) {
-        const u64 mfn = p2m.mfn(g);
-        if (mfn == mm::P2m::kInvalidMfn) continue;
-        u64 s = hash64(mfn, impl->m2p_mask);
-        while (impl->m2p[s] != 0) s = (s + 1) & impl->m2p_mask;
-        impl->m2p[s] = static_cast<u32>(g + 1);
-    }
+    impl->build_m2p();
     impl_ = impl;
     stats_ = ShadowStats{};
     active_root_ = Hpa{};
@@ -165,6 +159,14 @@ void ShadowMmu::flush_all()
 {
     if (!impl_) return;
     impl_->drop_everything();
+    ++stats_.full_flushes;
+}
+
+void ShadowMmu::p2m_changed()
+{
+    if (!impl_) return;
+    impl_->drop_everything();
+    impl_->build_m2p();
     ++stats_.full_flushes;
 }
 

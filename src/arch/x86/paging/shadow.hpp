@@ -165,6 +165,10 @@ public:
 
     // Drop every shadow (all roots included); the next activate() rebuilds.
     void flush_all();
+    // Guest frames were added to or removed from the p2m (the balloon):
+    // every shadow may map a frame that is gone, and the machine-to-guest
+    // index is stale. Drops all shadows and rebuilds the index.
+    void p2m_changed();
 
     const ShadowStats& stats() const { return stats_; }
 

@@ -109,6 +109,7 @@ struct ShadowMmu::Impl {
     u32 page_of_frame(u64 entry) const;  // the page a non-leaf entry points to
     bool evict_one();                  // the LRU inactive root; false when none
     void drop_everything();            // every page; tracking arrays cleared
+    void build_m2p();                  // the machine-to-guest index, from the p2m as it is now
     void lru_push_front(u32 index);
     void lru_remove(u32 index);
     void lru_touch(u32 index);

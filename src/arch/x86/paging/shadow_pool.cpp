@@ -169,6 +169,18 @@ void ShadowMmu::Impl::drop_everything()
     *active_root_out = Hpa{};
 }
 
+void ShadowMmu::Impl::build_m2p()
+{
+    for (u64 s = 0; s <= m2p_mask; ++s) m2p[s] = 0;
+    for (u64 g = 0; g < guest_frames; ++g) {
+        const u64 mfn = p2m->mfn(g);
+        if (mfn == mm::P2m::kInvalidMfn) continue;
+        u64 s = hash64(mfn, m2p_mask);
+        while (m2p[s] != 0) s = (s + 1) & m2p_mask;
+        m2p[s] = static_cast<u32>(g + 1);
+    }
+}
+
 unsigned ShadowMmu::Impl::entries_in(const Page& p) const
 {
     if (p.pae_root()) return 4;

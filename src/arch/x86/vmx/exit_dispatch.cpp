@@ -135,6 +135,7 @@ hal::ExitAction on_vm_exit(void* context, hal::GuestRegs& regs)
     // The whole exit, up to the decision to re-enter, under the big lock:
     // the handlers touch devices and other vcpus' local APICs.
     const LockGuard guard(hv_lock());
+    v.in_guest = false;
     const ExitInfo exit = read_exit_info((v.ctl.proc2 & proc2::ENABLE_EPT) != 0);
     return dispatch_exit(v, exit);
 }

@@ -153,8 +153,8 @@ Status setup_bitmaps(Vcpu& v, mm::FrameAllocator& frames)
     return Status::OK;
 }
 
-// INVEPT of the vcpu's EPTP on this CPU: single-context when the CPU has
-// it (bit 25), else all-context.
+}  // namespace
+
 Status flush_ept(Vcpu& v)
 {
     constexpr u64 kInveptSupported = bit(20), kInveptSingle = bit(25), kInveptAll = bit(26);
@@ -166,6 +166,8 @@ Status flush_ept(Vcpu& v)
     }
     return Status::OK;
 }
+
+namespace {
 
 Status setup_ept(Vcpu& v, mm::FrameAllocator& frames)
 {
@@ -386,17 +388,6 @@ Status reset_to_real_mode(Vcpu& v, u16 cs, u16 ip)
     if (w.status() != Status::OK) return w.status();
     shadow_sync(v);
     return Status::OK;
-}
-
-Status map_frame_outside_ram(Vcpu& v, u64 gfn, Hpa frame)
-{
-    Domain& d = v.domain();
-    XENO_TRY(d.p2m().map_outside(gfn, frame.frame()));
-    if (!d.eptp || !d.frames()) return Status::OK;
-    paging::EptBuilder ept(*d.frames(), &hal::machine_to_virt);
-    ept.use_root(Hpa{d.eptp & ~u64{kPageSize - 1}});
-    XENO_TRY(ept.map_page(Gpa::from_frame(gfn), frame));
-    return v.eptp ? flush_ept(v) : Status::OK;
 }
 
 }  // namespace xeno::vmx

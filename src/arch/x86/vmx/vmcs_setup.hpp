@@ -59,13 +59,9 @@ struct GuestStart {
 // its EPT. Logs and returns the failure.
 Status vmcs_setup(Vcpu& vcpu, mm::FrameAllocator& frames, const GuestStart& start);
 
-// Place machine frame `frame` at guest frame `gfn`, outside the guest's RAM
-// (mm::P2m::map_outside): in the p2m, which shadow paging reads at each
-// fill, and in the domain's EPT when it has one (a new entry: nothing
-// cached to invalidate on other CPUs; this one flushes the EPTP anyway, as
-// the sim's model keeps its own view). Xen's shared pages a guest maps into
-// unpopulated address space go here.
-Status map_frame_outside_ram(Vcpu& vcpu, u64 gfn, Hpa frame);
+// INVEPT of the vcpu's EPTP on this CPU: single-context when the CPU has
+// it, else all-context (nothing when the CPU has no INVEPT).
+Status flush_ept(Vcpu& vcpu);
 
 // The vcpu's state as after INIT and a SIPI (SDM Vol. 3A 9.1.1 Table 9-1,
 // 9.4.4): real mode at cs:ip, SP and the general registers 0 but EDX (the
