@@ -9,8 +9,9 @@
 ; onto it, frames into the APIC window or past the physical address width,
 ; frame 32, shared_info past RAM (-EINVAL each), space 99 (-ENOSYS), domain
 ; 5 (-ESRCH); then grant frame 31 reads as the zeroed page it is and takes
-; writes; memory_map into MMIO (-EFAULT); increase/decrease_reservation
-; (-ENOSYS). Status 0.
+; writes; memory_map into MMIO (-EFAULT); the balloon's operations with
+; their frame list in MMIO (-EFAULT), a frame past RAM (0 extents), an
+; extent of order 10 (0), domain 5 (-ESRCH). Status 0.
 %include "adv.inc"
 %include "adv_xen.inc"
 GNT_SETUP  equ 2
@@ -111,10 +112,32 @@ main:
     mov [rbx + 8], rax
     HC64 HC_MEMORY_OP, XENMEM_MEMORY_MAP, rbx, 0
     EXPECT_RAX -EFAULT, 12
-    HC64 HC_MEMORY_OP, 0, rbx, 0          ; increase_reservation
-    EXPECT_RAX -ENOSYS, 13
+    ; The balloon misused (xen_memory_reservation at RBX, a frame list
+    ; after it): the list in MMIO (-EFAULT), a frame past RAM (0 extents
+    ; done), an extent of order 10 (nothing), another domain (-ESRCH).
+    lea rdi, [rbx + 64]
+    mov rax, 0x100000                     ; guest frame at 4 GiB: past RAM
+    mov [rdi], rax
+    mov rax, 0xfee00000
+    mov [rbx], rax                        ; extent_start
+    mov qword [rbx + 8], 1                ; nr_extents
+    mov qword [rbx + 16], 0               ; extent_order, mem_flags
+    mov qword [rbx + 24], DOMID_SELF
     HC64 HC_MEMORY_OP, 1, rbx, 0          ; decrease_reservation
-    EXPECT_RAX -ENOSYS, 13
+    EXPECT_RAX -EFAULT, 13
+    lea rax, [rbx + 64]
+    mov [rbx], rax
+    HC64 HC_MEMORY_OP, 1, rbx, 0
+    EXPECT_RAX 0, 16
+    HC64 HC_MEMORY_OP, 6, rbx, 0          ; populate_physmap
+    EXPECT_RAX 0, 16
+    mov dword [rbx + 16], 10
+    HC64 HC_MEMORY_OP, 0, rbx, 0          ; increase_reservation
+    EXPECT_RAX 0, 17
+    mov dword [rbx + 16], 0
+    mov word [rbx + 24], 5
+    HC64 HC_MEMORY_OP, 6, rbx, 0
+    EXPECT_RAX -ESRCH, 18
     XENO_EXIT 0
     align 4
 ; domid | size << 16, space, idx, gpfn, the answer
