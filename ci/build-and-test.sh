@@ -24,14 +24,14 @@ for preset in sim hw; do
 done
 
 step "test: sim"
-ctest --preset sim
+ctest --preset sim -LE bochs-full
 step "test: hw"
 ctest --preset hw
 
 step "configure, build and test: sim-asan"
 cmake --preset sim-asan
 cmake --build --preset sim-asan
-ctest --preset sim-asan
+ctest --preset sim-asan -LE bochs-full
 
 step "configure, build and test: fuzz"
 cmake --preset fuzz

@@ -7,8 +7,9 @@ same busybox gives the same bytes (the runs replay exactly).
     make-initramfs.py BUSYBOX OUTPUT
 
 /init mounts /proc and /sys, prints the marker line `xeno-init: ok`, the
-online CPUs (`xeno-init: cpus <n>`) and the kernel's uptime, then powers the
-machine off (`poweroff -f`: ACPI S5). /dev/console is in the archive: without
+online CPUs (`xeno-init: cpus <n>`) and the kernel's uptime; given
+`xeno.balloon_kb=N` on the command line it lets the Xen balloon driver give N
+kB back and take them again and prints the sizes (`xeno-init: balloon`); then powers the machine off (`poweroff -f`: ACPI S5). /dev/console is in the archive: without
 it /init would run with no console."""
 import stat
 import sys
@@ -19,6 +20,21 @@ INIT = b"""#!/bin/busybox sh
 echo "xeno-init: ok"
 echo "xeno-init: cpus $(/bin/busybox grep -c ^processor /proc/cpuinfo) online $(/bin/busybox cat /sys/devices/system/cpu/online)"
 echo "xeno-init: uptime $(/bin/busybox cat /proc/uptime)"
+# xeno.balloon_kb=N on the kernel command line: give N kB back to the
+# hypervisor through the Xen balloon and take them again.
+kb=$(/bin/busybox sed -n 's/.*xeno\\.balloon_kb=\\([0-9]*\\).*/\\1/p' /proc/cmdline)
+b=/sys/devices/system/xen_memory/xen_memory0
+if [ -n "$kb" ] && [ -d $b ]; then
+    before=$(/bin/busybox cat $b/info/current_kb)
+    echo $((before - kb)) > $b/target_kb
+    n=0
+    while [ $(/bin/busybox cat $b/info/current_kb) -gt $((before - kb)) ] && [ $n -lt 50 ]; do /bin/busybox sleep 0.1; n=$((n + 1)); done
+    down=$(/bin/busybox cat $b/info/current_kb)
+    echo $before > $b/target_kb
+    n=0
+    while [ $(/bin/busybox cat $b/info/current_kb) -lt $before ] && [ $n -lt 50 ]; do /bin/busybox sleep 0.1; n=$((n + 1)); done
+    echo "xeno-init: balloon $before kB, down to $down kB, back to $(/bin/busybox cat $b/info/current_kb) kB"
+fi
 /bin/busybox poweroff -f
 """
 

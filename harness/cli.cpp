@@ -84,8 +84,21 @@ const char* const kRunFooter =
     "  204    the instruction or virtual-time limit (--max-insns, --max-vtime-ms)\n"
     "  205    the wall-time limit (--timeout)\n"
     "  206    the hypervisor or the machine could not run the guest, or the trace or log\n"
-    "         could not be written\n"
-    "Every failure prints one line `xeno: ...` on stderr; the hypervisor's log only with -v or --log.";
+    "         could not be written (or --snapshot-at: the run ended before the point)\n"
+    "Every failure prints one line `xeno: ...` on stderr; the hypervisor's log only with -v or --log.\n"
+    "\n"
+    "Snapshots: --snapshot-at 18234 s.snap (after exit 18234) or --snapshot-at 12.5ms s.snap (after\n"
+    "the first exit at or after 12.5 ms of virtual time; units ns, us, ms, s) writes the run's\n"
+    "inputs, its exits up to the point and the machine state there (guest RAM page hashes, each\n"
+    "vcpu's registers), then prints `snapshot: FILE: ...` and the run goes on to its end.\n"
+    "xeno run --restore s.snap [--trace F --stats --gdb PORT ...] re-executes the run to the\n"
+    "point (its cost: the prefix's run time; nothing of it is printed, traced or counted),\n"
+    "checks every exit and then the machine state against the file, says `restore: ...` on\n"
+    "stderr and goes on live: --trace has the exits after the point, --gdb stops there (it\n"
+    "waits for GDB). The summary line counts the whole run. A bad file (not a snapshot, another\n"
+    "format version, truncated, corrupted), an input changed since, or a state that differs\n"
+    "(e.g. a snapshot of another xeno build that runs differently; one that runs the same is\n"
+    "accepted with a note): one error line, exit status 2.";
 
 void add_run_command(CLI::App& app, RunOptions& options)
 {
@@ -165,6 +178,27 @@ void add_run_command(CLI::App& app, RunOptions& options)
                                "", "endpoint"));
     run->add_flag("--gdb-wait", options.gdb_wait, "With --gdb: wait for GDB, stopped at the first guest instruction")
         ->needs(gdb);
+
+    // Snapshots (harness/snapshot_run.hpp). A restore takes the machine from
+    // its file: the options that make a machine are refused with it.
+    CLI::Option* snapshot =
+        run->add_option("--snapshot-at", options.snapshot_at,
+                        "Write a snapshot to FILE after the exit POINT: an exit number (18234) or a virtual time "
+                        "with a unit, the first exit at or after it (12.5ms, 250us, 3s, 100ns); the run goes on")
+            ->type_name("POINT FILE")
+            ->expected(2);
+    CLI::Option* restore =
+        run->add_option("--restore", options.restore,
+                        "Re-execute the run a snapshot holds to its point (nothing printed), verify the machine "
+                        "state, go on live with this command line's output options (--trace, --stats, --gdb, ...)")
+            ->type_name("FILE");
+    restore->excludes(snapshot);
+    snapshot->excludes(gdb);
+    for (const char* machine : {"scenario", "--kernel", "--initrd", "--append", "--memory", "--pvh", "--debug-exit",
+                                "--on-reset", "--profile", "--paging", "--smp", "--serial-in", "--quantum-us",
+                                "--expect"}) {
+        restore->excludes(run->get_option(machine));
+    }
 }
 
 }  // namespace

@@ -52,16 +52,20 @@ sim::MachineResult run_under_gdb(const sim::MachineConfig& config, const sim::Ma
         failed.error = *problem;
         return failed;
     }
-    err << fmt::format("gdb: listening on {}:{}{}\n", endpoint.value().host, connection.port(),
-                       options.wait ? " (waiting for gdb)" : "");
+    const std::string waiting = !options.wait                       ? std::string()
+                                : options.first_stop_after_exit == 0 ? std::string(" (waiting for gdb)")
+                                                                     : fmt::format(" (gdb is let in after exit {})",
+                                                                                   options.first_stop_after_exit);
+    err << fmt::format("gdb: listening on {}:{}{}\n", endpoint.value().host, connection.port(), waiting);
     err.flush();
-    if (options.wait && !connection.accept_blocking()) {
+    if (options.wait && options.first_stop_after_exit == 0 && !connection.accept_blocking()) {
         failed.error = "gdb: accepting a connection failed";
         return failed;
     }
 
     Server server(connection);
     Target target(server, options.wait);
+    target.hold_first_stop_until_exit(options.first_stop_after_exit);
     // Shared with forked checkpoints; without shared memory, no checkpoints.
     SharedSession own;
     SharedSession* shared = map_shared_session();
@@ -89,6 +93,7 @@ sim::MachineResult run_under_gdb(const sim::MachineConfig& config, const sim::Ma
     sim::MachineResult result;
     for (;;) {
         console.this_run = log.this_run = trace.this_run = 0;
+        if (options.before_each_run) options.before_each_run();
         result = sim::run_machine(cfg, out);
         if (!target.rerun_requested() || target.killed()) break;
     }

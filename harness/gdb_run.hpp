@@ -13,6 +13,12 @@ namespace xeno::harness::gdb {
 struct GdbRunOptions {
     std::string endpoint;       // [HOST:]PORT (gdb_connection.hpp)
     bool wait = false;          // --gdb-wait: wait for GDB, stopped before the first guest instruction
+    // --restore: the first stop is at the first guest instruction after
+    // this exit's handler (0: the first instruction; with `wait`, GDB's
+    // connection is accepted there, not before the run), and this is called
+    // before each run of the machine (a re-run for reverse execution too).
+    std::uint64_t first_stop_after_exit = 0;
+    std::function<void()> before_each_run;
 };
 
 // Listens (printing "gdb: listening on HOST:PORT" on `err`), runs the

@@ -36,6 +36,7 @@ public:
 
     bool connected() const { return connection_.connected(); }
     bool accept_if_waiting() { return connection_.accept_if_waiting(); }
+    bool accept_blocking() { return connection_.accept_blocking(); }
     // While the guest runs: a Ctrl-C arrived (or the client went away,
     // which the next serve_stop sees as a detach).
     bool interrupt_requested();

@@ -73,6 +73,7 @@ void Target::machine_started(sim::Engine& engine, sim::MachineMemory& memory, si
     ending_ = false;
     rerun_ = false;
     recent_exits_.clear();
+    exits_seen_ = 0;
     pending_watch_.reset();
     // Added before the engine adds any hook of its own: Unicorn runs hooks
     // in the order they were added, so this one sees each instruction
@@ -121,6 +122,7 @@ void Target::machine_ending()
 
 void Target::note_exit(const sim::ExitEvent& e)
 {
+    exits_seen_ = e.number;
     if (recent_exits_.size() == kRecentExits) recent_exits_.erase(recent_exits_.begin());
     recent_exits_.push_back(fmt::format("exit {} vcpu={} {} qual={:#x} rip={:#x} vtime={}", e.number, e.vcpu,
                                         vmx::exit_reason_name(e.reason & 0xffff), e.qualification, e.rip,
@@ -230,7 +232,10 @@ void Target::on_instruction(std::uint64_t address)
     case Plan::LIVE: break;
     }
 
-    if (!first_stop_done_) {
+    if (!first_stop_done_ && exits_seen_ >= first_stop_exit_) {
+        // A held first stop waits for GDB here, not before the run (its
+        // packets would go unanswered while the machine runs to the point).
+        if (stop_at_first_ && first_stop_exit_ != 0 && !server_.connected()) server_.accept_blocking();
         if (stop_at_first_ || server_.connected()) {
             first_stop_done_ = true;
             stop(StopReport{StopReport::Why::INITIAL, v, 0});
@@ -270,7 +275,7 @@ void Target::poll_client()
 {
     const std::uint32_t v = current_vcpu_;
     if (!server_.connected()) {
-        if (server_.accept_if_waiting()) {
+        if (exits_seen_ >= first_stop_exit_ && server_.accept_if_waiting()) {
             first_stop_done_ = true;
             stop(StopReport{StopReport::Why::INITIAL, v, 0});
         }

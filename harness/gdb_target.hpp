@@ -81,6 +81,9 @@ public:
     bool rerun_requested() const { return rerun_; }
     bool killed() const { return killed_; }
     void note_exit(const sim::ExitEvent& e);  // for `monitor trace`
+    // The first stop (--gdb-wait's, or GDB attaching) waits until the
+    // machine has taken exit `exit` (xeno run --restore: the snapshot's point).
+    void hold_first_stop_until_exit(std::uint64_t exit) { first_stop_exit_ = exit; }
 
     // For the server, while stopped.
     std::vector<std::uint32_t> vcpus() const;
@@ -174,6 +177,8 @@ private:
     std::uint64_t scan_best_ = 0;
     StopReport scan_report_;
     bool first_stop_done_ = false;
+    std::uint64_t first_stop_exit_ = 0;  // hold_first_stop_until_exit
+    std::uint64_t exits_seen_ = 0;       // this run's exits so far
     bool stepping_ = false;
     std::uint32_t step_vcpu_ = 0;
     bool detached_ = false;

@@ -17,6 +17,7 @@
 #include "harness/gdb_run.hpp"
 #include "harness/guest_image.hpp"
 #include "harness/kernel_payload.hpp"
+#include "harness/snapshot_run.hpp"
 #include "harness/summary.hpp"
 #include "harness/timeline.hpp"
 #include "harness/vcpu_activity.hpp"
@@ -63,15 +64,18 @@ struct Input {
     fs::path path;
 };
 
-// --trace, --log, --stats-json and --timeline: distinct files, none of them
-// one of the run's inputs.
+// --trace, --log, --stats-json, --timeline and --snapshot-at: distinct
+// files, none of them one of the run's inputs.
 std::optional<std::string> check_outputs(const RunOptions& options, const std::vector<Input>& inputs)
 {
+    std::optional<std::string> snapshot;
+    if (options.snapshot_at.size() == 2) snapshot = options.snapshot_at[1];
     const std::pair<const char*, const std::optional<std::string>*> outputs[] = {
         {"--trace", &options.trace_file},
         {"--log", &options.log_file},
         {"--stats-json", &options.stats_json},
         {"--timeline", &options.timeline},
+        {"--snapshot-at", &snapshot},
     };
     for (std::size_t i = 0; i < std::size(outputs); ++i) {
         for (std::size_t j = i + 1; j < std::size(outputs); ++j) {
@@ -206,8 +210,34 @@ int run_failed(const CliEnv& env, const sim::MachineResult& result)
 
 }  // namespace
 
-int run_scenario(const RunOptions& options, const CliEnv& env)
+int run_scenario(const RunOptions& given, const CliEnv& env)
 {
+    // --restore: the machine comes from the snapshot, the output options
+    // from the command line (snapshot_run.hpp).
+    std::optional<SnapshotRestorer> restorer;
+    RunOptions restored;
+    if (given.restore) {
+        restorer.emplace(*given.restore);
+        restorer->set_notes(&env.err);
+        if (restorer->error()) {
+            return usage_error(env, "--restore: " + *restorer->error());
+        }
+        Outcome<RunOptions> from_snapshot = restored_run_options(restorer->machine_args(), given);
+        if (!from_snapshot.ok()) {
+            return usage_error(env, fmt::format("--restore: {}: {}", *given.restore, from_snapshot.error()));
+        }
+        restored = std::move(from_snapshot).value();
+    }
+    const RunOptions& options = given.restore ? restored : given;
+    std::optional<SnapshotTaker> taker;
+    if (!options.snapshot_at.empty()) {
+        Outcome<SnapshotPoint> point = parse_snapshot_point(options.snapshot_at.front());
+        if (!point.ok()) {
+            return usage_error(env, point.error());
+        }
+        taker.emplace(options.snapshot_at.back(), point.value(), snapshot_machine_args(options));
+    }
+
     const bool cli_kernel = options.kernel.has_value();
     if (cli_kernel == !options.scenario_dir.empty() || (cli_kernel && options.kernel->empty())) {
         return usage_error(env, *check_options(Scenario{}, options));
@@ -231,6 +261,9 @@ int run_scenario(const RunOptions& options, const CliEnv& env)
     if (!files.ok()) {
         return usage_error(env, files.error());
     }
+    if (given.restore) {
+        files.value().inputs.push_back({"the snapshot --restore reads", *given.restore});
+    }
     if (auto problem = check_outputs(options, files.value().inputs)) {
         return usage_error(env, *problem);
     }
@@ -242,6 +275,11 @@ int run_scenario(const RunOptions& options, const CliEnv& env)
     File timeline_file = open_output(options.timeline, open_error);
     if (!open_error.empty()) {
         return usage_error(env, open_error);
+    }
+    if (taker) {
+        if (auto problem = taker->check_writable()) {
+            return usage_error(env, *problem);
+        }
     }
 
     GuestFiles& f = files.value();
@@ -289,9 +327,33 @@ int run_scenario(const RunOptions& options, const CliEnv& env)
     // Host time is read here, around the machine, and by the machine's
     // --timeout watchdog, never inside the run.
     auto begin = std::chrono::steady_clock::now();
-    sim::MachineResult result = options.gdb ? gdb::run_under_gdb(config, output, {*options.gdb, options.gdb_wait}, env.err)
-                                            : env.runner(config, output);
+    sim::MachineResult result;
+    if (restorer && options.gdb) {
+        // GDB attaches at the point: the stub waits for it, then stops at the
+        // first guest instruction after the point's exit.
+        if (auto problem = restorer->check_config(config)) {
+            return usage_error(env, "--restore: " + *problem);
+        }
+        gdb::GdbRunOptions under{*options.gdb, true, restorer->point_exit(), [&restorer] { restorer->begin_run(); }};
+        result = gdb::run_under_gdb(config, restorer->observe(output), under, env.err);
+        restorer->finish(result);
+    } else if (options.gdb) {
+        gdb::GdbRunOptions under;
+        under.endpoint = *options.gdb;
+        under.wait = options.gdb_wait;
+        result = gdb::run_under_gdb(config, output, under, env.err);
+    } else if (restorer) {
+        result = restorer->run(env.runner, config, output);
+    } else if (taker) {
+        result = taker->run(env.runner, config, output);
+    } else {
+        result = env.runner(config, output);
+    }
     double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+    if (restorer && restorer->error()) {
+        // Nothing of the run is reported: it is not the snapshot's.
+        return usage_error(env, "--restore: " + *restorer->error());
+    }
 
     activity.finish(result.vtime_ns, result.guest_instructions);
     if (timeline) {
@@ -323,7 +385,15 @@ int run_scenario(const RunOptions& options, const CliEnv& env)
     if (options.stats) {
         env.out << format_exit_stats(stats, totals);
     }
+    if (taker && taker->written() && !taker->error()) {
+        env.out << taker->report() << '\n';
+    }
     env.out.flush();
+    if (taker && taker->error()) {
+        env.err << "xeno: error: " << *taker->error() << '\n';
+        env.err.flush();
+        return kExitFailed;
+    }
 
     if (!result.ok) {
         return run_failed(env, result);

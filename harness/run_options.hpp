@@ -64,6 +64,10 @@ struct RunOptions {
     // The GDB stub (harness/gdb_run.hpp).
     std::optional<std::string> gdb;        // --gdb [HOST:]PORT
     bool gdb_wait = false;                 // --gdb-wait: stopped before the first guest instruction until GDB attaches
+
+    // Snapshots (harness/snapshot_run.hpp).
+    std::vector<std::string> snapshot_at;  // --snapshot-at EXIT|VTIME FILE: the point and the file
+    std::optional<std::string> restore;    // --restore FILE: re-execute to its point, verify, go on live
 };
 
 // "-m" values: "512" (MiB), "512M", "2G" (QEMU's suffixes, upper or lower case).

@@ -1,4 +1,5 @@
-# cmake -DXENO=<xeno> -DLINUX_DIR=<dir> -DPROFILE=<p> -DSMP=<n> -DOUT=<prefix> [-DRUNS=2] -P linux_boot.cmake
+# cmake -DXENO=<xeno> -DLINUX_DIR=<dir> -DPROFILE=<p> -DSMP=<n> -DOUT=<prefix> [-DRUNS=2] [-DBALLOON_KB=<kB>]
+#       -P linux_boot.cmake
 #
 # Boots Debian's kernel (LINUX_DIR/vmlinuz, by its PVH entry) with the test
 # initramfs (LINUX_DIR/initramfs.cpio, ci/make-initramfs.py) on SMP vcpus,
@@ -10,7 +11,10 @@
 # with status 0 (summary end=poweroff status=0), its /init must have run
 # ("xeno-init: ok") and seen every vcpu online. With RUNS=2 the two runs'
 # traces and console output (apart from the summary's wall=) must be
-# byte-identical. Without a kernel in LINUX_DIR it says "skipped" (the test's
+# byte-identical. With BALLOON_KB, /init has Linux's Xen balloon driver give
+# that much memory back (memory_op decrease_reservation) and take it again
+# (populate_physmap): it must report the sizes before, after the decrease
+# and after the increase. Without a kernel in LINUX_DIR it says "skipped" (the test's
 # SKIP_REGULAR_EXPRESSION): ci/fetch-linux.sh fetches it, and
 # ci/build-and-test.sh runs that first.
 foreach(var XENO LINUX_DIR PROFILE SMP OUT)
@@ -27,6 +31,10 @@ if(NOT EXISTS ${LINUX_DIR}/vmlinuz OR NOT EXISTS ${LINUX_DIR}/initramfs.cpio)
     return()
 endif()
 
+set(append "console=hvc0 panic=-1")
+if(DEFINED BALLOON_KB)
+    string(APPEND append " xeno.balloon_kb=${BALLOON_KB}")
+endif()
 math(EXPR last_cpu "${SMP} - 1")
 if(SMP EQUAL 1)
     set(online "0")
@@ -40,7 +48,7 @@ foreach(run RANGE 1 ${RUNS})
     set(trace ${OUT}.${run}.trace)
     file(REMOVE ${trace})
     execute_process(COMMAND ${XENO} run --kernel ${LINUX_DIR}/vmlinuz --initrd ${LINUX_DIR}/initramfs.cpio
-                            --append "console=hvc0 panic=-1" -m 256 --pvh --smp ${SMP} --profile ${PROFILE}
+                            --append "${append}" -m 256 --pvh --smp ${SMP} --profile ${PROFILE}
                             --trace ${trace} --timeout 600
         RESULT_VARIABLE status OUTPUT_VARIABLE stdout ERROR_VARIABLE stderr)
     string(REGEX REPLACE " wall=[0-9.]+" "" stdout "${stdout}")
@@ -52,6 +60,16 @@ foreach(run RANGE 1 ${RUNS})
     if(NOT stdout MATCHES "xeno-init: cpus ${SMP} online ${online}\n")
         string(REGEX MATCH "xeno-init: cpus[^\n]*" cpus "${stdout}")
         message(FATAL_ERROR "run ${run}: expected ${SMP} vcpus online (${online}), /init saw: ${cpus}")
+    endif()
+    if(DEFINED BALLOON_KB)
+        if(NOT stdout MATCHES "xeno-init: balloon ([0-9]+) kB, down to ([0-9]+) kB, back to ([0-9]+) kB\n")
+            message(FATAL_ERROR "run ${run}: /init did not report the balloon:\n${stdout}")
+        endif()
+        math(EXPR expect_down "${CMAKE_MATCH_1} - ${BALLOON_KB}")
+        if(NOT CMAKE_MATCH_2 EQUAL expect_down OR NOT CMAKE_MATCH_3 EQUAL CMAKE_MATCH_1)
+            message(FATAL_ERROR "run ${run}: the balloon went from ${CMAKE_MATCH_1} kB to ${CMAKE_MATCH_2} kB "
+                                "(expected ${expect_down}) and back to ${CMAKE_MATCH_3} kB")
+        endif()
     endif()
     set(stdout_${run} "${stdout}")
 endforeach()

@@ -74,4 +74,8 @@ void pic_disable();  // remap the 8259As away from the exception vectors, mask a
 // ---- runtime.cpp ----
 void run_global_constructors();
 
+// ---- batch.cpp: several domains in one boot (the Bochs rig's adversarial runs) ----
+const BootModule* find_batch_module(const BootInfo& boot);  // the module "xeno-batch", or null
+int run_batch(const BootInfo& boot, const BootModule& batch);  // each run through start(); 0 when all ran
+
 }  // namespace xeno::hw

@@ -1,7 +1,8 @@
 // hw_main: where boot.S lands in the high half with a stack and a zeroed
 // .bss. Brings up the console, descriptor tables, C++ runtime and time,
 // turns the multiboot2 information into BootInfo, runs the hypervisor's
-// start routine and powers the machine off with its status:
+// start routine (or, given a module "xeno-batch", each domain of the batch
+// through it: batch.cpp) and powers the machine off with its status:
 //   xeno: exit status <n>
 #include "core/boot_info.hpp"
 #include "hal/hw/hw.hpp"
@@ -66,7 +67,9 @@ extern "C" [[noreturn]] void hw_main(xeno::u64 magic, xeno::u64 info)
     hw::cpu_local_init(0);
     hw::log_capabilities();
 
-    const int status = start(hw::g_boot);
+    // A module "xeno-batch" (batch.cpp) runs its list of domains instead of one.
+    const BootModule* batch = hw::find_batch_module(hw::g_boot);
+    const int status = batch ? hw::run_batch(hw::g_boot, *batch) : start(hw::g_boot);
 
     FixedWriter<64> w;
     w.str("xeno: exit status ").sdec(status).str("\n");
