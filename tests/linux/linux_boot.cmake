@@ -1,5 +1,5 @@
 # cmake -DXENO=<xeno> -DLINUX_DIR=<dir> -DPROFILE=<p> -DSMP=<n> -DOUT=<prefix> [-DRUNS=2] [-DBALLOON_KB=<kB>]
-#       -P linux_boot.cmake
+#       [-DPAGING=shadow] -P linux_boot.cmake
 #
 # Boots Debian's kernel (LINUX_DIR/vmlinuz, by its PVH entry) with the test
 # initramfs (LINUX_DIR/initramfs.cpio, ci/make-initramfs.py) on SMP vcpus,
@@ -35,6 +35,10 @@ set(append "console=hvc0 panic=-1")
 if(DEFINED BALLOON_KB)
     string(APPEND append " xeno.balloon_kb=${BALLOON_KB}")
 endif()
+set(paging_args "")
+if(DEFINED PAGING)
+    set(paging_args --paging ${PAGING})
+endif()
 math(EXPR last_cpu "${SMP} - 1")
 if(SMP EQUAL 1)
     set(online "0")
@@ -49,7 +53,7 @@ foreach(run RANGE 1 ${RUNS})
     file(REMOVE ${trace})
     execute_process(COMMAND ${XENO} run --kernel ${LINUX_DIR}/vmlinuz --initrd ${LINUX_DIR}/initramfs.cpio
                             --append "${append}" -m 256 --pvh --smp ${SMP} --profile ${PROFILE}
-                            --trace ${trace} --timeout 600
+                            ${paging_args} --trace ${trace} --timeout 600
         RESULT_VARIABLE status OUTPUT_VARIABLE stdout ERROR_VARIABLE stderr)
     string(REGEX REPLACE " wall=[0-9.]+" "" stdout "${stdout}")
     xeno_require_poweroff("run ${run}" "${status}" "${stdout}" "${stderr}")

@@ -62,9 +62,13 @@ Result<VcpuControls> compute_controls(const VmxCaps& caps, GuestPaging paging, W
         // WBINVD exiting where the CPU has it: a guest's WBINVD would write
         // back and flush caches the whole machine shares.
         // INVPCID raises #UD in the guest unless enabled (SDM Vol. 3C 25.3):
-        // enabled where the CPU can, and hidden from CPUID where not (exit_cpuid.cpp).
-        const u32 opt2 = (shadow ? 0 : proc2::ENABLE_VPID) | proc2::ENABLE_RDTSCP | proc2::WBINVD_EXITING |
-                         proc2::ENABLE_INVPCID;
+        // enabled where the CPU can under EPT, and hidden from CPUID where not
+        // (exit_cpuid.cpp). Under shadow paging INVLPG exiting would make it
+        // exit too, and the shadows keep no per-PCID translations to drop:
+        // the guest does without it (INVLPG and CR3 loads), as on a CPU
+        // without INVPCID.
+        const u32 opt2 = (shadow ? 0 : proc2::ENABLE_VPID | proc2::ENABLE_INVPCID) | proc2::ENABLE_RDTSCP |
+                         proc2::WBINVD_EXITING;
         if (!adjust("secondary processor-based", req2, opt2, caps.procbased2, &c.proc2, error))
             return Status::UNSUPPORTED;
     }
