@@ -115,6 +115,19 @@ GuestState guest_state(const sim::ExitEvent& e)
     return s;
 }
 
+ExitRecord exit_taken_record(const sim::ExitEvent& e)
+{
+    ExitRecord r;
+    r.number = e.number;
+    r.vcpu = e.vcpu;
+    r.reason = e.reason;
+    r.qualification = e.qualification;
+    r.vtime_ns = e.vtime_ns;
+    r.guest_instructions = e.guest_instructions;
+    r.taken = guest_state(e);
+    return r;
+}
+
 void hash_guest_pages(const sim::ExitEvent& e, std::vector<std::uint64_t>& hashes)
 {
     const RunStats& domain = last_run_stats();

@@ -34,6 +34,8 @@ std::optional<std::string> machine_difference(const RecordedConfig& recorded, co
 // The guest state of an exit event (exit_event.hpp; its registers as they
 // are when the observer is called).
 GuestState guest_state(const sim::ExitEvent& event);
+// An exit's record as it is taken (its `handled` state still to come).
+ExitRecord exit_taken_record(const sim::ExitEvent& event);
 
 // XXH3-64 of each 4 KiB page of guest RAM in guest-physical order, read
 // through the running domain's p2m (core/run_stats.hpp) from the event's

@@ -97,13 +97,7 @@ sim::MachineResult RunRecorder::run(const Runner& inner, const sim::MachineConfi
     };
     observed.exit_taken = [&output, &pending](const sim::ExitEvent& e) {
         if (output.exit_taken) output.exit_taken(e);
-        pending.number = e.number;
-        pending.vcpu = e.vcpu;
-        pending.reason = e.reason;
-        pending.qualification = e.qualification;
-        pending.vtime_ns = e.vtime_ns;
-        pending.guest_instructions = e.guest_instructions;
-        pending.taken = guest_state(e);
+        pending = exit_taken_record(e);
     };
     observed.exit_handled = [&](const sim::ExitEvent& e) {
         if (output.exit_handled) output.exit_handled(e);

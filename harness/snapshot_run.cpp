@@ -270,13 +270,7 @@ sim::MachineResult SnapshotTaker::run(const Runner& inner, const sim::MachineCon
     observed.exit_taken = [this, &output, &pending](const sim::ExitEvent& e) {
         if (output.exit_taken) output.exit_taken(e);
         if (written_) return;
-        pending.number = e.number;
-        pending.vcpu = e.vcpu;
-        pending.reason = e.reason;
-        pending.qualification = e.qualification;
-        pending.vtime_ns = e.vtime_ns;
-        pending.guest_instructions = e.guest_instructions;
-        pending.taken = guest_state(e);
+        pending = exit_taken_record(e);
     };
     observed.exit_handled = [this, &output, &pending, &console](const sim::ExitEvent& e) {
         if (output.exit_handled) output.exit_handled(e);

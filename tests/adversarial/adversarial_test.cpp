@@ -38,18 +38,6 @@ Bytes guest_image(const std::string& dir, const std::string& name)
     return Bytes(std::istreambuf_iterator<char>(in), {});
 }
 
-const char* end_name(End e)
-{
-    switch (e) {
-    case End::STATUS: return "exit";
-    case End::CRASH: return "crash";
-    case End::HALTED: return "halted";
-    case End::RESET: return "reset";
-    case End::POWEROFF: return "poweroff";
-    default: return "";
-    }
-}
-
 void run_row(const Row& row)
 {
     const Bytes image = row.kernel ? row.kernel() : guest_image(row.guests_dir, row.name);

@@ -239,18 +239,6 @@ std::vector<RunLog> split_runs(const std::string& com1, const std::vector<Run>& 
     return logs;
 }
 
-const char* end_name(End e)
-{
-    switch (e) {
-    case End::STATUS: return "exit";
-    case End::CRASH: return "crash";
-    case End::HALTED: return "halted";
-    case End::RESET: return "reset";
-    case End::POWEROFF: return "poweroff";
-    default: return "";
-    }
-}
-
 // Whether one run's log shows the table's ending; `why` says what differs.
 bool run_as_table_says(const Run& run, const RunLog& log, const std::string& decoy_hash, std::string& why)
 {

@@ -23,6 +23,19 @@ enum class End {
     AS_EPT,       // (shadow_end only) shadow paging ends as EPT does
 };
 
+// The summary's end= word for an ending ("" for the ones that are not a domain end).
+inline const char* end_name(End e)
+{
+    switch (e) {
+    case End::STATUS: return "exit";
+    case End::CRASH: return "crash";
+    case End::HALTED: return "halted";
+    case End::RESET: return "reset";
+    case End::POWEROFF: return "poweroff";
+    default: return "";
+    }
+}
+
 struct Row {
     const char* name;     // guests/<name>.asm, or the kernel's name
     const char* attacks;  // one line, as in README.md
