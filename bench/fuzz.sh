@@ -11,7 +11,8 @@
 # -j  targets run at once (default 2)
 # -t  stop a target after this many seconds even if it has not reached -n
 #     (default: no limit); the table then shows the count it reached
-# TARGET: fuzz-emulator fuzz-entry-checks fuzz-scenario fuzz-loaders (default: all)
+# TARGET: fuzz-emulator fuzz-entry-checks fuzz-scenario fuzz-loaders fuzz-hypercall
+#         fuzz-gdb-packets (default: all)
 #
 # Logs, the grown corpora and any crash inputs go to build/fuzz/bench/.
 # Exit status 1 when a target crashed (its input is in build/fuzz/bench/).
@@ -28,12 +29,12 @@ while getopts "n:j:t:h" opt; do
     n) runs=$OPTARG ;;
     j) jobs=$OPTARG ;;
     t) max_seconds=$OPTARG ;;
-    *) sed -n '2,18p' "$0"; exit 2 ;;
+    *) sed -n '2,19p' "$0"; exit 2 ;;
     esac
 done
 shift $((OPTIND - 1))
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz-emulator fuzz-entry-checks fuzz-scenario fuzz-loaders)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz-emulator fuzz-entry-checks fuzz-scenario fuzz-loaders fuzz-hypercall fuzz-gdb-packets)
 
 for t in "${targets[@]}"; do
     if [ ! -x "$bin/$t" ]; then

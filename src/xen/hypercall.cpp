@@ -107,9 +107,11 @@ void handle_vmcall(Vcpu& v, const ExitInfo& exit)
         return;
     }
     u64& rax = v.regs.gpr[xen::kRax];
-    // Hypercalls are the guest kernel's: Xen answers user mode -EPERM.
+    // Hypercalls are the guest kernel's: Xen answers user mode -EPERM, in
+    // EAX zero-extended outside 64-bit mode as every other result.
     if (guest_cpl(v) != 0) {
-        rax = static_cast<u64>(-i64{xen::err::XEN_EPERM});
+        const i64 eperm = -i64{xen::err::XEN_EPERM};
+        rax = guest_in_64bit_mode(v) ? static_cast<u64>(eperm) : static_cast<u64>(static_cast<u32>(eperm));
         advance_rip(v, exit);
         return;
     }

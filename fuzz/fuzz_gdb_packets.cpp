@@ -1,0 +1,276 @@
+// fuzz-gdb-packets: the GDB stub (harness/gdb_*.cpp) fed arbitrary bytes
+// as a client sends them: the packet framer, acknowledgements, NAK resends,
+// Ctrl-C, every command (g/G, p/P, m/M, X, Z/z, H, T, q*, qXfer offsets,
+// qRcmd monitor commands, v*, c/s, bc/bs, D, k), malformed, oversized and
+// badly checksummed packets, and the client going away mid-packet.
+//
+// The stub is the real one over a real loopback TCP connection (Connection
+// and Server are not replaceable parts): the input is written to a client
+// socket whose write side is then shut down, and the stub serves it as it
+// serves a stopped machine (Server::serve_stop, again after each resume:
+// the machine stops again at once), until the client is gone, then as a
+// run that ended (Server::run_ended). The Target is a real one over a simulated
+// machine's parts (tests/sim_parts.hpp: memory, VMX model, Unicorn engine)
+// stopped before any guest instruction: vcpu 0 live, vcpu 1 as its last
+// slice left it, so register reads take both paths and memory reads and
+// writes reach machine memory through the engine's translation.
+//
+// The machine is in VMX operation with vcpu 0's VMCS current, as whenever
+// the stub has stopped a guest. One prototype Target is started on the
+// engine once (its Unicorn hooks stay until the engine closes) and each
+// input gets a fresh copy of it and a fresh Server; what GDB changed
+// (memory, vcpu 0's general registers) is put back after an input.
+//
+// Properties: no crash, no sanitizer report, no hang (libFuzzer's
+// -timeout); everything the stub sends is '+', '-' or a well-formed packet
+// ("$payload#cs" with the right checksum, no escape or '*' errors), never
+// cut off; every reply payload is text (printable ASCII, line breaks) no
+// longer than the PacketSize the stub announces; an error reply is 'E' and
+// two hex digits.
+//
+// FUZZ_GDB_TRACE=1 prints each reply (to see how deep a seed reaches).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+#include <thread>
+
+#include <unicorn/unicorn.h>
+
+#include "arch/x86/vmx/vmx_cpu_setup.hpp"
+#include "hal/memory.hpp"
+#include "hal/vmx.hpp"
+#include "harness/gdb_connection.hpp"
+#include "harness/gdb_packet.hpp"
+#include "harness/gdb_server.hpp"
+#include "harness/gdb_target.hpp"
+#include "mm/frame_allocator.hpp"
+#include "sim/vmx-model/vmcs_store.hpp"
+#include "tests/sim_parts.hpp"
+
+using namespace xeno;
+using namespace xeno::harness::gdb;
+
+namespace {
+
+constexpr std::uint64_t kMachineBytes = 2u << 20;
+constexpr std::uint64_t kVmcs0 = 0x10000, kVmcs1 = 0x11000;
+constexpr std::size_t kMaxInput = 48 << 10;  // within the loopback socket buffers: sent before the stub reads
+
+[[noreturn]] void fail(const char* what, const std::string& detail = {})
+{
+    std::fprintf(stderr, "fuzz-gdb-packets: %s: '%s'\n", what, detail.c_str());
+    std::abort();
+}
+
+// What the client side receives, checked as it arrives.
+void check_stream(int fd)
+{
+    PacketParser parser;
+    char buffer[4096];
+    bool reset = false;
+    for (;;) {
+        const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+        if (n < 0 && errno == EINTR) continue;
+        // A stub that closes with client bytes unread (after D or k, say)
+        // resets the connection, and what was still on its way is lost.
+        reset = n < 0 && errno == ECONNRESET;
+        if (n <= 0) break;
+        for (ssize_t i = 0; i < n; ++i) {
+            const char c = buffer[i];
+            if (!parser.in_packet() && c != '+' && c != '-' && c != '$')
+                fail("a byte outside a packet that is no acknowledgement", std::string(1, c));
+            const ParseEvent ev = parser.feed(c);
+            switch (ev.kind) {
+            case ParseEvent::Kind::NONE:
+            case ParseEvent::Kind::ACK:
+            case ParseEvent::Kind::NAK: break;
+            case ParseEvent::Kind::PACKET: {
+                const std::string& p = ev.payload;
+                // FUZZ_GDB_TRACE=1: each reply on stderr (to see how deep a seed reaches).
+                static const bool trace = std::getenv("FUZZ_GDB_TRACE") != nullptr;
+                if (trace) std::fprintf(stderr, "reply: %.100s\n", p.c_str());
+                // Text: printable ASCII and, in qXfer's target.xml, line breaks and tabs.
+                for (char ch : p)
+                    if ((ch < 0x20 || ch > 0x7e) && ch != '\n' && ch != '\t')
+                        fail("a reply with a byte that is neither printable ASCII nor a line break", p);
+                if (p.size() > kMaxPacketPayload) fail("a reply longer than the PacketSize announced", p.substr(0, 64));
+                if (p.size() == 3 && p[0] == 'E' && !(std::isxdigit(static_cast<unsigned char>(p[1])) &&
+                                                      std::isxdigit(static_cast<unsigned char>(p[2]))))
+                    fail("an error reply without two hex digits", p);
+                break;
+            }
+            case ParseEvent::Kind::BAD_CHECKSUM: fail("a reply with a bad checksum", ev.payload);
+            case ParseEvent::Kind::TOO_LONG: fail("a reply the framer refuses as too long");
+            case ParseEvent::Kind::MALFORMED: fail("a malformed reply", ev.payload);
+            case ParseEvent::Kind::INTERRUPT: fail("the stub sent an interrupt byte");
+            }
+        }
+    }
+    if (parser.in_packet() && !reset) fail("the stub's last packet was cut off");
+}
+
+// The parts that live across inputs. A Target registers its Unicorn hooks
+// in machine_started, for good (Unicorn keeps them until the engine closes,
+// and opening an engine per input would cost milliseconds), so one
+// prototype Target is started once and each input gets a fresh copy of it
+// (its state as at the stop: no points, nothing modified), beside a fresh
+// Server built at the same address (the Target keeps a reference to it).
+struct Rig {
+    test::SimParts parts{"skylake", kMachineBytes};
+    Connection listener;  // the stub's side; it keeps listening between inputs
+    std::uint16_t port = 0;
+    std::string snapshot;
+    alignas(Server) unsigned char server_storage[sizeof(Server)];
+    alignas(Target) unsigned char target_storage[sizeof(Target)];
+    Server* server = nullptr;
+    Target* prototype = nullptr;
+    mm::FrameAllocator frames;
+    sim::VmcsStore vmcs0{parts.memory, Hpa{kVmcs0}}, vmcs1{parts.memory, Hpa{kVmcs1}};
+
+    Rig()
+    {
+        Endpoint e;
+        if (const auto error = listener.listen(e)) fail("listen", *error);
+        port = listener.port();
+        // Something to read: a recognisable pattern.
+        for (std::size_t a = 0; a < kMachineBytes; ++a)
+            parts.memory.data()[a] = static_cast<std::uint8_t>(a * 7 + (a >> 12));
+        // In VMX operation with vcpu 0's VMCS current, as whenever the
+        // stub has stopped the guest (monitor vmcs reads it with VMREAD).
+        MemoryRegion regions[1] = {MemoryRegion{0, kMachineBytes, MemoryRegion::Type::USABLE}};
+        vmx::VmxCaps caps;
+        if (frames.init(regions, 1, nullptr, 0, &hal::machine_to_virt, false) != Status::OK ||
+            vmx::vmx_cpu_enable(frames, caps, vmx::CapsLog::QUIET) != Status::OK)
+            fail("VMXON");
+        for (const std::uint64_t vmcs : {kVmcs0, kVmcs1}) {
+            const std::uint32_t revision = parts.profile.vmcs_revision();
+            std::memcpy(parts.memory.data() + vmcs, &revision, 4);
+            if (hal::vmclear(Hpa{vmcs}) != hal::VmxResult::SUCCEED) fail("VMCLEAR");
+        }
+        if (hal::vmptrld(Hpa{kVmcs0}) != hal::VmxResult::SUCCEED) fail("VMPTRLD");
+        server = new (server_storage) Server(listener);
+        prototype = new Target(*server, false);
+        prototype->machine_started(parts.engine, parts.memory, parts.vmx);
+        hal::GuestRegs regs1{};
+        for (unsigned i = 0; i < 16; ++i) regs1.gpr[i] = 0x1111111111111111ull * i;
+        regs1.fpu.bytes[0] = 0x7f;
+        regs1.fpu.bytes[4] = 0x81;  // ST0 and ST7 valid
+        regs1.cr2 = 0xdead000;
+        prototype->vcpu_entering(1, vmcs1);
+        prototype->vcpu_left(1, vmcs1, regs1);
+        prototype->vcpu_entering(0, vmcs0);
+        snapshot.assign(reinterpret_cast<const char*>(parts.memory.data()), kMachineBytes);
+    }
+
+    // What GDB may change (memory, vcpu 0's general registers) back as it was.
+    void restore()
+    {
+        std::memcpy(parts.memory.data(), snapshot.data(), kMachineBytes);
+        parts.engine.memory_written(0, kMachineBytes);
+        static constexpr int kGprs[16] = {UC_X86_REG_RAX, UC_X86_REG_RBX, UC_X86_REG_RCX, UC_X86_REG_RDX,
+                                          UC_X86_REG_RSI, UC_X86_REG_RDI, UC_X86_REG_RBP, UC_X86_REG_RSP,
+                                          UC_X86_REG_R8,  UC_X86_REG_R9,  UC_X86_REG_R10, UC_X86_REG_R11,
+                                          UC_X86_REG_R12, UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_R15};
+        const std::uint64_t zero = 0;
+        for (int id : kGprs) uc_reg_write(parts.engine.unicorn(), id, &zero);
+    }
+};
+
+// Each input is a new connection, thousands a second: every one leaves a
+// TIME_WAIT behind for a minute, which would use up the ephemeral ports of
+// one source address in seconds. The client's source address goes round
+// 127.1.0.1-127.1.255.254 (all loopback), so no 4-tuple repeats within minutes.
+int connect_client(std::uint16_t port)
+{
+    static std::uint32_t next_source = 0;
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) fail("socket", std::strerror(errno));
+    const int one = 1;
+    ::setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    sockaddr_in source{};
+    source.sin_family = AF_INET;
+    source.sin_addr.s_addr = htonl(0x7f010000u | (1 + next_source++ % 0xfffe));
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&source), sizeof source) != 0) fail("bind", std::strerror(errno));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+        // libFuzzer's SIGALRM (-timeout, -max_total_time) may interrupt it:
+        // the connection goes on being made; wait for it.
+        if (errno != EINTR) fail("connect", std::strerror(errno));
+        pollfd p{fd, POLLOUT, 0};
+        while (::poll(&p, 1, -1) < 0)
+            if (errno != EINTR) fail("poll", std::strerror(errno));
+        int error = 0;
+        socklen_t length = sizeof error;
+        if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0 || error != 0)
+            fail("connect", std::strerror(error));
+    }
+    return fd;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
+{
+    static Rig* rig = new Rig;
+    // The whole input is in the socket before the stub reads: keep it within
+    // what loopback buffers hold.
+    if (size > kMaxInput) return 0;
+
+    const int client = connect_client(rig->port);
+    if (!rig->listener.accept_blocking()) fail("accept");
+    // The replies are read (and checked) as they come, so the stub never
+    // blocks on a full socket buffer.
+    std::thread reader(check_stream, client);
+    std::size_t sent = 0;
+    while (sent < size) {
+        const ssize_t n = ::send(client, data + sent, size - sent, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) fail("send", std::strerror(errno));
+        sent += static_cast<std::size_t>(n);
+    }
+    ::shutdown(client, SHUT_WR);  // the client goes away when its bytes are read, mid-packet or not
+
+    rig->server->~Server();
+    Server& server = *new (rig->server_storage) Server(rig->listener);
+    Target& target = *new (rig->target_storage) Target(*rig->prototype);
+    StopReport report;
+    for (unsigned stops = 0; server.connected() && stops < 100000; ++stops) {
+        const Resume r = server.serve_stop(target, report);
+        static const bool trace = std::getenv("FUZZ_GDB_TRACE") != nullptr;
+        if (trace)
+            std::fprintf(stderr, "resume: kind %d vcpu %u connected %d\n", static_cast<int>(r.kind), r.vcpu,
+                         server.connected());
+        if (r.kind == Resume::Kind::KILL) break;
+        // The machine stops again at once: after a step, or at a breakpoint
+        // right after a continue. (Not Server::interrupt_requested, the poll
+        // while the guest runs: what it finds already arrived depends on
+        // loopback timing, and an input would not replay the same.)
+        report = StopReport{};
+        report.vcpu = r.kind == Resume::Kind::STEP && r.vcpu <= 1 ? r.vcpu : 0;
+        report.why = r.kind == Resume::Kind::STEP ? StopReport::Why::STEP : StopReport::Why::HWBREAK;
+    }
+    // Reads what is left, to the client's end (it has shut down its side:
+    // the wait ends at once unless the machine is loaded).
+    server.run_ended("W00", 10000);
+    const bool modified = !target.history_valid();
+    target.~Target();
+    rig->listener.close_client();
+    reader.join();
+    ::close(client);
+    if (modified) rig->restore();
+    return 0;
+}
