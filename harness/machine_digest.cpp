@@ -6,8 +6,11 @@
 
 #include <fmt/core.h>
 
+#include "arch/x86/vmx/vmx_arch.hpp"
 #include "core/cmdline.hpp"
 #include "core/run_stats.hpp"
+#include "sim/platform/sim_context.hpp"
+#include "sim/vmx-model/engine/engine.hpp"
 
 namespace xeno::harness {
 
@@ -126,6 +129,35 @@ ExitRecord exit_taken_record(const sim::ExitEvent& e)
     r.guest_instructions = e.guest_instructions;
     r.taken = guest_state(e);
     return r;
+}
+
+std::string reason_text(std::uint32_t reason)
+{
+    std::string name = vmx::exit_reason_name(reason & 0xffff);
+    if (reason & 0x80000000u) name = "VM-entry failure " + name;
+    return fmt::format("{} ({})", name, reason & 0xffff);
+}
+
+std::string exit_text(std::uint64_t number, std::uint32_t reason, std::uint32_t vcpu, std::uint64_t rip)
+{
+    return fmt::format("exit {} {} on vcpu {} at rip {:#x}", number, reason_text(reason), vcpu, rip);
+}
+
+void compare_state(const GuestState& was, const GuestState& now, const char* was_word, std::vector<std::string>& out)
+{
+    for (std::size_t i = 0; i < kStateFields; ++i) {
+        if (was[i] != now[i])
+            out.push_back(fmt::format("{}: {} {:#x}, now {:#x}", kStateFieldNames[i], was_word, was[i], now[i]));
+    }
+}
+
+void stop_machine(const sim::ExitEvent& e, const std::string& why)
+{
+    if (e.memory == nullptr) return;
+    sim::Engine* engine = sim::sim_context().engine;
+    if (engine == nullptr) return;
+    engine->set_wall_stop_reason(why);
+    engine->request_wall_stop();
 }
 
 void hash_guest_pages(const sim::ExitEvent& e, std::vector<std::uint64_t>& hashes)

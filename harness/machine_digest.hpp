@@ -37,6 +37,19 @@ GuestState guest_state(const sim::ExitEvent& event);
 // An exit's record as it is taken (its `handled` state still to come).
 ExitRecord exit_taken_record(const sim::ExitEvent& event);
 
+// "IO_INSTRUCTION (30)", "VM-entry failure ... (33)" for an exit reason field.
+std::string reason_text(std::uint32_t reason);
+// "exit 18234 IO_INSTRUCTION (30) on vcpu 1 at rip 0x...".
+std::string exit_text(std::uint64_t number, std::uint32_t reason, std::uint32_t vcpu, std::uint64_t rip);
+// One line per field that differs: "<name>: <was_word> <was>, now <now>" (hex).
+void compare_state(const GuestState& was, const GuestState& now, const char* was_word,
+                   std::vector<std::string>& out);
+// Ends the run at the next point the engine checks, with `why`: the
+// machine's own external stop, the one its wall-time watchdog uses (the
+// domain ends through the hypervisor's normal returns). Nothing for an
+// event that is not the simulated machine's (a test's stand-in).
+void stop_machine(const sim::ExitEvent& event, const std::string& why);
+
 // XXH3-64 of each 4 KiB page of guest RAM in guest-physical order, read
 // through the running domain's p2m (core/run_stats.hpp) from the event's
 // machine memory, into `hashes` (resized to the p2m's guest frames; a frame

@@ -103,6 +103,9 @@ inline constexpr std::array<const char*, kStateFields> kStateFieldNames = {
     "fpu-xxh64",
 };
 using GuestState = std::array<std::uint64_t, kStateFields>;
+inline constexpr std::size_t kRipField = 15;
+static_assert(kStateFieldNames[kRipField][0] == 'r' && kStateFieldNames[kRipField][1] == 'i' &&
+              kStateFieldNames[kRipField][2] == 'p' && kStateFieldNames[kRipField][3] == '\0');
 
 // One VM exit: as the exit left the guest (taken) and as its handler left
 // it for the next entry (handled).

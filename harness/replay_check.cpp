@@ -14,42 +14,6 @@ namespace {
 // At most this many differing pages are named (the count is always given).
 constexpr std::size_t kPagesNamed = 16;
 
-std::string reason_text(std::uint32_t reason)
-{
-    std::string name = vmx::exit_reason_name(reason & 0xffff);
-    if (reason & 0x80000000u) name = "VM-entry failure " + name;
-    return fmt::format("{} ({})", name, reason & 0xffff);
-}
-
-std::string exit_text(std::uint64_t number, std::uint32_t reason, std::uint32_t vcpu, std::uint64_t rip)
-{
-    return fmt::format("exit {} {} on vcpu {} at rip {:#x}", number, reason_text(reason), vcpu, rip);
-}
-
-constexpr std::size_t kRipField = 15;  // kStateFieldNames[15] == "rip"
-
-void compare_state(const GuestState& recorded, const GuestState& now, std::vector<std::string>& out)
-{
-    for (std::size_t i = 0; i < kStateFields; ++i) {
-        if (recorded[i] != now[i]) {
-            out.push_back(fmt::format("{}: recorded {:#x}, now {:#x}", kStateFieldNames[i], recorded[i], now[i]));
-        }
-    }
-}
-
-// Ends the run at the next point the engine checks (a replay that has
-// found its answer need not run the rest of a long boot). The machine's own
-// external stop, the one its wall-time watchdog uses: the domain is ended
-// through the hypervisor's normal returns.
-void stop_machine(const sim::ExitEvent& e)
-{
-    if (e.memory == nullptr) return;  // not the simulated machine (a test's stand-in)
-    sim::Engine* engine = sim::sim_context().engine;
-    if (engine == nullptr) return;
-    engine->set_wall_stop_reason("replay: stopped after its first divergent exit");
-    engine->request_wall_stop();
-}
-
 }  // namespace
 
 ReplayChecker::ReplayChecker(RecordingReader& reader, EndRecord recorded_end)
@@ -79,7 +43,7 @@ void ReplayChecker::diverge(ExitDivergence d, const sim::ExitEvent& e)
     done_ = true;
     in_exit_ = false;
     stopped_ = true;
-    stop_machine(e);
+    stop_machine(e, "replay: stopped after its first divergent exit");
 }
 
 void ReplayChecker::on_taken(const sim::ExitEvent& e)
@@ -92,7 +56,7 @@ void ReplayChecker::on_taken(const sim::ExitEvent& e)
         if (recorded_end_.failure == static_cast<std::uint8_t>(sim::MachineResult::Failure::WALL_TIME_LIMIT)) {
             // The recorded run was cut by host time: all of it agreed.
             stopped_ = true;
-            stop_machine(e);
+            stop_machine(e, "replay: stopped after its first divergent exit");
             return;
         }
         ExitDivergence d;
@@ -127,7 +91,7 @@ void ReplayChecker::on_taken(const sim::ExitEvent& e)
     field("qualification", current_.qualification, e.qualification, true);
     field("guest instructions", current_.guest_instructions, e.guest_instructions, false);
     field("virtual time (ns)", current_.vtime_ns, e.vtime_ns, false);
-    compare_state(current_.taken, now, differences);
+    compare_state(current_.taken, now, "recorded", differences);
     if (!differences.empty()) {
         ExitDivergence d;
         d.exit = e.number;
@@ -146,7 +110,7 @@ void ReplayChecker::on_handled(const sim::ExitEvent& e)
     if (done_ || !in_exit_) return;
     in_exit_ = false;
     std::vector<std::string> differences;
-    compare_state(current_.handled, guest_state(e), differences);
+    compare_state(current_.handled, guest_state(e), "recorded", differences);
     if (!differences.empty()) {
         ExitDivergence d;
         d.exit = e.number;

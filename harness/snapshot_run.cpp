@@ -52,25 +52,6 @@ std::string without_trace(std::string cmdline)
     return cmdline;
 }
 
-// Ends the run at the next point the engine checks (as a replay does at its
-// first divergence): the machine's own external stop.
-void stop_machine(const sim::ExitEvent& e, const std::string& why)
-{
-    if (e.memory == nullptr) return;  // not the simulated machine (a test's stand-in)
-    sim::Engine* engine = sim::sim_context().engine;
-    if (engine == nullptr) return;
-    engine->set_wall_stop_reason(why);
-    engine->request_wall_stop();
-}
-
-std::string exit_text(std::uint64_t number, std::uint32_t reason, std::uint32_t vcpu, std::uint64_t rip)
-{
-    return fmt::format("exit {} {} ({}) on vcpu {} at rip {:#x}", number, vmx::exit_reason_name(reason & 0xffff),
-                       reason & 0xffff, vcpu, rip);
-}
-
-constexpr std::size_t kRipField = 15;  // kStateFieldNames[15] == "rip"
-
 std::string joined(const std::vector<std::string>& items)
 {
     std::string out;
@@ -400,8 +381,7 @@ void SnapshotRestorer::on_taken(const sim::ExitEvent& e)
     field("qualification", current_.qualification, e.qualification);
     field("guest instructions", current_.guest_instructions, e.guest_instructions);
     field("virtual time (ns)", current_.vtime_ns, e.vtime_ns);
-    const GuestState now = guest_state(e);
-    for (std::size_t i = 0; i < kStateFields; ++i) field(kStateFieldNames[i], current_.taken[i], now[i]);
+    compare_state(current_.taken, guest_state(e), "saved", differences);
     if (!differences.empty()) {
         fail(fmt::format("{}: the re-execution differs from the snapshot's run at {}, before the point (exit {}): "
                          "{}",
@@ -417,12 +397,7 @@ void SnapshotRestorer::on_handled(const sim::ExitEvent& e)
     if (error_ || !reader_) return;
     const GuestState now = guest_state(e);
     std::vector<std::string> differences;
-    for (std::size_t i = 0; i < kStateFields; ++i) {
-        if (current_.handled[i] != now[i]) {
-            differences.push_back(fmt::format("{}: saved {:#x}, now {:#x}", kStateFieldNames[i], current_.handled[i],
-                                              now[i]));
-        }
-    }
+    compare_state(current_.handled, now, "saved", differences);
     if (!differences.empty()) {
         fail(fmt::format("{}: the re-execution differs from the snapshot's run after the handler of {}: {}",
                          file_.string(), exit_text(current_.number, current_.reason, current_.vcpu,
