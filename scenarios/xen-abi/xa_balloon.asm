@@ -44,6 +44,17 @@ reservation:
     call reservation
 %endmacro
 
+; The operation on balloon_list's first `count` frames (order 0, DOMID_SELF).
+%macro LIST_RESERVATION 2                   ; operation, count
+    mov edi, %1
+    mov rsi, balloon_list
+    mov edx, %2
+    xor ecx, ecx
+    xor r8d, r8d
+    mov r9d, DOMID_SELF
+    call reservation
+%endmacro
+
 ; RAX = the current reservation.
 current_reservation:
     mov word [arg], DOMID_SELF
@@ -105,26 +116,14 @@ test_balloon:
     ; the two can come back.
     mov qword [balloon_list], BALLOON_PAGE >> 12
     mov qword [balloon_list + 8], BALLOON_PAGE2 >> 12
-    mov edi, XENMEM_decrease_reservation
-    mov rsi, balloon_list
-    mov edx, 2
-    xor ecx, ecx
-    xor r8d, r8d
-    mov r9d, DOMID_SELF
-    call reservation
+    LIST_RESERVATION XENMEM_decrease_reservation, 2
     CHECK_RAX 2, "balloon-decrease-two-extents"
     BALLOON XENMEM_increase_reservation, 0, 0
     CHECK_RAX 1, "balloon-increase-one-extent"
     call current_reservation
     CHECK_RAX RAM_PAGES - 1, "balloon-current-reservation-counts-the-increase"
     mov qword [balloon_list], BALLOON_PAGE >> 12
-    mov edi, XENMEM_populate_physmap
-    mov rsi, balloon_list
-    mov edx, 2
-    xor ecx, ecx
-    xor r8d, r8d
-    mov r9d, DOMID_SELF
-    call reservation
+    LIST_RESERVATION XENMEM_populate_physmap, 2
     CHECK_RAX 1, "balloon-populate-stops-at-the-maximum"
     mov rax, [BALLOON_PAGE]
     CHECK_RAX 0, "balloon-page-within-the-maximum-back"
@@ -199,25 +198,13 @@ test_balloon:
     add rdi, 8
     inc rax
     loop .list
-    mov edi, XENMEM_decrease_reservation
-    mov rsi, balloon_list
-    mov edx, BALLOON_COUNT
-    xor ecx, ecx
-    xor r8d, r8d
-    mov r9d, DOMID_SELF
-    call reservation
+    LIST_RESERVATION XENMEM_decrease_reservation, BALLOON_COUNT
     CHECK_RAX BALLOON_COUNT, "balloon-decrease-600-extents-continued"
     call current_reservation
     CHECK_RAX RAM_PAGES - BALLOON_COUNT, "balloon-current-reservation-600-less"
     mov rax, [BALLOON_MANY + (BALLOON_COUNT - 1) * 4096]
     CHECK_RAX -1, "balloon-600th-page-taken"
-    mov edi, XENMEM_populate_physmap
-    mov rsi, balloon_list
-    mov edx, BALLOON_COUNT
-    xor ecx, ecx
-    xor r8d, r8d
-    mov r9d, DOMID_SELF
-    call reservation
+    LIST_RESERVATION XENMEM_populate_physmap, BALLOON_COUNT
     CHECK_RAX BALLOON_COUNT, "balloon-populate-600-extents-continued"
     mov rax, [BALLOON_MANY + (BALLOON_COUNT - 1) * 4096]
     CHECK_RAX 0, "balloon-600th-page-back"
