@@ -70,6 +70,23 @@ bool stale_elsewhere(Domain& d, const Vcpu* except)
     return false;
 }
 
+// Whether a vcpu other than `except` is in guest mode now.
+bool in_guest_elsewhere(Domain& d, const Vcpu* except)
+{
+    for (u32 i = 0; i < d.vcpu_count(); ++i)
+        if (&d.vcpu(i) != except && d.vcpu(i).in_guest) return true;
+    return false;
+}
+
+// This CPU drops its EPT translations of the domain (INVEPT under EPT) and
+// `v` is up to date with the current generation.
+void catch_up(Vcpu& v, const char* when)
+{
+    if (v.eptp && flush_ept(v) != Status::OK)
+        LogLine{}.str("physmap: INVEPT ").str(when).str(" failed on vcpu ").dec(v.id());
+    v.physmap_seen = v.domain().reservation().generation;
+}
+
 void free_frame(Domain& d, u64 mfn)
 {
     if (d.frames()->free(Hpa::from_frame(mfn)) != Status::OK)
@@ -106,11 +123,11 @@ Status physmap_populate(Vcpu& v, u64 gfn, u64 count)
     // leaves nothing behind.
     for (u64 g = gfn; g < gfn + count; ++g) {
         Result<Hpa> f = g < k4GiBFrames ? frames.allocate_run_below(1, u64{1} << 32) : frames.allocate_zeroed_high();
-        if (f.ok() && g < k4GiBFrames) frames.zero(f.value(), 1);
         if (!f.ok()) {
             for (u64 u = gfn; u < g; ++u) free_frame(d, unmap_everywhere(d, u));
             return Status::NO_MEMORY;
         }
+        if (g < k4GiBFrames) frames.zero(f.value(), 1);
         hal::machine_memory_written(f.value(), kPageSize);
         (void)d.p2m().set(g, f.value().frame());
     }
@@ -135,8 +152,7 @@ Status physmap_remove(Vcpu& v, u64 gfn, u64 count)
     for (u64 g = gfn; g < gfn + count; ++g)
         if (!physmap_ram_slot(v, g) || d.p2m().mfn(g) == mm::P2m::kInvalidMfn) return Status::BAD_ARGUMENT;
     // Once the generation moves, every other vcpu in guest mode is stale.
-    bool others_in_guest = false;
-    for (u32 i = 0; i < d.vcpu_count(); ++i) others_in_guest = others_in_guest || (&d.vcpu(i) != &v && d.vcpu(i).in_guest);
+    const bool others_in_guest = in_guest_elsewhere(d, &v);
     if (others_in_guest && count > mm::Reservation::kMaxQuarantined - r.quarantined_count) return Status::BAD_STATE;
     for (u64 g = gfn; g < gfn + count; ++g) {
         const u64 mfn = unmap_everywhere(d, g);
@@ -163,9 +179,7 @@ void physmap_flush(Vcpu& v)
     mm::Reservation& r = d.reservation();
     if (!r.flush_pending) return;
     r.flush_pending = false;
-    if (v.eptp && flush_ept(v) != Status::OK)
-        LogLine{}.str("physmap: INVEPT after a physmap change failed on vcpu ").dec(v.id());
-    v.physmap_seen = r.generation;
+    catch_up(v, "after a physmap change");
     // Shadow paging: the shadows may map frames that are gone, the index
     // from machine to guest frames is stale; the caller's address space is
     // rebuilt now (every VM entry flushes the TLB there: no VPID).
@@ -180,11 +194,7 @@ void physmap_sync(Vcpu& v)
     Domain& d = v.domain();
     mm::Reservation& r = d.reservation();
     physmap_flush(v);
-    if (v.physmap_seen != r.generation) {
-        if (v.eptp && flush_ept(v) != Status::OK)
-            LogLine{}.str("physmap: INVEPT before entry failed on vcpu ").dec(v.id());
-        v.physmap_seen = r.generation;
-    }
+    if (v.physmap_seen != r.generation) catch_up(v, "before entry");
     if (r.quarantined_count == 0 || stale_elsewhere(d, &v)) return;
     for (u32 i = 0; i < r.quarantined_count; ++i) free_frame(d, r.quarantined[i]);
     LogLine{}.str("physmap: ").dec(r.quarantined_count).str(" frame(s) freed at vcpu ").dec(v.id())
