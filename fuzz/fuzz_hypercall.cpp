@@ -76,7 +76,11 @@ constexpr u64 kGuestRamMb = 1;
 constexpr u64 kGuestRamBytes = kGuestRamMb << 20;
 constexpr u32 kVmcallLength = 3;
 constexpr u64 kStartRip = 0x9000;
-constexpr u32 kMaxContinuations = 64;
+// A preempted call continues with its arguments moved on (the rest of a
+// console write, a memory_op's next extent, ...); the longest documented
+// one is a 16 MiB console write, 256 bytes a step. A continuation that
+// leaves the guest's registers as they were would never end.
+constexpr u32 kMaxContinuations = (16u << 20) / 256 + 64;
 // Decoy ranges the frame allocator must leave alone, spread over machine
 // memory above the first MiB so that the domain's frames lie between them.
 constexpr u64 kDecoyRanges = 10, kDecoyBytes = 4 * kPageSize;
@@ -393,10 +397,14 @@ private:
         for (u32 attempt = 0;; ++attempt) {
             exit.rip = vmx::vmcs_read(vmx::field::GUEST_RIP);
             const u64 rip_before = exit.rip;
+            u64 regs_before[16];
+            std::memcpy(regs_before, v.regs.gpr, sizeof regs_before);
             vmx::handle_vmcall(v, exit);
             const u64 rip_after = vmx::vmcs_read(vmx::field::GUEST_RIP);
             if (rip_after == rip_before) {
                 // A continuation (RIP stays: the guest executes the VMCALL again).
+                if (std::memcmp(regs_before, v.regs.gpr, sizeof regs_before) == 0)
+                    fail("a hypercall continued with its registers unchanged", number);
                 if (attempt == kMaxContinuations) fail("a hypercall preempted itself too many times", number);
                 continue;
             }

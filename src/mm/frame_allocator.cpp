@@ -112,13 +112,34 @@ Status FrameAllocator::init(const MemoryRegion* regions, usize region_count, con
     u64* w = words();
     for (u64 i = 0; i < bitmap_words_; ++i) w[i] = 0;
     for (u64 i = 0; i < bitmap_words_; ++i) dirty_word(i) = memory_zeroed ? 0 : ~u64{0};
-    for (u64 f = 0; f < frame_limit_; ++f)
-        if (is_managed(f)) {
-            set_free(f, true);
-            ++total_;
-        }
+    // The free bits, range by range (asking usable_not_reserved frame by
+    // frame would cost frames x regions): every whole frame of a USABLE
+    // region, less any frame another region, a reservation, the low
+    // megabyte or the bitmap touches -- is_managed's answer for each frame.
+    for (usize i = 0; i < region_count_; ++i) {
+        const MemoryRegion& r = regions_[i];
+        if (r.type == MemoryRegion::Type::USABLE)
+            mark_frames(align_up(r.base, kPageSize) >> kPageShift, align_down(r.base + r.length, kPageSize) >> kPageShift,
+                        true);
+    }
+    for (usize i = 0; i < region_count_; ++i) {
+        const MemoryRegion& r = regions_[i];
+        if (r.type != MemoryRegion::Type::USABLE)
+            mark_frames(r.base >> kPageShift, align_up(r.base + r.length, kPageSize) >> kPageShift, false);
+    }
+    for (usize i = 0; i < reserved_count_; ++i)
+        mark_frames(reserved_[i].start.frame(), align_up(reserved_[i].end.value(), kPageSize) >> kPageShift, false);
+    mark_frames(0, kLowReservedEnd >> kPageShift, false);
+    mark_frames(bitmap_.frame(), bitmap_.frame() + bitmap_frames_, false);
+    for (u64 i = 0; i < bitmap_words_; ++i) total_ += static_cast<u64>(__builtin_popcountll(w[i]));
     free_ = total_;
     return Status::OK;
+}
+
+void FrameAllocator::mark_frames(u64 from, u64 to, bool free_bit)
+{
+    if (to > frame_limit_) to = frame_limit_;
+    for (u64 f = from; f < to; ++f) set_free(f, free_bit);
 }
 
 Result<Hpa> FrameAllocator::allocate() { return allocate_run_below(1, ~u64{0}); }
@@ -138,8 +159,8 @@ Result<Hpa> FrameAllocator::allocate_run_below(u64 count, u64 limit)
         const u64 to = pass == 0 ? frame_cap : start;
         u64 run = 0;
         for (u64 f = from; f < to; ++f) {
-            if (run == 0 && count == 1 && (f % kBitsPerWord) == 0 && words()[f / kBitsPerWord] == 0) {
-                f += kBitsPerWord - 1;  // a whole word in use
+            if (run == 0 && (f % kBitsPerWord) == 0 && words()[f / kBitsPerWord] == 0) {
+                f += kBitsPerWord - 1;  // a whole word in use: no run starts there
                 continue;
             }
             run = is_free(f) ? run + 1 : 0;

@@ -75,6 +75,7 @@ private:
     u64& dirty_word(u64 index) const;
     bool is_dirty(u64 frame) const;
     void set_free(u64 frame, bool free_bit);
+    void mark_frames(u64 from, u64 to, bool free_bit);  // [from, to), clipped to the limit
 
     MemoryRegion regions_[BootInfo::kMaxRegions] = {};
     usize region_count_ = 0;

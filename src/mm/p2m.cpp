@@ -75,7 +75,7 @@ Status P2m::copy_to_guest(Gpa dst, const void* src, u64 length, WrittenFn notify
         const Hpa h = translate(dst).value();
         const u64 chunk = length < kPageSize - dst.page_offset() ? length : kPageSize - dst.page_offset();
         u8* d = static_cast<u8*>(map_(h));
-        for (u64 i = 0; i < chunk; ++i) d[i] = s[i];
+        __builtin_memcpy(d, s, chunk);
         if (notify) notify(h, chunk);
         s += chunk;
         dst = dst + chunk;
@@ -94,7 +94,7 @@ Status P2m::copy_from_guest(void* dst, Gpa src, u64 length) const
         const Hpa h = translate(src).value();
         const u64 chunk = length < kPageSize - src.page_offset() ? length : kPageSize - src.page_offset();
         const u8* s = static_cast<const u8*>(map_(h));
-        for (u64 i = 0; i < chunk; ++i) d[i] = s[i];
+        __builtin_memcpy(d, s, chunk);
         d += chunk;
         src = src + chunk;
         length -= chunk;

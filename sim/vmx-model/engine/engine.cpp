@@ -260,6 +260,11 @@ void Engine::Impl::drop_block_cache()
 {
     // Hooks stay (a hook on an address that no longer holds a sensitive
     // instruction finds no decode and returns); decodes are redone.
+    cur_block_info = nullptr;
+    // Nothing cached (a slot only ever points at a block in `blocks`): the
+    // hypervisor writes guest memory far more often than code runs between
+    // two drops, and clearing 4096 slots every time is not free.
+    if (blocks.empty() && sites.empty() && code_pages.empty() && page_blocks.empty()) return;
     blocks.clear();
     sites.clear();
     code_pages.clear();

@@ -143,16 +143,14 @@ Status setup_bitmaps(Vcpu& v, mm::FrameAllocator& frames)
     v.io_bitmap_a = io.value();
     v.io_bitmap_b = io.value() + kPageSize;
     // Every port exits: the guest has no direct port access (25.6.4).
-    u8* p = static_cast<u8*>(hal::machine_to_virt(v.io_bitmap_a));
-    for (u64 i = 0; i < kPageSize; ++i) p[i] = 0xff;
-    p = static_cast<u8*>(hal::machine_to_virt(v.io_bitmap_b));
-    for (u64 i = 0; i < kPageSize; ++i) p[i] = 0xff;
+    __builtin_memset(hal::machine_to_virt(v.io_bitmap_a), 0xff, kPageSize);
+    __builtin_memset(hal::machine_to_virt(v.io_bitmap_b), 0xff, kPageSize);
 
     Result<Hpa> msr = frames.allocate();
     if (!msr.ok()) return msr.status();
     v.msr_bitmap = msr.value();
     u8* m = static_cast<u8*>(hal::machine_to_virt(v.msr_bitmap));
-    for (u64 i = 0; i < kPageSize; ++i) m[i] = 0xff;
+    __builtin_memset(m, 0xff, kPageSize);
     for (u32 index : kPassThroughMsrs) msr_bitmap_set(m, index, false, false);
     return Status::OK;
 }
