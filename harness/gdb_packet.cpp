@@ -23,33 +23,36 @@ bool needs_escape(char c)
 
 std::string encode_packet(std::string_view payload)
 {
-    std::string out;
-    out.reserve(payload.size() + 4);
-    out.push_back('$');
+    // Written into a string sized for the worst case (every byte escaped)
+    // and cut to length: replies are up to PacketSize, and growing one a
+    // character at a time is most of their cost.
+    std::string out(2 * payload.size() + 4, '\0');
+    std::size_t at = 0;
+    out[at++] = '$';
     std::uint8_t sum = 0;
     for (char c : payload) {
         if (needs_escape(c)) {
-            out.push_back('}');
+            out[at++] = '}';
             sum = static_cast<std::uint8_t>(sum + '}');
             c = static_cast<char>(c ^ 0x20);
         }
-        out.push_back(c);
+        out[at++] = c;
         sum = static_cast<std::uint8_t>(sum + static_cast<std::uint8_t>(c));
     }
-    out.push_back('#');
-    out.push_back(kHexDigits[sum >> 4]);
-    out.push_back(kHexDigits[sum & 15]);
+    out[at++] = '#';
+    out[at++] = kHexDigits[sum >> 4];
+    out[at++] = kHexDigits[sum & 15];
+    out.resize(at);
     return out;
 }
 
 std::string to_hex(const void* bytes, std::size_t n)
 {
     const auto* p = static_cast<const std::uint8_t*>(bytes);
-    std::string out;
-    out.reserve(2 * n);
+    std::string out(2 * n, '\0');
     for (std::size_t i = 0; i < n; ++i) {
-        out.push_back(kHexDigits[p[i] >> 4]);
-        out.push_back(kHexDigits[p[i] & 15]);
+        out[2 * i] = kHexDigits[p[i] >> 4];
+        out[2 * i + 1] = kHexDigits[p[i] & 15];
     }
     return out;
 }
