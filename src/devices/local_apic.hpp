@@ -43,7 +43,7 @@
 //   - Focus processor checking (SVR bit 9) is stored but not acted on, as
 //     on the Pentium 4 and later where the chipset arbitrates.
 //   - The timer: bus clock 1 GHz (one count per `divide` ns); a periodic
-//     timer fires at most every 100 us (kMinPeriodicNs); the reserved timer
+//     timer fires at most every 200 us (kMinPeriodicNs); the reserved timer
 //     mode 3 counts as one-shot; see local_apic_timer.cpp.
 //
 // The hypervisor's side: it forwards IA32_APIC_BASE, IA32_TSC_DEADLINE and
@@ -143,7 +143,7 @@ public:
     static constexpr u32 ESR_ILLEGAL_REGISTER = 1u << 7;
 
     // A periodic timer's shortest period (see local_apic_timer.cpp).
-    static constexpr u64 kMinPeriodicNs = 100'000;
+    static constexpr u64 kMinPeriodicNs = 200'000;
 
     LocalApic(u32 vcpu, u32 apic_id, bool bsp, TimerQueue& timers, GuestTsc tsc, Hooks hooks);
     LocalApic(const LocalApic&) = delete;

@@ -22,12 +22,17 @@
 // from the previous one (not from when the callback ran), so the period
 // does not drift; if the queue ran late by whole periods they are skipped
 // (IRR holds one timer interrupt anyway). A periodic period shorter than
-// kMinPeriodicNs (100 us) is stretched to it, and the current count then
+// kMinPeriodicNs (200 us) is stretched to it, and the current count then
 // runs proportionally slower so it still spans the period: a guest asking
 // for 1 GHz interrupts would otherwise keep the host doing nothing else.
-// 100 us (10 kHz) is ten times the fastest tick any common OS programs
-// (HZ=1000) and, at a few us per injected interrupt, bounds the cost to a
-// few percent of a CPU. One-shot and TSC-deadline timers need a guest
+// 200 us (5 kHz, KVM's default min_timer_period_us) is five times the
+// fastest tick any common OS programs (HZ=1000) and, at a few us per
+// injected interrupt, bounds the cost to a few percent of a CPU. It also
+// leaves the guest time between two ticks where the hypervisor is slow: in
+// Bochs, at 100 M emulated instructions per second, a tick's three exits
+// (the host timer, the EOI, the interrupt window) took about 110 us, and at
+// 100 us a periodic storm then never let the guest run anything but its
+// handler. One-shot and TSC-deadline timers need a guest
 // write (a VM exit) per interrupt, so they pace themselves.
 //
 // A divide configuration change while counting continues from the current

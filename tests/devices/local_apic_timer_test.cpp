@@ -105,7 +105,7 @@ TEST_CASE("lapic timer: periodic minimum period; one-shot is not stretched", "[d
     r.enable();
     r.wr(L::REG_TIMER_DIVIDE, 0xb);
     r.wr(L::REG_LVT_TIMER, kPeriodic | kVector);
-    r.wr(L::REG_TIMER_INITIAL, 1000);  // 1 us asked; stretched to 100 us
+    r.wr(L::REG_TIMER_INITIAL, 1000);  // 1 us asked; stretched to 200 us
     r.advance_to(L::kMinPeriodicNs / 2);
     CHECK(r.rd(L::REG_TIMER_CURRENT) == 500);  // the count spans the stretched period
     r.advance_to(L::kMinPeriodicNs - 1);

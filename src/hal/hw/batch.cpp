@@ -166,6 +166,12 @@ int run_batch(const BootInfo& boot, const BootModule& batch)
         one.modules[0] = BootModule{Hpa{batch.start.value() + r.image_offset}, r.image_size, r.module};
         one.module_count = 1;
         if (decoy_bytes) one.modules[one.module_count++] = BootModule{Hpa{decoy}, decoy_bytes, "decoy"};
+        // The whole batch stays reserved, not only this run's image: a domain
+        // given the frames of a later run's image writes its own guest there,
+        // and the later run boots that (found so: idt_limit_zero's guest
+        // landed on lapic_timer_storm's image two runs ahead, and that run
+        // then ran idt_limit_zero's code).
+        one.modules[one.module_count++] = BootModule{batch.start, batch.size, "xeno-batch"};
         one.cmdline = r.cmdline;
         one.memory_zeroed = false;  // the previous runs used it
         const u64 began = hal::time_ns();
