@@ -4,9 +4,12 @@
 // qRcmd monitor commands, v*, c/s, bc/bs, D, k), malformed, oversized and
 // badly checksummed packets, and the client going away mid-packet.
 //
-// The stub is the real one over a real loopback TCP connection (Connection
-// and Server are not replaceable parts): the input is written to a client
-// socket whose write side is then shut down, and the stub serves it as it
+// The stub is the real one (Connection, Server, Target) over a connected
+// stream socket: one end of a Unix socketpair per input, which the stub's
+// Connection adopts as its client (a loopback TCP connection per input cost
+// most of a run in handshakes, teardowns and the TCP stack's sends). The
+// input is written to the other end, whose write side is then shut down, and
+// the stub serves it as it
 // serves a stopped machine (Server::serve_stop, again after each resume:
 // the machine stops again at once), until the client is gone, then as a
 // run that ended (Server::run_ended). The Target is a real one over a simulated
@@ -29,9 +32,6 @@
 // two hex digits.
 //
 // FUZZ_GDB_TRACE=1 prints each reply (to see how deep a seed reaches).
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -40,7 +40,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 #include <new>
 #include <string>
 #include <thread>
@@ -65,7 +67,7 @@ namespace {
 
 constexpr std::uint64_t kMachineBytes = 2u << 20;
 constexpr std::uint64_t kVmcs0 = 0x10000, kVmcs1 = 0x11000;
-constexpr std::size_t kMaxInput = 48 << 10;  // within the loopback socket buffers: sent before the stub reads
+constexpr std::size_t kMaxInput = 48 << 10;  // within a socketpair's buffer: sent before the stub reads
 
 [[noreturn]] void fail(const char* what, const std::string& detail = {})
 {
@@ -177,13 +179,57 @@ void check_stream(int fd)
         const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
         if (n < 0 && errno == EINTR) continue;
         // A stub that closes with client bytes unread (after D or k, say)
-        // resets the connection, and what was still on its way is lost.
+        // may reset the connection, and what was still on its way is lost.
         reset = n < 0 && errno == ECONNRESET;
         if (n <= 0) break;
         checker.feed(buffer, static_cast<std::size_t>(n));
     }
     if (checker.in_packet() && !reset) fail("the stub's last packet was cut off");
 }
+
+// The client's reading side: one thread for the whole run (a thread per
+// input cost its stack's page faults each time), handed each input's socket.
+// The replies are read and checked as they come, so the stub never blocks on
+// a full socket buffer.
+class ReplyReader {
+public:
+    ReplyReader() : thread_([this] { loop(); }) {}
+
+    void start(int fd)
+    {
+        std::lock_guard lock(mutex_);
+        fd_ = fd;
+        changed_.notify_all();
+    }
+    // Returns when the stub's side is closed and every reply was read.
+    void wait()
+    {
+        std::unique_lock lock(mutex_);
+        changed_.wait(lock, [this] { return fd_ < 0; });
+    }
+
+private:
+    [[noreturn]] void loop()
+    {
+        for (;;) {
+            int fd;
+            {
+                std::unique_lock lock(mutex_);
+                changed_.wait(lock, [this] { return fd_ >= 0; });
+                fd = fd_;
+            }
+            check_stream(fd);
+            std::lock_guard lock(mutex_);
+            fd_ = -1;
+            changed_.notify_all();
+        }
+    }
+
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    int fd_ = -1;
+    std::thread thread_;  // last: starts once the rest is built
+};
 
 // The parts that live across inputs. A Target registers its Unicorn hooks
 // in machine_started, for good (Unicorn keeps them until the engine closes,
@@ -193,8 +239,8 @@ void check_stream(int fd)
 // Server built at the same address (the Target keeps a reference to it).
 struct Rig {
     test::SimParts parts{"skylake", kMachineBytes};
-    Connection listener;  // the stub's side; it keeps listening between inputs
-    std::uint16_t port = 0;
+    Connection connection;  // the stub's side: adopts each input's socket
+    ReplyReader reader;
     std::string snapshot;
     alignas(Server) unsigned char server_storage[sizeof(Server)];
     alignas(Target) unsigned char target_storage[sizeof(Target)];
@@ -205,9 +251,6 @@ struct Rig {
 
     Rig()
     {
-        Endpoint e;
-        if (const auto error = listener.listen(e)) fail("listen", *error);
-        port = listener.port();
         // Something to read: a recognisable pattern.
         for (std::size_t a = 0; a < kMachineBytes; ++a)
             parts.memory.data()[a] = static_cast<std::uint8_t>(a * 7 + (a >> 12));
@@ -224,7 +267,7 @@ struct Rig {
             if (hal::vmclear(Hpa{vmcs}) != hal::VmxResult::SUCCEED) fail("VMCLEAR");
         }
         if (hal::vmptrld(Hpa{kVmcs0}) != hal::VmxResult::SUCCEED) fail("VMPTRLD");
-        server = new (server_storage) Server(listener);
+        server = new (server_storage) Server(connection);
         prototype = new Target(*server, false);
         prototype->machine_started(parts.engine, parts.memory, parts.vmx);
         hal::GuestRegs regs1{};
@@ -258,54 +301,20 @@ struct Rig {
     }
 };
 
-// Each input is a new connection, thousands a second: every one leaves a
-// TIME_WAIT behind for a minute, which would use up the ephemeral ports of
-// one source address in seconds. The client's source address goes round
-// 127.1.0.1-127.1.255.254 (all loopback), so no 4-tuple repeats within minutes.
-int connect_client(std::uint16_t port)
-{
-    static std::uint32_t next_source = 0;
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) fail("socket", std::strerror(errno));
-    const int one = 1;
-    ::setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-    sockaddr_in source{};
-    source.sin_family = AF_INET;
-    source.sin_addr.s_addr = htonl(0x7f010000u | (1 + next_source++ % 0xfffe));
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&source), sizeof source) != 0) fail("bind", std::strerror(errno));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-        // libFuzzer's SIGALRM (-timeout, -max_total_time) may interrupt it:
-        // the connection goes on being made; wait for it.
-        if (errno != EINTR) fail("connect", std::strerror(errno));
-        pollfd p{fd, POLLOUT, 0};
-        while (::poll(&p, 1, -1) < 0)
-            if (errno != EINTR) fail("poll", std::strerror(errno));
-        int error = 0;
-        socklen_t length = sizeof error;
-        if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0 || error != 0)
-            fail("connect", std::strerror(error));
-    }
-    return fd;
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
 {
     static Rig* rig = new Rig;
-    // The whole input is in the socket before the stub reads: keep it within
-    // what loopback buffers hold.
+    // The whole input is in the socket before the stub reads (so what the
+    // stub reads at once does not depend on timing): keep it within what a
+    // socketpair's buffer holds.
     if (size > kMaxInput) return 0;
 
-    const int client = connect_client(rig->port);
-    if (!rig->listener.accept_blocking()) fail("accept");
-    // The replies are read (and checked) as they come, so the stub never
-    // blocks on a full socket buffer.
-    std::thread reader(check_stream, client);
+    int ends[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) fail("socketpair", std::strerror(errno));
+    const int client = ends[0];
+    rig->connection.adopt_client(ends[1]);
     std::size_t sent = 0;
     while (sent < size) {
         const ssize_t n = ::send(client, data + sent, size - sent, MSG_NOSIGNAL);
@@ -314,9 +323,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         sent += static_cast<std::size_t>(n);
     }
     ::shutdown(client, SHUT_WR);  // the client goes away when its bytes are read, mid-packet or not
+    rig->reader.start(client);
 
     rig->server->~Server();
-    Server& server = *new (rig->server_storage) Server(rig->listener);
+    Server& server = *new (rig->server_storage) Server(rig->connection);
     Target& target = *new (rig->target_storage) Target(*rig->prototype);
     StopReport report;
     for (unsigned stops = 0; server.connected() && stops < 100000; ++stops) {
@@ -329,7 +339,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         // The machine stops again at once: after a step, or at a breakpoint
         // right after a continue. (Not Server::interrupt_requested, the poll
         // while the guest runs: what it finds already arrived depends on
-        // loopback timing, and an input would not replay the same.)
+        // socket timing, and an input would not replay the same.)
         report = StopReport{};
         report.vcpu = r.kind == Resume::Kind::STEP && r.vcpu <= 1 ? r.vcpu : 0;
         report.why = r.kind == Resume::Kind::STEP ? StopReport::Why::STEP : StopReport::Why::HWBREAK;
@@ -339,8 +349,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     server.run_ended("W00", 10000);
     const bool modified = !target.history_valid();
     target.~Target();
-    rig->listener.close_client();
-    reader.join();
+    rig->connection.close_client();
+    rig->reader.wait();
     ::close(client);
     if (modified) rig->restore();
     return 0;

@@ -86,11 +86,18 @@ bool Connection::accept_if_waiting()
     return accept_blocking();
 }
 
+void Connection::adopt_client(int fd)
+{
+    close_client();
+    client_ = fd;
+}
+
 std::optional<char> Connection::read_byte(int timeout_ms, bool* timed_out)
 {
     if (timed_out) *timed_out = false;
     if (client_ < 0) return std::nullopt;
     if (consumed_ < buffered_) return buffer_[consumed_++];
+    if (!flush()) return std::nullopt;  // the client sees every reply before the stub waits
     pollfd p{client_, POLLIN, 0};
     int ready;
     do {
@@ -117,29 +124,44 @@ bool Connection::readable()
 {
     if (client_ < 0) return false;
     if (consumed_ < buffered_) return true;
+    if (!flush()) return false;
     pollfd p{client_, POLLIN, 0};
     return ::poll(&p, 1, 0) == 1;
 }
 
 bool Connection::write(std::string_view bytes)
 {
-    while (!bytes.empty() && client_ >= 0) {
-        const ssize_t n = ::send(client_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (client_ < 0) return false;
+    output_.append(bytes);
+    return output_.size() < kOutputFlushBytes || flush();
+}
+
+bool Connection::flush()
+{
+    std::string_view pending = output_;
+    while (!pending.empty() && client_ >= 0) {
+        const ssize_t n = ::send(client_, pending.data(), pending.size(), MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
+            output_.clear();
             close_client();
             return false;
         }
-        bytes.remove_prefix(static_cast<std::size_t>(n));
+        pending.remove_prefix(static_cast<std::size_t>(n));
     }
+    output_.clear();
     return client_ >= 0;
 }
 
 void Connection::close_client()
 {
-    if (client_ >= 0) ::close(client_);
+    if (client_ >= 0) {
+        flush();  // a reply before a close (D's OK) is still sent
+        ::close(client_);
+    }
     client_ = -1;
     buffered_ = consumed_ = 0;
+    output_.clear();
 }
 
 }  // namespace xeno::harness::gdb

@@ -33,6 +33,10 @@ public:
     // Wait for a client (blocking), or take one if it is waiting (poll).
     bool accept_blocking();
     bool accept_if_waiting();
+    // Take a connected stream socket made elsewhere as the client (one end
+    // of a socketpair: the fuzz target, which would otherwise pay for a TCP
+    // handshake and teardown per input). It is closed like an accepted one.
+    void adopt_client(int fd);
     bool connected() const { return client_ >= 0; }
 
     // The next byte from the client, waiting at most timeout_ms (-1: no
@@ -40,16 +44,25 @@ public:
     std::optional<char> read_byte(int timeout_ms, bool* timed_out = nullptr);
     // A byte is waiting (never blocks); false when disconnected.
     bool readable();
-    // Send everything; false (and disconnected) when the client went away.
+    // Queue bytes for the client: they go out together (an acknowledgement
+    // with its reply, several replies in one send) when the stub next waits
+    // for input (read_byte, readable), on flush and on close_client, or once
+    // kOutputFlushBytes are queued. False (and disconnected) when the client
+    // went away.
     bool write(std::string_view bytes);
+    // Send what is queued; false (and disconnected) when the client went away.
+    bool flush();
+    // Sends what is queued first.
     void close_client();
 
 private:
     int listener_ = -1;
     int client_ = -1;
     std::uint16_t port_ = 0;
+    static constexpr std::size_t kOutputFlushBytes = 64 << 10;
     char buffer_[4096];
     std::size_t buffered_ = 0, consumed_ = 0;
+    std::string output_;  // written, not yet sent
 };
 
 }  // namespace xeno::harness::gdb

@@ -108,6 +108,9 @@ Resume Server::serve_stop(Target& target, const StopReport& report)
         if (no_ack_request) state_->ack_mode = false;  // from after this OK on
         if (a.resumes) {
             state_->resume_pending = a.resume.kind != Resume::Kind::DETACH && a.resume.kind != Resume::Kind::KILL;
+            // The acknowledgement of a continue or step goes out now, not at
+            // the run's first poll: GDB resends a packet it sees no '+' for.
+            connection_.flush();
             return a.resume;
         }
     }

@@ -1,6 +1,10 @@
 // The stub's packet answers that need no running machine
 // (Server::answer with no target): what GDB's connection sequence asks, and
 // error replies for ill-formed arguments.
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <string>
 
 #include <catch2/catch.hpp>
@@ -98,6 +102,78 @@ TEST_CASE("stop replies name the thread (vcpu + 1) and the reason", "[gdb]")
     CHECK(stop_reply(StopReport{Why::AWATCH, 0, 0x10}) == "T05thread:1;awatch:10;");
     CHECK(stop_reply(StopReport{Why::INTERRUPT, 2, 0}) == "T02thread:3;");
     CHECK(stop_reply(StopReport{Why::HISTORY_BEGIN, 0, 0}) == "T05thread:1;replaylog:begin;");
+}
+
+namespace {
+
+bool client_can_read(int fd)
+{
+    pollfd p{fd, POLLIN, 0};
+    return ::poll(&p, 1, 0) == 1;
+}
+
+std::string client_read(int fd)
+{
+    char buffer[256];
+    const ssize_t n = ::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
+    return n > 0 ? std::string(buffer, static_cast<std::size_t>(n)) : std::string();
+}
+
+}  // namespace
+
+TEST_CASE("the stub's writes go out together when it waits for input and before a close", "[gdb]")
+{
+    int ends[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, ends) == 0);
+    const int client = ends[0];
+    Connection c;
+    c.adopt_client(ends[1]);
+    REQUIRE(c.connected());
+
+    // An acknowledgement and a reply: queued, not yet sent.
+    CHECK(c.write("+"));
+    CHECK(c.write("$OK#9a"));
+    CHECK_FALSE(client_can_read(client));
+    // Waiting for the client's next byte sends them first (a stub that
+    // waited with its reply queued would wait for ever).
+    bool timed_out = false;
+    CHECK_FALSE(c.read_byte(0, &timed_out).has_value());
+    CHECK(timed_out);
+    CHECK(client_read(client) == "+$OK#9a");
+
+    // readable() (the poll while a guest runs) sends too.
+    CHECK(c.write("$S05#b8"));
+    CHECK_FALSE(c.readable());
+    CHECK(client_read(client) == "$S05#b8");
+
+    // An explicit flush, and the client's bytes come back in order.
+    CHECK(c.write("+"));
+    CHECK(c.flush());
+    CHECK(client_read(client) == "+");
+    REQUIRE(::send(client, "$g#67", 5, 0) == 5);
+    CHECK(c.read_byte(0) == '$');
+    CHECK(c.read_byte(0) == 'g');
+
+    // A reply before a close (D's OK) still reaches the client.
+    CHECK(c.write("$OK#9a"));
+    c.close_client();
+    CHECK_FALSE(c.connected());
+    CHECK(client_read(client) == "$OK#9a");
+    CHECK_FALSE(c.write("+"));  // nobody to write to
+    ::close(client);
+}
+
+TEST_CASE("a client that went away: queued output is dropped and the stub disconnects", "[gdb]")
+{
+    int ends[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, ends) == 0);
+    Connection c;
+    c.adopt_client(ends[1]);
+    ::close(ends[0]);
+    CHECK(c.write("$OK#9a"));  // queued: the failure shows when it is sent
+    CHECK_FALSE(c.flush());
+    CHECK_FALSE(c.connected());
+    CHECK_FALSE(c.read_byte(0).has_value());
 }
 
 TEST_CASE("--gdb endpoints", "[gdb]")
