@@ -504,7 +504,7 @@ std::vector<Run> all_runs(const char* paging)
 // SIPIs, self IPIs: 1.5-4 s of machine time each, the others 0.25-0.8 s).
 constexpr const char* kSubset[] = {
     "ram_past_end", "exec_mmio", "vmx_long", "msr_noncanonical", "msr_scan", "pt_wild_frames",
-    "pt_reserved_bits", "smc_cross_page", "cr3_past_ram", "stack_mmio", "idt_limit_zero", "triple_fault_paged",
+    "pt_reserved_bits", "smc_cross_page", "cr3_past_ram", "pae_pdpt_past_ram", "stack_mmio", "idt_limit_zero", "triple_fault_paged",
     "lapic_timer_storm", "rtc_storm", "ipi_storm_smp", "hypercall_misuse", "evtchn_abuse", "grant_abuse",
     "vcpu_down_self", "sched_block_forever", "sched_watchdog", "elf_overlapping_segments", "bzimage_old_protocol",
     "multiboot_bad_checksum",

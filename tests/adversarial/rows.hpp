@@ -107,6 +107,8 @@ inline const Row kRows[] = {
      .shadow_reason = "page fault while delivering a double fault (the guest would triple fault)"},
     {.name = "pae_pdpte_reserved", .attacks = "PAE PDPTEs with reserved bits at MOV CR3 / CR0.PG (#GP); stale PDPTE registers",
      .end = End::STATUS},
+    {.name = "pae_pdpt_past_ram", .attacks = "PAE PDPT past RAM and in unclaimed space at MOV CR3 / CR0.PG (reads all ones: #GP)",
+     .end = End::STATUS},
     {.name = "smc_cross_page", .attacks = "self-modifying code straddling a page, natively and in an instruction the hypervisor emulates",
      .end = End::STATUS},
 

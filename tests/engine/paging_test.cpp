@@ -269,6 +269,33 @@ TEST_CASE("EPT with PAE paging: PDPTE registers from the VMCS, reloaded by MOV C
         CHECK((h.exits[0].intr_info & 0xff) == vmx::vector::GP);
         CHECK(h.exits[0].rip == 0x10005);
     }
+
+    SECTION("a PDPT that EPT does not map: MOV CR3 exits for an EPT violation without a linear address")
+    {
+        Guest h;
+        h.flat32(0x10000);
+        h.vmcs.set(f::CPU_BASED_VM_EXEC_CONTROL, vmx::proc::HLT_EXITING | vmx::proc::ACTIVATE_SECONDARY_CONTROLS);
+        h.vmcs.set(f::SECONDARY_VM_EXEC_CONTROL, vmx::proc2::ENABLE_EPT);
+        for (u64 a : {u64{0x100000}, u64{0x101000}, u64{0x102000}, u64{0x102008}, u64{0x102010}})
+            h.mem.store<u64>(a, g.mem.load<u64>(a));
+        h.vmcs.set(f::EPT_POINTER, 0x100000 | 0x18 | 6);
+        h.mem.store<u64>(0x20000, 0x83);
+        h.mem.store<u64>(0x22000, 0x20001);
+        h.vmcs.set(f::GUEST_CR3, 0x22000);
+        h.vmcs.set(f::GUEST_CR0, 0x80000031);
+        h.vmcs.set(f::GUEST_CR4, 0x2020);
+        h.vmcs.set(f::GUEST_PDPTE0, 0x20001);
+        // GPA 0x600fe0: past the 6 MiB EPT maps.
+        h.code(0x10000, {0xb8, 0xe0, 0x0f, 0x60, 0x00, 0x0f, 0x22, 0xd8, 0xf4});  // mov eax, 0x600fe0; mov cr3, eax
+        REQUIRE(h.run() == hal::VmxResult::SUCCEED);
+        REQUIRE(h.exits.size() == 1);
+        CHECK(h.exits[0].reason == reason(ExitReason::EPT_VIOLATION));
+        CHECK(h.exits[0].rip == 0x10005);             // the MOV, not retired
+        CHECK(h.exits[0].qualification == 0x1);      // a read; not present; no linear address (bit 7 clear)
+        CHECK(h.exits[0].gpa == 0x600fe0);            // the first PDPTE
+        CHECK(h.vmcs.get(f::GUEST_CR3) == 0x22000);  // unchanged
+        CHECK(h.vmcs.get(f::GUEST_PDPTE0) == 0x20001);
+    }
 }
 
 }  // namespace xeno::sim::test

@@ -386,26 +386,27 @@ TranslationContext Engine::Impl::translation_context()
     return c;
 }
 
-bool Engine::Impl::load_pdptes(u64 cr3)
+Engine::Impl::PdpteLoad Engine::Impl::load_pdptes(u64 cr3, WalkResult* fault)
 {
     TranslationContext c;
     c.ept = ept;
     c.eptp = eptp;
     u64 loaded[4] = {};
     for (int i = 0; i < 4; ++i) {
-        const WalkResult w = translate_guest_physical(memory, c, (cr3 & 0xffffffe0) + 8u * i, Access::READ, false, false);
+        // A guest-physical access without a linear address: an EPT
+        // violation here has bit 7 of its qualification clear (Table 28-7).
+        const u64 gpa = (cr3 & 0xffffffe0) + 8u * i;
+        const WalkResult w = translate_guest_physical(memory, c, gpa, Access::READ, false, false);
         if (w.status != WalkStatus::OK) {
-            // Not readable through EPT: the walks read the PDPT themselves
-            // (and exit for it) instead of using registers.
-            pdptes_active = false;
-            return true;
+            *fault = w;
+            return PdpteLoad::EPT_FAULT;
         }
-        loaded[i] = memory.load<u64>(w.machine_page + (((cr3 & 0xfe0) + 8u * i) & 0xfff));
-        if (pae_pdpte_reserved(loaded[i])) return false;  // #GP(0)
+        loaded[i] = memory.load<u64>(w.machine_page + (gpa & 0xfff));
+        if (pae_pdpte_reserved(loaded[i])) return PdpteLoad::GP;
     }
     for (int i = 0; i < 4; ++i) pdptes[i] = loaded[i];
     pdptes_active = true;
-    return true;
+    return PdpteLoad::OK;
 }
 
 bool Engine::Impl::read_linear(u64 va, void* out, usize len)
@@ -552,7 +553,8 @@ void Engine::Impl::save_guest_state()
     const u64 efer = blob.efer();
     // 27.3.4: with EPT, PAE paging's PDPTE registers go to the VMCS.
     if (ept && pae_paging(blob.cr(0), blob.cr(4), efer)) {
-        if (!pdptes_active) (void)load_pdptes(blob.cr(3));
+        WalkResult unused;
+        if (!pdptes_active) (void)load_pdptes(blob.cr(3), &unused);  // every way into PAE paging loads them: defensive
         v.set(f::GUEST_PDPTE0, pdptes[0]);
         v.set(f::GUEST_PDPTE1, pdptes[1]);
         v.set(f::GUEST_PDPTE2, pdptes[2]);

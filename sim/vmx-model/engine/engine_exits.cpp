@@ -666,6 +666,26 @@ void Engine::Impl::after_stop()
     }
 }
 
+void Engine::Impl::pdpte_load_fault(u64 address, const WalkResult& fault)
+{
+    ExitInfo x;
+    switch (fault.status) {
+    case WalkStatus::EPT_VIOLATION:
+        x.reason = reason(ExitReason::EPT_VIOLATION);
+        x.qualification = fault.qualification;
+        break;
+    case WalkStatus::EPT_MISCONFIG: x.reason = reason(ExitReason::EPT_MISCONFIG); break;
+    default:
+        // EPT tables pointing outside machine memory: as for any walk.
+        retire_block_partial(address, false);
+        exception(vmx::vector::MC, InterruptionType::HARDWARE_EXCEPTION, false, 0, 0, 0);
+        return;
+    }
+    x.set_gpa = true;
+    x.gpa = fault.gpa;
+    take_exit(address, x);
+}
+
 void Engine::Impl::halt()
 {
     activity = static_cast<u32>(vmx::ActivityState::HLT);

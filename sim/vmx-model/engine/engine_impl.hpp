@@ -81,7 +81,8 @@ struct Engine::Impl final : LiveGuestState {
     bool msr_exits(u32 msr, bool write);
     u64 effective_address(u64 address, const DecodedInsn& d, bool* ok);
     void write_cr_emulated(int cr, u64 value);
-    bool entering_pae_loads_pdptes(unsigned cr, u64 old_value, u64 new_value);  // see engine_sites.cpp
+    enum class PdpteLoad { OK, GP, EPT_FAULT };  // see load_pdptes
+    PdpteLoad entering_pae_loads_pdptes(unsigned cr, u64 old_value, u64 new_value, WalkResult* fault);  // see engine_sites.cpp
     bool native_cr_write_faults(unsigned cr, u64 old_value, u64 new_value, bool long64);  // see engine_sites.cpp
     bool native_wrmsr_faults(u32 msr);  // see engine_sites.cpp
     void site_io(u64 address, const DecodedInsn& d);
@@ -188,8 +189,12 @@ struct Engine::Impl final : LiveGuestState {
     bool pdptes_active = false;
     u64 pdptes[4] = {};
     // MOV to CR3 (or to CR0/CR4 into PAE paging) under EPT: load the
-    // registers from the PDPT at `cr3`. False: a reserved bit (#GP(0)).
-    bool load_pdptes(u64 cr3);
+    // registers from the PDPT at `cr3`, whose address EPT translates
+    // (SDM Vol. 3C 29.3.2). GP: a reserved bit (#GP(0)); EPT_FAULT: the
+    // translation failed (in *fault), and the MOV exits for it, not retired.
+    PdpteLoad load_pdptes(u64 cr3, WalkResult* fault);
+    // The VM exit (or #MC) for a PdpteLoad::EPT_FAULT of the MOV at `address`.
+    void pdpte_load_fault(u64 address, const WalkResult& fault);
     static bool pae_paging(u64 cr0, u64 cr4, u64 efer)
     {
         return (cr0 & (u64{1} << 31)) && (cr4 & (u64{1} << 5)) && !(efer & (u64{1} << 10));

@@ -143,18 +143,19 @@ u64 Engine::Impl::effective_address(u64 address, const DecodedInsn& d, bool* ok)
 }
 
 // MOV to CR0/CR4 that leaves PAE paging in use and changes CR0.PG/CD/NW
-// or CR4.PAE/PGE/PSE/SMEP loads the PDPTEs (SDM Vol. 3A 4.4.1). False: one
-// has a reserved bit set (#GP(0), nothing written).
-bool Engine::Impl::entering_pae_loads_pdptes(unsigned cr, u64 old_value, u64 new_value)
+// or CR4.PAE/PGE/PSE/SMEP loads the PDPTEs (SDM Vol. 3A 4.4.1); see
+// load_pdptes for what it returns.
+Engine::Impl::PdpteLoad Engine::Impl::entering_pae_loads_pdptes(unsigned cr, u64 old_value, u64 new_value,
+                                                                  WalkResult* fault)
 {
     blob.save();
     const u64 cr0 = cr == 0 ? new_value : blob.cr(0), cr4 = cr == 4 ? new_value : blob.cr(4);
     u64 efer = blob.efer();
     if (cr == 0 && !(old_value & kCr0Pg) && (new_value & kCr0Pg) && (efer & kEferLme)) efer |= kEferLma;
-    if (!pae_paging(cr0, cr4, efer)) return true;
+    if (!pae_paging(cr0, cr4, efer)) return PdpteLoad::OK;
     const u64 watched = cr == 0 ? (kCr0Pg | (u64{1} << 30) | (u64{1} << 29)) : ((1u << 5) | (1u << 7) | (1u << 4) | (1u << 20));
-    if (!((old_value ^ new_value) & watched)) return true;
-    return load_pdptes(blob.cr(3));
+    if (!((old_value ^ new_value) & watched)) return PdpteLoad::OK;
+    return load_pdptes(blob.cr(3), fault);
 }
 
 // The processor's own checks of a MOV to CR0/CR4 that does not exit (SDM
@@ -284,8 +285,15 @@ void Engine::Impl::site_cr(u64 address, const DecodedInsn& d)
             }
             const u64 cur = reg(cr == 0 ? UC_X86_REG_CR0 : UC_X86_REG_CR4);
             const u64 nv = (cur & mask) | (value & ~mask);
-            if (native_cr_write_faults(cr, cur, nv, d.mode == 64) ||
-                (ept && !entering_pae_loads_pdptes(cr, cur, nv))) {
+            WalkResult fault;
+            const PdpteLoad load = native_cr_write_faults(cr, cur, nv, d.mode == 64) ? PdpteLoad::GP
+                                   : ept ? entering_pae_loads_pdptes(cr, cur, nv, &fault)
+                                         : PdpteLoad::OK;
+            if (load == PdpteLoad::EPT_FAULT) {
+                pdpte_load_fault(address, fault);
+                return;
+            }
+            if (load == PdpteLoad::GP) {
                 retire_block_partial(address, false);
                 exception(vmx::vector::GP, InterruptionType::HARDWARE_EXCEPTION, true, 0, 0, 0);
                 return;
@@ -314,7 +322,14 @@ void Engine::Impl::site_cr(u64 address, const DecodedInsn& d)
                 exception(vmx::vector::GP, InterruptionType::HARDWARE_EXCEPTION, true, 0, 0, 0);
                 return;
             }
-            if (pae_paging(blob.cr(0), blob.cr(4), blob.efer()) && !load_pdptes(value)) {
+            WalkResult fault;
+            const PdpteLoad load =
+                pae_paging(blob.cr(0), blob.cr(4), blob.efer()) ? load_pdptes(value, &fault) : PdpteLoad::OK;
+            if (load == PdpteLoad::EPT_FAULT) {
+                pdpte_load_fault(address, fault);
+                return;
+            }
+            if (load == PdpteLoad::GP) {
                 retire_block_partial(address, false);
                 exception(vmx::vector::GP, InterruptionType::HARDWARE_EXCEPTION, true, 0, 0, 0);
                 return;
