@@ -9,11 +9,14 @@
 %include "xeno.inc"
 
 SPIN_ITERATIONS  equ 100000        ; 2 instructions each (dec, jnz)
-EXPECTED_FAULTS  equ 2             ; the two RDMSRs of absent MSRs
+EXPECTED_FAULTS  equ 3             ; the two RDMSRs of absent MSRs, the WRMSR of a reserved MTRR type
 TSC_OFFSET_EDX   equ 0x100         ; the hypervisor's TSC offset, 1 << 40, as EDX of a TSC value
 
 IA32_APIC_BASE    equ 0x1b
 IA32_SYSENTER_CS  equ 0x174
+MSR_MTRRCAP        equ 0xfe
+MSR_MTRR_PHYSBASE0 equ 0x200
+MTRR_BASE_VALUE    equ 0x80000006  ; 2 GiB, write-back
 ABSENT_MSR_HIGH   equ 0xc0001234   ; inside the MSR bitmap's high range, implemented by nobody
 ABSENT_MSR_BEYOND equ 0x00002000   ; just past the bitmap's low range: RDMSR always exits (SDM Vol. 3C, 25.1.3)
 SYSENTER_CS_VALUE equ 0x0000beef
@@ -28,10 +31,12 @@ main:
     call setup_idt
     call check_vendor
     call check_leaf1
+    call check_no_thermal
     call check_xen_leaves
     call check_sysenter_cs
     call check_apic_base
     call check_absent_msrs
+    call check_mtrrs
     call check_tsc
     call check_faults
 
@@ -144,6 +149,23 @@ check_leaf1:
     call report_fail
     mov esi, label_ecx
     mov eax, [leaf1_ecx]
+    call print_field
+    jmp newline
+
+; CPUID.1:EDX ACPI (bit 22) and TM (bit 29): the thermal monitor's MSRs
+; are not virtualized, so the guest is not told about them (exit_cpuid.cpp).
+check_no_thermal:
+    mov eax, 1
+    xor ecx, ecx
+    cpuid
+    mov esi, name_no_thermal
+    test edx, (1 << 22) | (1 << 29)
+    jnz .bad
+    jmp report_ok
+.bad:
+    call report_fail
+    mov esi, label_edx
+    mov eax, edx
     call print_field
     jmp newline
 
@@ -272,6 +294,59 @@ expect_rdmsr_gp:
     call print_field
     mov esi, label_error
     mov eax, [fault_error]
+    call print_field
+    jmp newline
+
+; The MTRRs that MTRRcap announces (8 variable ranges) exist and keep a
+; value; a reserved memory type (2) in PHYSBASE is #GP(0), value unchanged.
+check_mtrrs:
+    mov ebx, [fault_count]
+    mov ecx, MSR_MTRRCAP
+    rdmsr
+    mov esi, name_mtrr_roundtrip
+    cmp al, 8
+    jne .bad
+    mov ecx, MSR_MTRR_PHYSBASE0
+    mov eax, MTRR_BASE_VALUE
+    xor edx, edx
+    wrmsr
+    xor eax, eax
+    mov edx, 0xffffffff
+    rdmsr
+    cmp [fault_count], ebx
+    jne .bad
+    cmp eax, MTRR_BASE_VALUE
+    jne .bad
+    test edx, edx
+    jne .bad
+    call report_ok
+    jmp .reserved
+.bad:
+    call report_fail
+    mov esi, label_eax
+    call print_field
+    call newline
+.reserved:
+    mov dword [fault_vector], 0xffffffff
+    mov dword [fault_error], 0xffffffff
+    mov ecx, MSR_MTRR_PHYSBASE0
+    mov eax, (MTRR_BASE_VALUE & ~0xff) | 2
+    xor edx, edx
+    wrmsr
+    mov esi, name_mtrr_reserved_gp
+    cmp dword [fault_vector], 13
+    jne .bad_reserved
+    cmp dword [fault_error], 0
+    jne .bad_reserved
+    mov ecx, MSR_MTRR_PHYSBASE0
+    rdmsr
+    cmp eax, MTRR_BASE_VALUE
+    jne .bad_reserved
+    jmp report_ok
+.bad_reserved:
+    call report_fail
+    mov esi, label_vector
+    mov eax, [fault_vector]
     call print_field
     jmp newline
 
@@ -505,6 +580,9 @@ name_xen_max_leaf:   db "cpuid-xen-max-leaf", 0
 name_sysenter_cs:    db "msr-sysenter-cs-roundtrip", 0
 name_apic_base:      db "msr-apic-base", 0
 name_absent_high:    db "msr-absent-high-gp", 0
+name_no_thermal:     db "cpuid1-no-thermal-msrs", 0
+name_mtrr_roundtrip: db "msr-mtrr-roundtrip", 0
+name_mtrr_reserved_gp: db "msr-mtrr-reserved-type-gp", 0
 name_absent_beyond:  db "msr-absent-beyond-bitmap-gp", 0
 name_faults:         db "no-unexpected-faults", 0
 name_tsc_monotonic:  db "rdtsc-monotonic", 0

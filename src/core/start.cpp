@@ -274,6 +274,7 @@ int run_domain(const BootInfo& boot, const Options& opts, mm::FrameAllocator& fr
         vcpu.paging = paging.value();
         vcpu.trace = opts.trace;
         vcpu.shadow_max_pages = opts.shadow_pages;
+        if (is_kernel(boot.modules[0])) vcpu.msrs.mtrrs.def_type = vmx::kMtrrDefTypeFirmware;
         if (domain.add_vcpu(vcpu) != Status::OK) return kErrorDomain;
     }
     // Several CPUs only under EPT: the shadow page tables are one cache that

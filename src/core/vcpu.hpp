@@ -4,6 +4,7 @@
 #pragma once
 
 #include "arch/x86/paging/shadow.hpp"
+#include "arch/x86/vmx/guest_mtrr.hpp"
 #include "arch/x86/vmx/vmx_caps.hpp"
 #include "core/cmdline.hpp"
 #include "devices/local_apic.hpp"
@@ -25,7 +26,7 @@ enum class GuestPaging : u8 {
 // Emulated MSRs that are not VMCS guest state (exit_msr.cpp).
 struct VcpuMsrs {
     u64 misc_enable = 0x1801;    // fast strings; BTS and PEBS unavailable (bits 11, 12)
-    u64 mtrr_def_type = 0;       // MTRRs disabled at reset (firmware enables them)
+    vmx::GuestMtrrs mtrrs;       // guest_mtrr.hpp
     u64 pat = 0x0007040600070406;  // power-on PAT, when the CPU cannot switch PAT in the VMCS
     u64 efer = 0;                // guest EFER, when the CPU cannot switch EFER in the VMCS or under shadow paging
     u64 tsc_aux = 0;

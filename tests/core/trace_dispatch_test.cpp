@@ -101,7 +101,20 @@ TEST_CASE("guest CPUID view", "[dispatch][cpuid]")
     CHECK((r.ecx & (1u << 5)) == 0);   // VMX hidden
     CHECK((r.ecx & (1u << 31)) != 0);  // hypervisor present
     CHECK(r.eax == host.eax);
-    CHECK(r.edx == host.edx);
+    // Thermal, power and debug-store features hidden (their MSRs are not
+    // virtualized): DS, ACPI, TM, PBE in EDX; DTES64, DS-CPL, EST, TM2,
+    // xTPR, PDCM in ECX. The rest of EDX is the host's.
+    constexpr u32 kThermalEdx = (1u << 21) | (1u << 22) | (1u << 29) | (1u << 31);
+    constexpr u32 kThermalEcx = (1u << 2) | (1u << 4) | (1u << 7) | (1u << 8) | (1u << 14) | (1u << 15);
+    CHECK(r.edx == (host.edx & ~kThermalEdx));
+    CHECK((r.ecx & kThermalEcx) == 0);
+    CHECK((guest_cpuid(1, 0, CpuidRegs{0, 0, kThermalEcx, ~0u}).edx & kThermalEdx) == 0);
+    // IA32_TSC_ADJUST not offered; leaf 6 keeps only ARAT.
+    CHECK((guest_cpuid(7, 0, CpuidRegs{0, ~0u, 0, 0}).ebx & (1u << 1)) == 0);
+    r = guest_cpuid(6, 0, CpuidRegs{0x77, 0x2, 0x9, 0});
+    CHECK(r.eax == (1u << 2));
+    CHECK((r.ebx | r.ecx | r.edx) == 0);
+    CHECK(guest_cpuid(6, 0, CpuidRegs{0x73, 0, 0, 0}).eax == 0);
     r = guest_cpuid(0x40000000, 0, host);
     CHECK(r.eax == 0x40000005);
     char sig[13] = {};
@@ -138,7 +151,7 @@ TEST_CASE("guests are offered no vector extensions beyond SSE4.2, and XSAVE of x
     CHECK((r.ecx & (1u << 20)) != 0);  // SSE4.2 stays
     CHECK((r.ecx & (1u << 25)) != 0);  // AES stays
     r = guest_cpuid(7, 0, CpuidRegs{0, 0xd19f27eb, 0xffffffff, 0xffffffff});
-    CHECK(r.ebx == 0x019c27cbu);  // FSGSBASE .. CLWB without AVX2 and AVX-512
+    CHECK(r.ebx == 0x019c27c9u);  // FSGSBASE .. CLWB without TSC_ADJUST, AVX2 and AVX-512
     CHECK((r.ecx & (1u << 11)) == 0);  // AVX512_VNNI
     CHECK((r.ecx & (1u << 0)) != 0);   // PREFETCHWT1: not a vector extension
     CHECK((r.edx & (1u << 23)) == 0);  // AVX512_FP16

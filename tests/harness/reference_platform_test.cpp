@@ -26,6 +26,7 @@ struct Platform {
     int status = -1;
     std::uint64_t instructions = 0;
     std::uint32_t sysenter_cs = 0;
+    std::uint32_t mtrr_physbase0 = 0;
     std::string exception;        // an exception Unicorn itself raised
 };
 
@@ -71,7 +72,10 @@ int on_cpuid(uc_engine* uc, void* user)
     switch (get(uc, UC_X86_REG_EAX)) {
     case 0: a = 0xd; b = chars(p->honest ? "Genu" : "Auth"); d = chars(p->honest ? "ineI" : "enti");
             c = chars(p->honest ? "ntel" : "cAMD"); break;
-    case 1: c = p->honest ? 1u << 31 : 1u << 5; break;
+    case 1:
+        c = p->honest ? 1u << 31 : 1u << 5;
+        d = p->honest ? 0 : 1u << 22;  // ACPI: thermal monitor MSRs
+        break;
     case 0x40000000: a = 0x40000005; b = chars("XenV"); c = chars("MMXe"); d = chars(p->honest ? "nVMM" : "nVMX");
             break;
     default: break;
@@ -128,6 +132,21 @@ void on_code(uc_engine* uc, std::uint64_t address, std::uint32_t, void* user)
             set(uc, UC_X86_REG_EDX, 0);
         } else {
             p->sysenter_cs = get(uc, UC_X86_REG_EAX);
+        }
+    } else if (msr == 0xfe && read) {  // MTRRcap: 8 variable ranges (the wrong one: none)
+        set(uc, UC_X86_REG_EAX, p->honest ? 0x508 : 0);
+        set(uc, UC_X86_REG_EDX, 0);
+    } else if (msr == 0x200) {  // MTRR PHYSBASE0: #GP for a reserved memory type (the wrong one takes it)
+        if (read) {
+            set(uc, UC_X86_REG_EAX, p->mtrr_physbase0);
+            set(uc, UC_X86_REG_EDX, 0);
+        } else {
+            const std::uint32_t type = get(uc, UC_X86_REG_EAX) & 0xff;
+            if (p->honest && (type == 2 || type == 3 || type > 6)) {
+                inject_gp(uc, eip);
+                return;
+            }
+            p->mtrr_physbase0 = get(uc, UC_X86_REG_EAX);
         }
     } else if (msr == 0x1b && read) {  // IA32_APIC_BASE
         set(uc, UC_X86_REG_EAX, p->honest ? 0xfee00900 : 0xfee00800);
@@ -225,12 +244,15 @@ TEST_CASE("reference platform: cpuid-msr-tsc reports each wrong answer and exits
                        "ok cpuid0-max-leaf\n"
                        "FAIL cpuid1-vmx-clear ecx=0x00000020\n"
                        "FAIL cpuid1-hypervisor-bit ecx=0x00000020\n"
+                       "FAIL cpuid1-no-thermal-msrs edx=0x00400000\n"
                        "FAIL cpuid-xen-signature signature=XenVMMXenVMX\n"
                        "ok cpuid-xen-max-leaf\n"
                        "ok msr-sysenter-cs-roundtrip\n"
                        "FAIL msr-apic-base edx=0x00000000 eax=0xfee00800\n"
                        "FAIL msr-absent-high-gp vector=0xffffffff error=0xffffffff\n"
                        "FAIL msr-absent-beyond-bitmap-gp vector=0xffffffff error=0xffffffff\n"
+                       "FAIL msr-mtrr-roundtrip eax=0x00000000\n"
+                       "FAIL msr-mtrr-reserved-type-gp vector=0xffffffff\n"
                        "FAIL rdtsc-monotonic first=0x0000000000000005 second=0x0000000000000005\n"
                        "FAIL rdtsc-offset tsc=0x0000000000000005\n"
                        "FAIL rdtsc-counts-instructions delta=0x00000000\n"

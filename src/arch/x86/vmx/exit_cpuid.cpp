@@ -37,6 +37,20 @@ inline constexpr u32 kHidden7Ebx = (1u << 5) | (1u << 16) | (1u << 17) | (1u << 
 inline constexpr u32 kHidden7Ecx = (1u << 1) | (1u << 6) | (1u << 9) | (1u << 10) | (1u << 11) | (1u << 12) | (1u << 14);
 // AVX512_4VNNIW, AVX512_4FMAPS, AVX512_VP2INTERSECT, AVX512_FP16
 inline constexpr u32 kHidden7Edx = (1u << 2) | (1u << 3) | (1u << 8) | (1u << 23);
+// Processor-specific power, thermal and debug-store features: their MSRs
+// (IA32_THERM_INTERRUPT and _STATUS, IA32_PERF_CTL, IA32_DS_AREA,
+// IA32_PERF_CAPABILITIES, the xTPR bit of MISC_ENABLE) are not virtualized,
+// and a guest told about them writes them expecting no fault (Linux's
+// thermal throttling code does). Hidden, as KVM does: DTES64, DS-CPL, EST,
+// TM2, xTPR, PDCM; DS, ACPI (thermal monitor MSRs), TM, PBE.
+inline constexpr u32 kHidden1Ecx2 = (1u << 2) | (1u << 4) | (1u << 7) | (1u << 8) | (1u << 14) | (1u << 15);
+inline constexpr u32 kHidden1Edx = (1u << 21) | (1u << 22) | (1u << 29) | (1u << 31);
+// IA32_TSC_ADJUST (CPUID.07H:EBX[1]) is per logical processor and moves its
+// TSC; the domain's vcpus share one TSC offset, so it is not offered.
+inline constexpr u32 kHidden7EbxTscAdjust = 1u << 1;
+// Leaf 6 (thermal and power management): only ARAT (EAX[2]), that the local
+// APIC timer runs in every C-state, which holds for the emulated one.
+inline constexpr u32 kLeaf6Arat = 1u << 2;
 inline constexpr u32 kOfferedXcr0 = 0x3;                  // x87 | SSE
 inline constexpr u32 kOfferedXsaveFeatures = (1u << 0) | (1u << 2);  // XSAVEOPT, XGETBV with ECX = 1
 
@@ -53,10 +67,11 @@ CpuidRegs guest_cpuid(u32 leaf, u32 subleaf, CpuidRegs host)
         host.ecx &= ~(1u << 5);  // VMX: no nested virtualization
         host.ecx &= ~(1u << 6);  // SMX
         host.ecx |= 1u << 31;    // hypervisor present
-        host.ecx &= ~kHidden1Ecx;
+        host.ecx &= ~(kHidden1Ecx | kHidden1Ecx2);
+        host.edx &= ~kHidden1Edx;
     }
     if (leaf == 7 && subleaf == 0) {
-        host.ebx &= ~kHidden7Ebx;
+        host.ebx &= ~(kHidden7Ebx | kHidden7EbxTscAdjust);
         host.ecx &= ~kHidden7Ecx;
         host.edx &= ~kHidden7Edx;
     }
@@ -72,6 +87,7 @@ CpuidRegs guest_cpuid(u32 leaf, u32 subleaf, CpuidRegs host)
     // MONITOR/MWAIT parameters, and architectural performance monitoring:
     // version 0, no counters (RDPMC raises #GP, exit_misc.cpp).
     if (leaf == 5 || leaf == 0xa) return {0, 0, 0, 0};
+    if (leaf == 6) return {host.eax & kLeaf6Arat, 0, 0, 0};
     return host;
 }
 

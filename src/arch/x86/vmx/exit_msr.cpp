@@ -2,6 +2,7 @@
 // vmcs_setup.hpp exits). A small per-vcpu table; any MSR it does not know
 // raises #GP(0) in the guest, as an absent MSR does on hardware.
 #include "arch/x86/vmx/exit_handlers.hpp"
+#include "arch/x86/vmx/guest_mtrr.hpp"
 #include "arch/x86/vmx/guest_state.hpp"
 #include "arch/x86/vmx/msr_load_list.hpp"
 #include "arch/x86/vmx/shadow_paging.hpp"
@@ -14,9 +15,7 @@ namespace xeno::vmx {
 
 namespace {
 
-constexpr u32 kMtrrCap = 0xfe;
 constexpr u32 kMiscEnable = 0x1a0;
-constexpr u32 kMtrrDefType = 0x2ff;
 constexpr u32 kTscAux = kMsrTscAux;
 constexpr u32 kTscDeadline = 0x6e0;
 // Machine-check architecture (SDM Vol. 3B 16.3.1): the guest's CPUID has MCE
@@ -37,8 +36,6 @@ constexpr bool canonical(u64 address)
 // IA32_TSC_DEADLINE exists where CPUID.01H:ECX[24] says so (the guest's
 // CPUID is the host's for this bit).
 bool tsc_deadline_available() { return (hal::cpuid(1, 0).ecx & (1u << 24)) != 0; }
-// MTRRcap: 8 variable ranges, fixed ranges, write-combining (SDM Vol. 3A 12.11.2.1).
-constexpr u64 kMtrrCapValue = 0x508;
 // EFER bits a guest may set: SCE, LME, NXE (LMA is the CPU's).
 constexpr u64 kEferSce = bit(0), kEferLme = bit(8), kEferLma = bit(10), kEferNxe = bit(11);
 
@@ -74,11 +71,10 @@ bool guest_msr_read(Vcpu& v, u32 msr, u64* value)
         *value = v.lapic().tsc_deadline();
         return true;
     case msr::IA32_FEATURE_CONTROL: *value = kFeatureControlLock; return true;  // locked, VMX off: no nesting
-    case kMtrrCap: *value = kMtrrCapValue; return true;
+    case kMsrMtrrCap: *value = kMtrrCapValue; return true;
     case kMcgCap: *value = 0; return true;
     case kMcgStatus: *value = 0; return true;
     case kMiscEnable: *value = v.msrs.misc_enable; return true;
-    case kMtrrDefType: *value = v.msrs.mtrr_def_type; return true;
     case msr::IA32_PAT: *value = v.ctl.load_pat ? vmcs_read(field::GUEST_IA32_PAT) : v.msrs.pat; return true;
     case msr::IA32_EFER: *value = guest_efer(v); return true;
     case kTscAux: *value = v.msrs.tsc_aux; return true;
@@ -94,6 +90,10 @@ bool guest_msr_read(Vcpu& v, u32 msr, u64* value)
     case kBiosSignId: *value = 0; return true;  // no microcode update loaded
     case msr::IA32_GS_BASE: *value = vmcs_read(field::GUEST_GS_BASE); return true;
     default:
+        if (is_mtrr_msr(msr)) {
+            *value = mtrr_read(v.msrs.mtrrs, msr);
+            return true;
+        }
         if (devices::LocalApic::is_x2apic_msr(msr)) return v.lapic().msr_read(msr, value);
         return false;
     }
@@ -128,10 +128,6 @@ bool guest_msr_write(Vcpu& v, u32 msr, u64 value)
         return true;
     case kMiscEnable: v.msrs.misc_enable = value; return true;
     case kMcgStatus: return value == 0;
-    case kMtrrDefType:
-        if (value & ~u64{0xcff}) return false;  // type 7:0, FE 10, E 11
-        v.msrs.mtrr_def_type = value;
-        return true;
     case msr::IA32_PAT:
         if (!pat_valid(value)) return false;
         if (v.ctl.load_pat)
@@ -195,6 +191,7 @@ bool guest_msr_write(Vcpu& v, u32 msr, u64 value)
         (void)vmcs_write(field::GUEST_GS_BASE, value);
         return true;
     default:
+        if (is_mtrr_msr(msr)) return mtrr_write(v.msrs.mtrrs, msr, value, v.guest_maxphyaddr);
         if (devices::LocalApic::is_x2apic_msr(msr)) return v.lapic().msr_write(msr, value);
         return false;
     }
