@@ -32,4 +32,10 @@ function(xeno_require_xen_pvh what stdout cpus)
             message(FATAL_ERROR "${what}: the kernel did not say \"${marker}\":\n${stdout}")
         endif()
     endforeach()
+    # An MSR the guest's CPUID promises must exist: the kernel reads and
+    # writes such MSRs expecting no fault, and says so when one #GPs.
+    string(REGEX MATCH "unchecked MSR access error[^\n]*" msr_fault "${stdout}")
+    if(msr_fault)
+        message(FATAL_ERROR "${what}: an MSR the kernel was promised faulted: ${msr_fault}")
+    endif()
 endfunction()
