@@ -12,19 +12,7 @@ PDPT_G   equ 0x20000
 PD0      equ 0x21000
     ADV_PM32 main
 main:
-    mov edi, PDPT_G
-    mov ecx, (PD0 + 0x1000 - PDPT_G) / 4
-    xor eax, eax
-    rep stosd
-    mov edi, PD0
-    mov eax, 0x83
-    mov ecx, 512
-.pd:
-    mov [edi], eax
-    mov dword [edi + 4], 0
-    add eax, 0x200000
-    add edi, 8
-    loop .pd
+    PAE_TABLES PDPT_G, PD0 + 0x1000, PD0
     mov dword [PDPT_G], PD0 | 1
     mov eax, cr4
     or eax, CR4_PAE
@@ -53,16 +41,14 @@ main:
     mov cr0, eax
     mov eax, 0x1000000
     TRY_GP 5, mov cr3, eax
-    call cr3_good
+    CR3_IS PDPT_G, 11
     mov dword [0xffffe0], PD0 | 1
     mov dword [0xffffe4], 0
     mov eax, 0xffffe0
     TRY_OK 6, mov cr3, eax
     mov eax, 0xf0000000
     TRY_GP 7, mov cr3, eax
-    mov eax, cr3
-    cmp eax, 0xffffe0
-    FAIL_IF ne, 8
+    CR3_IS 0xffffe0, 8
     mov eax, PDPT_G
     mov cr3, eax
     ; Still running on the good tables.
@@ -71,9 +57,4 @@ main:
     FAIL_IF ne, 9
     XENO_EXIT 0
 
-cr3_good:
-    mov eax, cr3
-    cmp eax, PDPT_G
-    FAIL_IF ne, 11
-    ret
     ADV_ROUTINES

@@ -13,19 +13,7 @@ PD0      equ 0x21000
 PD1      equ 0x22000
     ADV_PM32 main
 main:
-    mov edi, PDPT_G
-    mov ecx, (PD1 + 0x1000 - PDPT_G) / 4
-    xor eax, eax
-    rep stosd
-    mov edi, PD0
-    mov eax, 0x83
-    mov ecx, 512
-.pd:
-    mov [edi], eax
-    mov dword [edi + 4], 0
-    add eax, 0x200000
-    add edi, 8
-    loop .pd
+    PAE_TABLES PDPT_G, PD1 + 0x1000, PD0
     mov dword [PD1], 0x400000 | 0x83      ; 1 GiB -> 4 MiB
     mov dword [PDPT_G], PD0 | 1
     mov dword [PDPT_B], PD0 | 1
@@ -40,7 +28,7 @@ main:
     mov cr0, eax
     mov eax, PDPT_B
     TRY_GP 2, mov cr3, eax
-    call cr3_good
+    CR3_IS PDPT_G, 11
     ; The PDPTE registers: PDPT_G[1] made present now does not count yet.
     mov dword [PDPT_G + 8], PD1 | 1
     EXPECT .stale
@@ -73,11 +61,6 @@ main:
     FAIL_IF nz, 10
     XENO_EXIT 0
 
-cr3_good:
-    mov eax, cr3
-    cmp eax, PDPT_G
-    FAIL_IF ne, 11
-    ret
 faulted:
     XENO_EXIT 1
     ADV_ROUTINES
