@@ -109,6 +109,16 @@ TEST_CASE("guest CPUID view", "[dispatch][cpuid]")
     CHECK(r.edx == (host.edx & ~kThermalEdx));
     CHECK((r.ecx & kThermalEcx) == 0);
     CHECK((guest_cpuid(1, 0, CpuidRegs{0, 0, kThermalEcx, ~0u}).edx & kThermalEdx) == 0);
+    // Leaf 7 features whose MSRs are not virtualized: Intel PT; WAITPKG,
+    // CET, TME; IBRS/IBPB, STIBP, L1D_FLUSH, ARCH_CAPABILITIES,
+    // CORE_CAPABILITIES, SSBD. DCA in leaf 1.
+    r = guest_cpuid(7, 0, CpuidRegs{0, 1u << 25, (1u << 5) | (1u << 7) | (1u << 13), (1u << 20) | (0x3fu << 26)});
+    CHECK((r.ebx | r.ecx | r.edx) == 0);
+    CHECK((guest_cpuid(1, 0, CpuidRegs{0, 0, 1u << 18, 0}).ecx & (1u << 18)) == 0);
+    // Subleaf 1: the vector extensions go, the rest stays.
+    r = guest_cpuid(7, 1, CpuidRegs{~0u, 0, 0, ~0u});
+    CHECK(r.eax == ~((1u << 4) | (1u << 5) | (1u << 23)));
+    CHECK(r.edx == ~((1u << 4) | (1u << 5) | (1u << 10) | (1u << 19)));
     // IA32_TSC_ADJUST not offered; leaf 6 keeps only ARAT.
     CHECK((guest_cpuid(7, 0, CpuidRegs{0, ~0u, 0, 0}).ebx & (1u << 1)) == 0);
     r = guest_cpuid(6, 0, CpuidRegs{0x77, 0x2, 0x9, 0});

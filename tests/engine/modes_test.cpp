@@ -152,3 +152,34 @@ TEST_CASE("virtual-8086 guest: segment arithmetic, privileged HLT faults before 
 }
 
 }  // namespace xeno::sim::test
+
+namespace xeno::sim::test {
+
+// SDM Vol. 3A 10.8.5: setting CR0.PG with EFER.LME = 1 and CR4.PAE = 0 is
+// #GP(0); CR0 and EFER.LMA stay as they were.
+TEST_CASE("MOV CR0 that turns paging on with EFER.LME and without CR4.PAE is #GP", "[engine]")
+{
+    Guest g;
+    g.flat32(0x10000);
+    g.vmcs.set(f::CPU_BASED_VM_EXEC_CONTROL, vmx::proc::HLT_EXITING | vmx::proc::ACTIVATE_SECONDARY_CONTROLS);
+    g.vmcs.set(f::SECONDARY_VM_EXEC_CONTROL, vmx::proc2::UNRESTRICTED_GUEST);
+    g.vmcs.set(f::CR0_GUEST_HOST_MASK, 0);
+    g.vmcs.set(f::VM_ENTRY_CONTROLS, g.vmcs.get(f::VM_ENTRY_CONTROLS) | vmx::entry_ctl::LOAD_EFER);
+    g.vmcs.set(f::GUEST_IA32_EFER, 0x100);  // LME
+    g.vmcs.set(f::EXCEPTION_BITMAP, 1u << vmx::vector::GP);
+    g.code(0x10000, {
+        0x0f, 0x20, 0xc0,              // mov eax, cr0
+        0x0d, 0x00, 0x00, 0x00, 0x80,  // or eax, 0x80000000
+        0x0f, 0x22, 0xc0,              // mov cr0, eax
+        0xf4,
+    });
+    REQUIRE(g.run() == hal::VmxResult::SUCCEED);
+    REQUIRE(g.exits.size() == 1);
+    CHECK(g.exits[0].reason == reason(ExitReason::EXCEPTION_NMI));
+    CHECK((g.exits[0].intr_info & 0xff) == vmx::vector::GP);
+    CHECK(g.exits[0].rip == 0x10008);
+    CHECK((g.vmcs.get(f::GUEST_CR0) & (u64{1} << 31)) == 0);
+    CHECK((g.vmcs.get(f::GUEST_IA32_EFER) & 0x400) == 0);
+}
+
+}  // namespace xeno::sim::test

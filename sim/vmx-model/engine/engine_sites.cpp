@@ -160,8 +160,8 @@ Engine::Impl::PdpteLoad Engine::Impl::entering_pae_loads_pdptes(unsigned cr, u64
 
 // The processor's own checks of a MOV to CR0/CR4 that does not exit (SDM
 // Vol. 3A 2.5, Vol. 2B "MOV-Move to/from Control Registers"): #GP(0) for
-// bits 63:32, CR0.PG without PE, CR0.NW without CD, CR0.PG cleared in 64-bit
-// mode, CR4 bits the processor does not have (IA32_VMX_CR4_FIXED1 lists the
+// bits 63:32, CR0.PG without PE, CR0.NW without CD, CR0.PG set with
+// EFER.LME but without CR4.PAE, CR0.PG cleared in 64-bit mode, CR4 bits the processor does not have (IA32_VMX_CR4_FIXED1 lists the
 // ones it has), CR4.PAE cleared or CR4.LA57 changed in IA-32e mode,
 // CR4.PCIDE set outside IA-32e mode or with CR3[11:0] != 0. Unicorn never
 // sees these writes (write_cr_emulated), so the model makes the checks.
@@ -172,6 +172,12 @@ bool Engine::Impl::native_cr_write_faults(unsigned cr, u64 old_value, u64 new_va
         constexpr u64 kCr0Nw = bit(29), kCr0Cd = bit(30);
         if ((new_value & kCr0Pg) && !(new_value & kCr0Pe)) return true;
         if ((new_value & kCr0Nw) && !(new_value & kCr0Cd)) return true;
+        // Paging on with EFER.LME but CR4.PAE clear (Vol. 3A 10.8.5): IA-32e
+        // mode needs PAE.
+        if ((new_value & ~old_value & kCr0Pg)) {
+            blob.save();
+            if ((blob.efer() & kEferLme) && !(blob.cr(4) & bit(5))) return true;
+        }
         return long64 && !(new_value & kCr0Pg);
     }
     constexpr u64 kCr4Pae = bit(5), kCr4La57 = bit(12);

@@ -31,6 +31,9 @@ main:
     mov eax, cr0
     or eax, CR0_PG
     TRY_GP 4, mov cr0, eax
+    mov eax, cr0
+    test eax, CR0_PG
+    FAIL_IF nz, 11
     ; Paging on with a good PDPT; then MOV CR3 past RAM and in the
     ; unclaimed space: #GP, CR3 unchanged. A PDPT in RAM's last 32 bytes
     ; loads.
@@ -41,9 +44,12 @@ main:
     mov cr0, eax
     mov eax, 0x1000000
     TRY_GP 5, mov cr3, eax
-    CR3_IS PDPT_G, 11
+    CR3_IS PDPT_G, 10
+    mov edi, 0xffffe0                     ; PDPTE0 -> PD0, PDPTEs 1-3 not present
+    mov ecx, 8
+    xor eax, eax
+    rep stosd
     mov dword [0xffffe0], PD0 | 1
-    mov dword [0xffffe4], 0
     mov eax, 0xffffe0
     TRY_OK 6, mov cr3, eax
     mov eax, 0xf0000000

@@ -41,10 +41,28 @@ inline constexpr u32 kHidden7Edx = (1u << 2) | (1u << 3) | (1u << 8) | (1u << 23
 // (IA32_THERM_INTERRUPT and _STATUS, IA32_PERF_CTL, IA32_DS_AREA,
 // IA32_PERF_CAPABILITIES, the xTPR bit of MISC_ENABLE) are not virtualized,
 // and a guest told about them writes them expecting no fault (Linux's
-// thermal throttling code does). Hidden, as KVM does: DTES64, DS-CPL, EST,
-// TM2, xTPR, PDCM; DS, ACPI (thermal monitor MSRs), TM, PBE.
+// thermal throttling code does). Hidden: DTES64, DS-CPL, EST, TM2, xTPR,
+// PDCM (IA32_PERF_CAPABILITIES); DS, ACPI (thermal monitor MSRs), TM, PBE.
 inline constexpr u32 kHidden1Ecx2 = (1u << 2) | (1u << 4) | (1u << 7) | (1u << 8) | (1u << 14) | (1u << 15);
 inline constexpr u32 kHidden1Edx = (1u << 21) | (1u << 22) | (1u << 29) | (1u << 31);
+// Leaf 1 ECX[18], DCA: its MSR (IA32_PLATFORM_DCA_CAP) is not virtualized.
+inline constexpr u32 kHidden1EcxDca = 1u << 18;
+// Leaf 7 features whose MSRs or instructions a guest cannot use here:
+// EBX[25] Intel PT (its MSRs); ECX[5] WAITPKG (UMWAIT/TPAUSE need a
+// VM-execution control Xeno leaves off: #UD), ECX[7] CET shadow stacks and
+// EDX[20] CET IBT (IA32_S_CET, IA32_PL*_SSP), ECX[13] TME (IA32_TME_*);
+// EDX[26..31] IBRS/IBPB, STIBP, L1D_FLUSH, ARCH_CAPABILITIES,
+// CORE_CAPABILITIES, SSBD (IA32_SPEC_CTRL, PRED_CMD, FLUSH_CMD,
+// ARCH_CAPABILITIES, CORE_CAPABILITIES are not virtualized). A kernel told
+// about them reads or writes those MSRs expecting no fault.
+inline constexpr u32 kHidden7EbxMsrs = 1u << 25;
+inline constexpr u32 kHidden7EcxMsrs = (1u << 5) | (1u << 7) | (1u << 13);
+inline constexpr u32 kHidden7EdxMsrs = (1u << 20) | (0x3fu << 26);
+// Leaf 7 subleaf 1: the vector extensions of the policy above (EAX[4]
+// AVX-VNNI, EAX[5] AVX512_BF16, EAX[23] AVX-IFMA; EDX[4] AVX-VNNI-INT8,
+// EDX[5] AVX-NE-CONVERT, EDX[10] AVX-VNNI-INT16, EDX[19] AVX10).
+inline constexpr u32 kHidden7s1Eax = (1u << 4) | (1u << 5) | (1u << 23);
+inline constexpr u32 kHidden7s1Edx = (1u << 4) | (1u << 5) | (1u << 10) | (1u << 19);
 // IA32_TSC_ADJUST (CPUID.07H:EBX[1]) is per logical processor and moves its
 // TSC; the domain's vcpus share one TSC offset, so it is not offered.
 inline constexpr u32 kHidden7EbxTscAdjust = 1u << 1;
@@ -67,13 +85,17 @@ CpuidRegs guest_cpuid(u32 leaf, u32 subleaf, CpuidRegs host)
         host.ecx &= ~(1u << 5);  // VMX: no nested virtualization
         host.ecx &= ~(1u << 6);  // SMX
         host.ecx |= 1u << 31;    // hypervisor present
-        host.ecx &= ~(kHidden1Ecx | kHidden1Ecx2);
+        host.ecx &= ~(kHidden1Ecx | kHidden1Ecx2 | kHidden1EcxDca);
         host.edx &= ~kHidden1Edx;
     }
     if (leaf == 7 && subleaf == 0) {
-        host.ebx &= ~(kHidden7Ebx | kHidden7EbxTscAdjust);
-        host.ecx &= ~kHidden7Ecx;
-        host.edx &= ~kHidden7Edx;
+        host.ebx &= ~(kHidden7Ebx | kHidden7EbxTscAdjust | kHidden7EbxMsrs);
+        host.ecx &= ~(kHidden7Ecx | kHidden7EcxMsrs);
+        host.edx &= ~(kHidden7Edx | kHidden7EdxMsrs);
+    }
+    if (leaf == 7 && subleaf == 1) {
+        host.eax &= ~kHidden7s1Eax;
+        host.edx &= ~kHidden7s1Edx;
     }
     if (leaf == 0xd) {
         // Subleaf 0: the XCR0 bits XSETBV accepts (EDX:EAX) and the largest
