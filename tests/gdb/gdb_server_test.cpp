@@ -163,6 +163,24 @@ TEST_CASE("the stub's writes go out together when it waits for input and before 
     ::close(client);
 }
 
+TEST_CASE("a continue's acknowledgement reaches the client before the guest runs", "[gdb]")
+{
+    // GDB resends a packet it sees no '+' for: the '+' of c must not wait
+    // for the run's first poll of the connection.
+    int ends[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, ends) == 0);
+    const int client = ends[0];
+    Connection c;
+    c.adopt_client(ends[1]);
+    Server s(c);
+    Target target(s, false);
+    REQUIRE(::send(client, "$c#63", 5, 0) == 5);
+    const Resume r = s.serve_stop(target, StopReport{});
+    CHECK(r.kind == Resume::Kind::CONTINUE);
+    CHECK(client_read(client) == "+");  // sent by the time serve_stop returned
+    ::close(client);
+}
+
 TEST_CASE("a client that went away: queued output is dropped and the stub disconnects", "[gdb]")
 {
     int ends[2];
