@@ -112,6 +112,15 @@ bool client_can_read(int fd)
     return ::poll(&p, 1, 0) == 1;
 }
 
+// A connected socketpair whose one end `c` adopts as its client; returns the other end.
+int adopt_socketpair(Connection& c)
+{
+    int ends[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, ends) == 0);
+    c.adopt_client(ends[1]);
+    return ends[0];
+}
+
 std::string client_read(int fd)
 {
     char buffer[256];
@@ -123,11 +132,8 @@ std::string client_read(int fd)
 
 TEST_CASE("the stub's writes go out together when it waits for input and before a close", "[gdb]")
 {
-    int ends[2];
-    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, ends) == 0);
-    const int client = ends[0];
     Connection c;
-    c.adopt_client(ends[1]);
+    const int client = adopt_socketpair(c);
     REQUIRE(c.connected());
 
     // An acknowledgement and a reply: queued, not yet sent.
@@ -167,11 +173,8 @@ TEST_CASE("a continue's acknowledgement reaches the client before the guest runs
 {
     // GDB resends a packet it sees no '+' for: the '+' of c must not wait
     // for the run's first poll of the connection.
-    int ends[2];
-    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, ends) == 0);
-    const int client = ends[0];
     Connection c;
-    c.adopt_client(ends[1]);
+    const int client = adopt_socketpair(c);
     Server s(c);
     Target target(s, false);
     REQUIRE(::send(client, "$c#63", 5, 0) == 5);
@@ -183,11 +186,8 @@ TEST_CASE("a continue's acknowledgement reaches the client before the guest runs
 
 TEST_CASE("a client that went away: queued output is dropped and the stub disconnects", "[gdb]")
 {
-    int ends[2];
-    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, ends) == 0);
     Connection c;
-    c.adopt_client(ends[1]);
-    ::close(ends[0]);
+    ::close(adopt_socketpair(c));
     CHECK(c.write("$OK#9a"));  // queued: the failure shows when it is sent
     CHECK_FALSE(c.flush());
     CHECK_FALSE(c.connected());
