@@ -9,10 +9,9 @@
 // Connection adopts as its client (a loopback TCP connection per input cost
 // most of a run in handshakes, teardowns and the TCP stack's sends). The
 // input is written to the other end, whose write side is then shut down, and
-// the stub serves it as it
-// serves a stopped machine (Server::serve_stop, again after each resume:
-// the machine stops again at once), until the client is gone, then as a
-// run that ended (Server::run_ended). The Target is a real one over a simulated
+// the stub serves it as it serves a stopped machine (Server::serve_stop,
+// again after each resume: the machine stops again at once), until the
+// client is gone, then as a run that ended (Server::run_ended). The Target is a real one over a simulated
 // machine's parts (tests/sim_parts.hpp: memory, VMX model, Unicorn engine)
 // stopped before any guest instruction: vcpu 0 live, vcpu 1 as its last
 // slice left it, so register reads take both paths and memory reads and

@@ -252,7 +252,8 @@ int run_domain(const BootInfo& boot, const Options& opts, mm::FrameAllocator& fr
     g_run_stats.p2m_table = domain.p2m().table().value();
     g_run_stats.p2m_frames = domain.p2m().guest_frames();
     vmx::GuestStart bsp_start = vmx::GuestStart::real_mode(static_cast<u16>(opts.guest_entry));
-    if (is_kernel(boot.modules[0])) {
+    const bool kernel_boot = is_kernel(boot.modules[0]);
+    if (kernel_boot) {
         Result<boot::KernelBoot> k = build_kernel(domain, boot);
         if (!k.ok()) return kErrorKernel;
         bsp_start = k.value().start;
@@ -274,7 +275,7 @@ int run_domain(const BootInfo& boot, const Options& opts, mm::FrameAllocator& fr
         vcpu.paging = paging.value();
         vcpu.trace = opts.trace;
         vcpu.shadow_max_pages = opts.shadow_pages;
-        if (is_kernel(boot.modules[0])) vcpu.msrs.mtrrs.def_type = vmx::kMtrrDefTypeFirmware;
+        if (kernel_boot) vcpu.msrs.mtrrs.def_type = vmx::kMtrrDefTypeFirmware;
         if (domain.add_vcpu(vcpu) != Status::OK) return kErrorDomain;
     }
     // Several CPUs only under EPT: the shadow page tables are one cache that

@@ -553,8 +553,10 @@ void Engine::Impl::save_guest_state()
     const u64 efer = blob.efer();
     // 27.3.4: with EPT, PAE paging's PDPTE registers go to the VMCS.
     if (ept && pae_paging(blob.cr(0), blob.cr(4), efer)) {
-        WalkResult unused;
-        if (!pdptes_active) (void)load_pdptes(blob.cr(3), &unused);  // every way into PAE paging loads them: defensive
+        if (!pdptes_active) {  // every way into PAE paging loads them: defensive
+            WalkResult unused;
+            (void)load_pdptes(blob.cr(3), &unused);
+        }
         v.set(f::GUEST_PDPTE0, pdptes[0]);
         v.set(f::GUEST_PDPTE1, pdptes[1]);
         v.set(f::GUEST_PDPTE2, pdptes[2]);

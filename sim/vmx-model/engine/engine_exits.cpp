@@ -666,8 +666,14 @@ void Engine::Impl::after_stop()
     }
 }
 
-void Engine::Impl::pdpte_load_fault(u64 address, const WalkResult& fault)
+bool Engine::Impl::pdpte_load_failed(u64 address, PdpteLoad load, const WalkResult& fault)
 {
+    if (load == PdpteLoad::OK) return false;
+    if (load == PdpteLoad::GP) {
+        retire_block_partial(address, false);
+        exception(vmx::vector::GP, InterruptionType::HARDWARE_EXCEPTION, true, 0, 0, 0);
+        return true;
+    }
     ExitInfo x;
     switch (fault.status) {
     case WalkStatus::EPT_VIOLATION:
@@ -679,11 +685,12 @@ void Engine::Impl::pdpte_load_fault(u64 address, const WalkResult& fault)
         // EPT tables pointing outside machine memory: as for any walk.
         retire_block_partial(address, false);
         exception(vmx::vector::MC, InterruptionType::HARDWARE_EXCEPTION, false, 0, 0, 0);
-        return;
+        return true;
     }
     x.set_gpa = true;
     x.gpa = fault.gpa;
     take_exit(address, x);
+    return true;
 }
 
 void Engine::Impl::halt()

@@ -193,8 +193,9 @@ struct Engine::Impl final : LiveGuestState {
     // (SDM Vol. 3C 29.3.2). GP: a reserved bit (#GP(0)); EPT_FAULT: the
     // translation failed (in *fault), and the MOV exits for it, not retired.
     PdpteLoad load_pdptes(u64 cr3, WalkResult* fault);
-    // The VM exit (or #MC) for a PdpteLoad::EPT_FAULT of the MOV at `address`.
-    void pdpte_load_fault(u64 address, const WalkResult& fault);
+    // What a failed load does to the MOV at `address`, not retired: #GP(0)
+    // for GP, the VM exit (or #MC) of `fault` for EPT_FAULT. False for OK.
+    bool pdpte_load_failed(u64 address, PdpteLoad load, const WalkResult& fault);
     static bool pae_paging(u64 cr0, u64 cr4, u64 efer)
     {
         return (cr0 & (u64{1} << 31)) && (cr4 & (u64{1} << 5)) && !(efer & (u64{1} << 10));

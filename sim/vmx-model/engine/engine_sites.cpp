@@ -161,12 +161,14 @@ Engine::Impl::PdpteLoad Engine::Impl::entering_pae_loads_pdptes(unsigned cr, u64
 // The processor's own checks of a MOV to CR0/CR4 that does not exit (SDM
 // Vol. 3A 2.5, Vol. 2B "MOV-Move to/from Control Registers"): #GP(0) for
 // bits 63:32, CR0.PG without PE, CR0.NW without CD, CR0.PG set with
-// EFER.LME but without CR4.PAE, CR0.PG cleared in 64-bit mode, CR4 bits the processor does not have (IA32_VMX_CR4_FIXED1 lists the
+// EFER.LME but without CR4.PAE, CR0.PG cleared in 64-bit mode, CR4 bits the
+// processor does not have (IA32_VMX_CR4_FIXED1 lists the
 // ones it has), CR4.PAE cleared or CR4.LA57 changed in IA-32e mode,
 // CR4.PCIDE set outside IA-32e mode or with CR3[11:0] != 0. Unicorn never
 // sees these writes (write_cr_emulated), so the model makes the checks.
 bool Engine::Impl::native_cr_write_faults(unsigned cr, u64 old_value, u64 new_value, bool long64)
 {
+    constexpr u64 kCr4Pae = bit(5), kCr4La57 = bit(12);
     if (new_value >> 32) return true;
     if (cr == 0) {
         constexpr u64 kCr0Nw = bit(29), kCr0Cd = bit(30);
@@ -176,11 +178,10 @@ bool Engine::Impl::native_cr_write_faults(unsigned cr, u64 old_value, u64 new_va
         // mode needs PAE.
         if ((new_value & ~old_value & kCr0Pg)) {
             blob.save();
-            if ((blob.efer() & kEferLme) && !(blob.cr(4) & bit(5))) return true;
+            if ((blob.efer() & kEferLme) && !(blob.cr(4) & kCr4Pae)) return true;
         }
         return long64 && !(new_value & kCr0Pg);
     }
-    constexpr u64 kCr4Pae = bit(5), kCr4La57 = bit(12);
     if (new_value & ~engine.profile_.vmx.cr4_fixed1) return true;
     blob.save();
     const bool ia32e = blob.efer() & kEferLma;
@@ -295,15 +296,7 @@ void Engine::Impl::site_cr(u64 address, const DecodedInsn& d)
             const PdpteLoad load = native_cr_write_faults(cr, cur, nv, d.mode == 64) ? PdpteLoad::GP
                                    : ept ? entering_pae_loads_pdptes(cr, cur, nv, &fault)
                                          : PdpteLoad::OK;
-            if (load == PdpteLoad::EPT_FAULT) {
-                pdpte_load_fault(address, fault);
-                return;
-            }
-            if (load == PdpteLoad::GP) {
-                retire_block_partial(address, false);
-                exception(vmx::vector::GP, InterruptionType::HARDWARE_EXCEPTION, true, 0, 0, 0);
-                return;
-            }
+            if (pdpte_load_failed(address, load, fault)) return;
             write_cr_emulated(static_cast<int>(cr), nv);
             emulate_skip(address, next);
             return;
@@ -331,15 +324,7 @@ void Engine::Impl::site_cr(u64 address, const DecodedInsn& d)
             WalkResult fault;
             const PdpteLoad load =
                 pae_paging(blob.cr(0), blob.cr(4), blob.efer()) ? load_pdptes(value, &fault) : PdpteLoad::OK;
-            if (load == PdpteLoad::EPT_FAULT) {
-                pdpte_load_fault(address, fault);
-                return;
-            }
-            if (load == PdpteLoad::GP) {
-                retire_block_partial(address, false);
-                exception(vmx::vector::GP, InterruptionType::HARDWARE_EXCEPTION, true, 0, 0, 0);
-                return;
-            }
+            if (pdpte_load_failed(address, load, fault)) return;
             // With CR4.PCIDE, bit 63 of the source asks not to invalidate and
             // is not written to CR3 (SDM Vol. 3A 4.10.4.1); Unicorn's MOV CR3
             // would keep it. The model writes CR3 itself (and flushes, which
