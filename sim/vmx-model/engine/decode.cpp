@@ -189,6 +189,7 @@ DecodedInsn decode_insn(const u8* b, usize avail, unsigned mode)
         case 0xc7:
             if (mod != 3 && reg == 6) vmx_kind(f3 ? ExitReason::VMXON : opsize ? ExitReason::VMCLEAR : ExitReason::VMPTRLD);
             else if (mod != 3 && reg == 7 && !f3 && !opsize) vmx_kind(ExitReason::VMPTRST);
+            else if (mod != 3 && reg == 1) d.kind = InsnKind::CMPXCHG8B16B;
             else if (mod == 3 && reg == 6 && !f3) d.kind = InsnKind::RDRAND;
             else if (mod == 3 && reg == 7 && !f3) d.kind = InsnKind::RDSEED;  // F3: RDPID
             break;

@@ -328,6 +328,7 @@ struct Engine::Impl final : LiveGuestState {
     void site_descriptor_table(u64 address, const DecodedInsn& d);
     void site_rdrand(u64 address, const DecodedInsn& d);
     void site_invpcid(u64 address, const DecodedInsn& d);
+    void site_cmpxchg8b16b(u64 address, const DecodedInsn& d);
 
     // ---- engine_fast_system_calls.cpp: SYSCALL and SYSENTER, which Unicorn
     // turns into hook calls instead of executing them ----

@@ -459,6 +459,7 @@ void Engine::Impl::on_site(u64 address)
     case InsnKind::RDRAND:
     case InsnKind::RDSEED: site_rdrand(address, d); return;
     case InsnKind::INVPCID: site_invpcid(address, d); return;
+    case InsnKind::CMPXCHG8B16B: site_cmpxchg8b16b(address, d); return;
     case InsnKind::SYSCALL: site_syscall(address, d); return;
     case InsnKind::SYSENTER: site_sysenter(address, d); return;
     case InsnKind::STI:

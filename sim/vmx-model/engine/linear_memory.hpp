@@ -22,9 +22,16 @@ public:
     {
         return access(linear, const_cast<void*>(in), size, supervisor, true);
     }
+    // The read of a locked read-modify-write (CMPXCHG8B/16B): the access is
+    // checked as a write before anything is read, so a fault is the write's
+    // (#PF with W set, a write EPT violation) and the dirty bit is set.
+    MemResult read_for_write(u64 linear, void* out, usize size)
+    {
+        return access(linear, out, size, false, true, false);
+    }
 
 private:
-    MemResult access(u64 va, void* buf, usize size, bool supervisor, bool is_write)
+    MemResult access(u64 va, void* buf, usize size, bool supervisor, bool is_write, bool store = true)
     {
         TranslationContext c = ctx_;
         if (supervisor) c.user = false;
@@ -40,7 +47,7 @@ private:
             }
             const usize chunk = 0x1000 - (va & 0xfff) < size ? 0x1000 - (va & 0xfff) : size;
             u8* host = m_.memory.data() + w.machine_page + (va & 0xfff);
-            if (is_write) {
+            if (is_write && store) {
                 std::memcpy(host, p, chunk);
                 m_.invalidate_code_at_linear(va, chunk, w.machine_page + (va & 0xfff));
             } else {
