@@ -197,6 +197,25 @@ bsp_main:
     and eax, 0xff
     cmp eax, 0x14
     CHECK32 "apic-version"
+    ; CPUID shows the domain as one package of 4 cores, a thread each:
+    ; leaf 1 HTT and 4 addressable logical processor IDs (EBX[23:16]),
+    ; leaf 4 4 addressable cores (EAX[31:26] + 1). As 0x3104.
+    mov eax, 1
+    cpuid
+    mov esi, ebx
+    shr esi, 16
+    and esi, 0xff
+    and edx, 1 << 28
+    shr edx, 20
+    or esi, edx
+    mov eax, 4
+    xor ecx, ecx
+    cpuid
+    shr eax, 26
+    shl eax, 12
+    or eax, esi
+    cmp eax, 0x3104
+    CHECK32 "cpuid-one-package-of-4-cores"
 
     ; INIT, 10 ms, SIPI, 200 us, SIPI: to all excluding self.
     mov dword [XENO_LAPIC + XENO_APIC_ICR_HIGH], 0

@@ -38,4 +38,12 @@ function(xeno_require_xen_pvh what stdout cpus)
     if(msr_fault)
         message(FATAL_ERROR "${what}: an MSR the kernel was promised faulted: ${msr_fault}")
     endif()
+    # CPUID shows the vcpus as the cores of one package
+    # (src/arch/x86/vmx/cpuid_topology.hpp): an AP takes the delay-loop
+    # figure of the BSP, a core of its package, instead of measuring it again
+    # (which, with each vcpu a package of its own, ended in this message).
+    string(FIND "${stdout}" "calibrate_delay_direct() failed" at)
+    if(NOT at EQUAL -1)
+        message(FATAL_ERROR "${what}: an AP calibrated its delay loop again (is it in a package of its own?)")
+    endif()
 endfunction()

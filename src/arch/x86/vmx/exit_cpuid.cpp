@@ -1,8 +1,10 @@
 // CPUID exits: the host's answer with the guest's view applied.
+#include "arch/x86/vmx/cpuid_topology.hpp"
 #include "arch/x86/vmx/cr_values.hpp"
 #include "arch/x86/vmx/exit_handlers.hpp"
 #include "arch/x86/vmx/guest_state.hpp"
 #include "arch/x86/vmx/xcr0.hpp"
+#include "core/domain.hpp"
 #include "hal/cpu.hpp"
 #include "xen/hypercall.hpp"
 
@@ -147,12 +149,16 @@ CpuidRegs vcpu_cpuid(Vcpu& v, u32 leaf, u32 subleaf)
     // follows its XCR0.
     if (leaf == 1) r.ecx = (guest_cr4_view(v) & cr4::OSXSAVE) ? r.ecx | (1u << 27) : r.ecx & ~(1u << 27);
     if (leaf == 0xd && subleaf == 0 && v.regs.xcr0) r.ebx = xsave_size_for(v.regs.xcr0);
-    // The vcpu's own APIC ID where CPUID reports it (SDM Vol. 3A 10.4.6,
-    // 10.12.8.1): leaf 1 EBX[31:24] (the initial xAPIC ID) and the x2APIC
-    // ID in EDX of the topology leaves 0BH and 1FH. The host's would give
-    // every vcpu the ID of whichever processor runs it.
-    if (leaf == 1) r.ebx = (r.ebx & 0x00ffffffu) | (v.lapic().x2apic_id() << 24);
-    if (leaf == 0xb || leaf == 0x1f) r.edx = v.lapic().x2apic_id();
+    // The domain's topology and the vcpu's own APIC ID where CPUID reports
+    // them (cpuid_topology.hpp; SDM Vol. 3A 10.4.6, 10.12.8.1): the host's
+    // would describe the machine, and give every vcpu the ID of whichever
+    // processor runs it.
+    if (leaf == 1 || leaf == 4 || leaf == 0xb || leaf == 0x1f) {
+        const bool extended = (leaf == 0xb || leaf == 0x1f) && hal::cpuid(0, 0).eax >= leaf &&
+                              (hal::cpuid(leaf, 0).ebx & 0xffffu) != 0;
+        const u32 vcpus = v.domain().planned_vcpus() ? v.domain().planned_vcpus() : 1;
+        r = topology_cpuid(leaf, subleaf, r, CpuTopology{vcpus, v.lapic().x2apic_id(), extended});
+    }
     // Instructions that raise #UD in the guest unless a VM-execution control
     // enables them (SDM Vol. 3C 25.3): hidden when the control is off.
     if (leaf == 7 && subleaf == 0 && !(v.ctl.proc2 & proc2::ENABLE_INVPCID)) r.ebx &= ~(1u << 10);
