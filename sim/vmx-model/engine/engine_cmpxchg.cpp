@@ -14,8 +14,6 @@
 
 namespace xeno::sim {
 
-using vmx::InterruptionType;
-
 namespace {
 
 constexpr u64 kRflagsZf = bit(6);
@@ -60,16 +58,7 @@ void Engine::Impl::site_cmpxchg8b16b(u64 address, const DecodedInsn& d)
         }
         m = mem.write(ea, out, size, false);
     }
-    if (m.fault == MemFault::PAGE_FAULT) {
-        retire_block_partial(address, false);
-        exception(vmx::vector::PF, InterruptionType::HARDWARE_EXCEPTION, true, m.error_code, 0, m.address);
-        return;
-    }
-    if (m.fault != MemFault::NONE) {
-        retire_block_partial(address, false);
-        memory_exit(m, ExitInfo{});
-        return;
-    }
+    if (m.fault != MemFault::NONE) return operand_fault(address, m);
     if (!equal) {
         // EDX:EAX (RDX:RAX) take the old value; a 32-bit register write
         // clears bits 63:32, as in 64-bit mode.

@@ -343,6 +343,9 @@ struct Engine::Impl final : LiveGuestState {
     u64 guest_tsc(u64 address);
     // Fault-type exception at the current instruction (retires nothing of it).
     void fault(u64 address, u8 vector, bool error_code);
+    // A memory operand's access failed (m): #PF to the guest, or the EPT
+    // violation or misconfiguration exit; the instruction is not retired.
+    void operand_fault(u64 address, const MemResult& m);
 
     // ---- engine_mtf.cpp: the monitor trap flag (SDM 26.5.2) ----
     uc_hook mtf_hook = 0;

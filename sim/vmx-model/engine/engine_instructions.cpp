@@ -44,6 +44,15 @@ void Engine::Impl::fault(u64 address, u8 vector, bool error_code)
     exception(vector, InterruptionType::HARDWARE_EXCEPTION, error_code, 0, 0, 0);
 }
 
+void Engine::Impl::operand_fault(u64 address, const MemResult& m)
+{
+    retire_block_partial(address, false);
+    if (m.fault == MemFault::PAGE_FAULT)
+        exception(vmx::vector::PF, InterruptionType::HARDWARE_EXCEPTION, true, m.error_code, 0, m.address);
+    else
+        memory_exit(m, ExitInfo{});
+}
+
 u64 Engine::Impl::guest_tsc(u64 address)
 {
     const u64 ns = virtual_time_ns(precise_instructions(address), engine.exits_) + idle_ns;
@@ -296,16 +305,7 @@ void Engine::Impl::site_invpcid(u64 address, const DecodedInsn& d)
     LinearMemory mem(*this);
     const MemResult m = ok ? mem.read(ea, desc, sizeof desc, false) : MemResult{};
     if (!ok) return;  // let Unicorn raise the operand's fault
-    if (m.fault == MemFault::PAGE_FAULT) {
-        retire_block_partial(address, false);
-        exception(vmx::vector::PF, InterruptionType::HARDWARE_EXCEPTION, true, m.error_code, 0, m.address);
-        return;
-    }
-    if (m.fault != MemFault::NONE) {
-        retire_block_partial(address, false);
-        memory_exit(m, ExitInfo{});
-        return;
-    }
+    if (m.fault != MemFault::NONE) return operand_fault(address, m);
     const u64 pcid = desc[0] & 0xfff;
     const bool pcide = reg(UC_X86_REG_CR4) & kCr4Pcide;
     if (type > 3 || (desc[0] >> 12) != 0 || (type == 0 && !is_canonical(desc[1])) ||
