@@ -50,7 +50,7 @@ enum class InsnKind : u8 {
     POPF,          // may set IF: an interrupt window may open right after it
     SYSCALL,       // emulated: Unicorn's SYSCALL only calls hooks (engine_fast_system_calls.cpp)
     SYSENTER,      // the same for SYSENTER
-    CMPXCHG8B16B,  // emulated: Unicorn's computes the flags it keeps from stale state (engine_instructions.cpp)
+    CMPXCHG8B16B,  // emulated: Unicorn's computes the flags it keeps from stale state (engine_cmpxchg.cpp)
 };
 
 struct DecodedInsn {
